@@ -1,0 +1,86 @@
+/**
+ * Project rules the compiler does not check:
+ * - every export of a public module (src/*.ts) has JSDoc with `@since`; exported values
+ *   (functions, constants, classes) also carry an `@example`;
+ * - the library never calls `process.exit` nor writes to the console (it logs through Effect);
+ * - examples use only the public API (`operatorkit`, not `src/` or `internal/`).
+ */
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import ts from "typescript"
+
+const root = Path.resolve(import.meta.dirname, "..")
+const problems: Array<string> = []
+const report = (file: string, node: ts.Node | undefined, text: string) => {
+  const sf = node?.getSourceFile()
+  const line = sf && node ? sf.getLineAndCharacterOfPosition(node.getStart()).line + 1 : 0
+  problems.push(`${Path.relative(root, file)}:${line}: ${text}`)
+}
+
+const walk = (dir: string): Array<string> =>
+  Fs.existsSync(dir)
+    ? Fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? walk(Path.join(dir, e.name)) : e.name.endsWith(".ts") ? [Path.join(dir, e.name)] : []
+    )
+    : []
+
+const isExported = (node: ts.Node) =>
+  ts.canHaveModifiers(node) && (ts.getModifiers(node) ?? []).some((m) => m.kind === ts.SyntaxKind.ExportKeyword)
+
+const jsDocTags = (node: ts.Node) => {
+  const docs = (node as { jsDoc?: Array<ts.JSDoc> }).jsDoc ?? []
+  return { has: docs.length > 0, tags: docs.flatMap((d) => (d.tags ?? []).map((t) => t.tagName.text)) }
+}
+
+const nameOf = (node: ts.Node): string => {
+  if (ts.isVariableStatement(node)) return node.declarationList.declarations.map((d) => d.name.getText()).join(", ")
+  const named = node as { name?: ts.Node }
+  return named.name?.getText() ?? "<anonymous>"
+}
+
+// public modules
+for (const file of walk(Path.join(root, "src"))) {
+  const rel = Path.relative(Path.join(root, "src"), file)
+  const sf = ts.createSourceFile(file, Fs.readFileSync(file, "utf8"), ts.ScriptTarget.Latest, true)
+  const visit = (node: ts.Node) => {
+    if (ts.isCallExpression(node)) {
+      const callee = node.expression.getText(sf)
+      if (callee === "process.exit") report(file, node, "the library must not call process.exit")
+      if (/^console\.(log|error|warn|info|debug)$/.test(callee)) report(file, node, `the library must not call ${callee}; log through Effect`)
+    }
+    ts.forEachChild(node, visit)
+  }
+  visit(sf)
+  if (rel.startsWith("internal") || rel.startsWith("bin")) continue
+  for (const statement of sf.statements) {
+    if (!isExported(statement)) continue
+    const { has, tags } = jsDocTags(statement)
+    const name = nameOf(statement)
+    if (!has) {
+      report(file, statement, `export ${name} has no JSDoc`)
+      continue
+    }
+    if (!tags.includes("since")) report(file, statement, `export ${name} has no @since`)
+    const isValue = ts.isVariableStatement(statement) || ts.isFunctionDeclaration(statement) || ts.isClassDeclaration(statement)
+    if (isValue && !tags.includes("example") && !tags.includes("internal")) {
+      report(file, statement, `export ${name} has no @example`)
+    }
+  }
+}
+
+// examples use the public API only
+for (const file of walk(Path.join(root, "examples"))) {
+  const sf = ts.createSourceFile(file, Fs.readFileSync(file, "utf8"), ts.ScriptTarget.Latest, true)
+  for (const statement of sf.statements) {
+    if (!ts.isImportDeclaration(statement) && !ts.isExportDeclaration(statement)) continue
+    const spec = statement.moduleSpecifier
+    if (spec === undefined || !ts.isStringLiteral(spec)) continue
+    if (/(^|\/)src\/|internal/.test(spec.text)) report(file, statement, `examples import only the public API, not ${spec.text}`)
+  }
+}
+
+if (problems.length > 0) {
+  process.stderr.write(problems.join("\n") + `\n\nlint: ${problems.length} problem(s)\n`)
+  process.exit(1)
+}
+process.stdout.write("lint: ok\n")

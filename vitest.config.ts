@@ -1,0 +1,15 @@
+import { defineConfig } from "vitest/config"
+
+export default defineConfig({
+  resolve: { conditions: ["source"] },
+  test: {
+    include: ["test/**/*.test.ts", "examples/**/*.test.ts"],
+    globalSetup: ["test/globalSetup.ts"],
+    // each integration file starts its own control plane (~300 MB, busy for a few seconds): two at a time
+    pool: "forks",
+    maxWorkers: 2,
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    reporters: ["default"]
+  }
+})
