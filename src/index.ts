@@ -5,8 +5,43 @@
  */
 
 /**
+ * The `Client` service: every Kubernetes API call as a typed Effect.
+ *
+ * @since 0.1.0
+ */
+export * as Client from "./Client.ts"
+
+/**
  * A real control plane (etcd + kube-apiserver) for tests, benchmarks and demos.
  *
  * @since 0.1.0
  */
 export * as Envtest from "./Envtest.ts"
+
+/**
+ * Typed descriptors of API kinds and the Schemas their objects decode with.
+ *
+ * @since 0.1.0
+ */
+export * as Kind from "./Kind.ts"
+
+/**
+ * Where the cluster is and how to authenticate.
+ *
+ * @since 0.1.0
+ */
+export * as KubeConfig from "./KubeConfig.ts"
+
+/**
+ * The typed errors of API calls.
+ *
+ * @since 0.1.0
+ */
+export * as KubeError from "./KubeError.ts"
+
+/**
+ * JSON, merge, strategic merge and server-side apply patches.
+ *
+ * @since 0.1.0
+ */
+export * as Patch from "./Patch.ts"

@@ -1,0 +1,76 @@
+/**
+ * Decoding objects with their kind's Schema (and encoding them before they are sent), with the
+ * compiled parser cached per Schema.
+ * @internal
+ */
+import * as Result from "effect/Result"
+import type * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
+import * as SchemaParser from "effect/SchemaParser"
+import type { Any as AnyKind } from "../Kind.ts"
+import { DecodeError } from "../KubeError.ts"
+
+type Parser = (input: unknown) => Result.Result<unknown, SchemaIssue.Issue>
+
+const decoders = new WeakMap<Schema.Top, Parser>()
+const encoders = new WeakMap<Schema.Top, Parser>()
+const formatter = SchemaIssue.makeFormatterDefault()
+
+const decoderOf = (schema: Schema.Codec<any, any>): Parser => {
+  let parser = decoders.get(schema)
+  if (parser === undefined) {
+    parser = SchemaParser.decodeUnknownResult(schema as Schema.Codec<unknown, unknown>, { errors: "all" })
+    decoders.set(schema, parser)
+  }
+  return parser
+}
+
+const encoderOf = (schema: Schema.Codec<any, any>): Parser => {
+  let parser = encoders.get(schema)
+  if (parser === undefined) {
+    parser = SchemaParser.encodeUnknownResult(schema as Schema.Codec<unknown, unknown>, { errors: "all" })
+    encoders.set(schema, parser)
+  }
+  return parser
+}
+
+/** The name, namespace, uid and resourceVersion of a raw object, whatever its shape. */
+export const rawMeta = (raw: unknown) => {
+  const m = (raw as { metadata?: Record<string, unknown> } | null)?.metadata
+  const str = (v: unknown) => (typeof v === "string" ? v : undefined)
+  return {
+    name: str(m?.["name"]),
+    namespace: str(m?.["namespace"]),
+    uid: str(m?.["uid"]),
+    resourceVersion: str(m?.["resourceVersion"])
+  }
+}
+
+/**
+ * Decodes a raw object of `kind` (filling `apiVersion` and `kind`, which list items lack).
+ * Returns the decoded object or a DecodeError naming it.
+ */
+export const decodeObject = <A>(kind: AnyKind, raw: unknown): A | DecodeError => {
+  if (typeof raw === "object" && raw !== null) {
+    const o = raw as { apiVersion?: unknown; kind?: unknown }
+    if (o.apiVersion === undefined) o.apiVersion = kind.apiVersion
+    if (o.kind === undefined) o.kind = kind.kind
+  }
+  const result = decoderOf(kind.schema)(raw)
+  if (Result.isSuccess(result)) return result.success as A
+  const meta = rawMeta(raw)
+  return new DecodeError({
+    kind: kind.kind,
+    ...(meta.namespace !== undefined ? { namespace: meta.namespace } : {}),
+    ...(meta.name !== undefined ? { name: meta.name } : {}),
+    issue: formatter(result.failure)
+  })
+}
+
+/** Encodes an object of `kind` for sending, or returns the formatted issue. */
+export const encodeObject = (kind: AnyKind, value: unknown): Result.Result<unknown, string> => {
+  const result = encoderOf(kind.schema)(value)
+  return Result.isSuccess(result) ? Result.succeed(result.success) : Result.fail(formatter(result.failure))
+}
+
+export const isDecodeError = (u: unknown): u is DecodeError => u instanceof DecodeError

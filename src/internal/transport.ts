@@ -1,0 +1,335 @@
+/**
+ * The Client's view of an API server: JSON requests and watch streams of parsed events.
+ * Two implementations: HTTP(S) with one keep-alive pool (below) and the in-memory server (Testing).
+ * @internal
+ */
+import * as Http from "node:http"
+import * as Https from "node:https"
+import * as Cause from "effect/Cause"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type { KubeConfigService } from "../KubeConfig.ts"
+import { RequestTimeout, type RequestInfo, TransportError } from "../KubeError.ts"
+import { KubeConfigError } from "../KubeConfig.ts"
+
+export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE"
+
+export interface ApiRequest {
+  readonly method: Method
+  /** Path and query string, e.g. `/api/v1/namespaces/a/configmaps?limit=500`. */
+  readonly path: string
+  readonly body?: unknown
+  readonly contentType?: string
+  readonly timeoutMs: number
+  readonly info: RequestInfo
+}
+
+export interface ApiResponse {
+  readonly status: number
+  /** Parsed JSON, or the text when it is not JSON, or undefined when empty. */
+  readonly body: unknown
+  /** Seconds, from a Retry-After header. */
+  readonly retryAfter?: number | undefined
+}
+
+/** A watch that the server refused (non-2xx before any event). */
+export class HttpStatus extends Data.TaggedError("HttpStatus")<{ readonly response: ApiResponse }> {}
+
+export type RequestFailure = RequestTimeout | TransportError | KubeConfigError
+
+export interface Transport {
+  readonly request: (req: ApiRequest) => Effect.Effect<ApiResponse, RequestFailure>
+  /** Parsed events of a watch, until the server ends it. */
+  readonly watch: (req: ApiRequest) => Stream.Stream<unknown, RequestFailure | HttpStatus>
+  /** Forget cached credentials after a 401 (a no-op where there are none). */
+  readonly invalidateAuth: Effect.Effect<void>
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** Splits newline-delimited JSON across chunk boundaries without decoding partial UTF-8. */
+export class NdjsonDecoder {
+  private partial: Array<Buffer> = []
+
+  push(chunk: Buffer, out: Array<unknown>): void {
+    let nl = chunk.indexOf(10)
+    if (nl === -1) {
+      this.partial.push(chunk)
+      return
+    }
+    if (this.partial.length > 0) {
+      this.partial.push(chunk.subarray(0, nl))
+      this.emit(Buffer.concat(this.partial).toString("utf8"), out)
+      this.partial = []
+    } else {
+      this.emit(chunk.toString("utf8", 0, nl), out)
+    }
+    let start = nl + 1
+    while ((nl = chunk.indexOf(10, start)) !== -1) {
+      this.emit(chunk.toString("utf8", start, nl), out)
+      start = nl + 1
+    }
+    if (start < chunk.length) this.partial.push(chunk.subarray(start))
+  }
+
+  end(out: Array<unknown>): void {
+    if (this.partial.length > 0) this.emit(Buffer.concat(this.partial).toString("utf8"), out)
+    this.partial = []
+  }
+
+  private emit(line: string, out: Array<unknown>) {
+    if (line.trim() === "") return
+    out.push(JSON.parse(line))
+  }
+}
+
+const USER_AGENT = "operatorkit/0.1.0"
+/** Events buffered before the socket is paused (backpressure from a slow consumer). */
+const HIGH_WATER = 4096
+
+const parseBody = (buf: Buffer | undefined): unknown => {
+  if (buf === undefined || buf.length === 0) return undefined
+  const text = buf.toString("utf8")
+  try {
+    return JSON.parse(text)
+  } catch {
+    return text
+  }
+}
+
+const retryAfterOf = (res: Http.IncomingMessage) => {
+  const h = res.headers["retry-after"]
+  const n = typeof h === "string" ? Number(h) : NaN
+  return Number.isFinite(n) && n >= 0 ? n : undefined
+}
+
+const transportError = (info: RequestInfo, err: unknown) => {
+  const e = err as NodeJS.ErrnoException
+  return new TransportError({
+    request: info,
+    ...(typeof e?.code === "string" ? { code: e.code } : {}),
+    detail: e?.message ?? String(err)
+  })
+}
+
+/**
+ * HTTP(S) transport over one keep-alive agent. The TLS material is taken once from the kubeconfig;
+ * auth headers are asked for per request (cheap for static credentials).
+ */
+export const makeHttp = (
+  config: KubeConfigService,
+  options: { readonly maxSockets?: number } = {}
+): Effect.Effect<Transport, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const url = new URL(config.server)
+    const secure = url.protocol === "https:"
+    const lib = secure ? Https : Http
+    const agent = yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        secure
+          ? new Https.Agent({
+            keepAlive: true,
+            maxSockets: options.maxSockets ?? Infinity,
+            scheduling: "lifo",
+            ca: config.tls.ca,
+            cert: config.tls.cert,
+            key: config.tls.key,
+            rejectUnauthorized: config.tls.rejectUnauthorized,
+            ...(config.tls.servername !== undefined ? { servername: config.tls.servername } : {})
+          })
+          : new Http.Agent({ keepAlive: true, maxSockets: options.maxSockets ?? Infinity, scheduling: "lifo" })
+      ),
+      (agent) => Effect.sync(() => agent.destroy())
+    )
+    const basePath = url.pathname.replace(/\/+$/, "")
+
+    const options_ = (req: ApiRequest, auth: Readonly<Record<string, string>>, body: string | undefined) => ({
+      agent,
+      protocol: url.protocol,
+      hostname: url.hostname,
+      port: url.port,
+      method: req.method,
+      path: basePath + req.path,
+      headers: {
+        ...auth,
+        accept: "application/json",
+        "user-agent": USER_AGENT,
+        ...(body !== undefined
+          ? { "content-type": req.contentType ?? "application/json", "content-length": Buffer.byteLength(body) }
+          : {})
+      }
+    })
+
+    const serialize = (body: unknown) =>
+      body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body)
+
+    const request = (req: ApiRequest): Effect.Effect<ApiResponse, RequestFailure> =>
+      Effect.flatMap(config.authHeaders, (auth) =>
+        Effect.callback<ApiResponse, RequestFailure>((resume) => {
+          const body = serialize(req.body)
+          let timedOut = false
+          const r = lib.request(options_(req, auth, body), (res) => {
+            const chunks: Array<Buffer> = []
+            res.on("data", (c: Buffer) => chunks.push(c))
+            res.once("end", () => {
+              clearTimeout(timer)
+              resume(Effect.succeed({
+                status: res.statusCode ?? 0,
+                body: parseBody(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)),
+                retryAfter: retryAfterOf(res)
+              }))
+            })
+            res.once("error", (e) => {
+              clearTimeout(timer)
+              resume(Effect.fail(timedOut ? timeout(req) : transportError(req.info, e)))
+            })
+          })
+          r.once("error", (e) => {
+            clearTimeout(timer)
+            resume(Effect.fail(timedOut ? timeout(req) : transportError(req.info, e)))
+          })
+          const timer = setTimeout(() => {
+            timedOut = true
+            r.destroy(new Error("timeout"))
+          }, req.timeoutMs)
+          r.end(body)
+          return Effect.sync(() => {
+            clearTimeout(timer)
+            r.destroy()
+          })
+        }))
+
+    const timeout = (req: ApiRequest) => new RequestTimeout({ request: req.info, timeoutMillis: req.timeoutMs })
+
+    interface Open {
+      readonly req: Http.ClientRequest
+      readonly res: Http.IncomingMessage
+    }
+
+    /** Sends the watch request; the deadline covers the response headers only. */
+    const open = (req: ApiRequest, auth: Readonly<Record<string, string>>) =>
+      Effect.callback<Open, RequestFailure>((resume) => {
+        let timedOut = false
+        const r = lib.request(options_(req, auth, undefined), (res) => {
+          clearTimeout(timer)
+          resume(Effect.succeed({ req: r, res }))
+        })
+        r.once("error", (e) => {
+          clearTimeout(timer)
+          resume(Effect.fail(timedOut ? timeout(req) : transportError(req.info, e)))
+        })
+        const timer = setTimeout(() => {
+          timedOut = true
+          r.destroy(new Error("timeout"))
+        }, req.timeoutMs)
+        r.end()
+        return Effect.sync(() => {
+          clearTimeout(timer)
+          r.destroy()
+        })
+      })
+
+    const readAll = (res: Http.IncomingMessage) =>
+      Effect.callback<Buffer>((resume) => {
+        const chunks: Array<Buffer> = []
+        res.on("data", (c: Buffer) => chunks.push(c))
+        res.once("end", () => resume(Effect.succeed(Buffer.concat(chunks))))
+        res.once("error", () => resume(Effect.succeed(Buffer.concat(chunks))))
+      })
+
+    const watch = (req: ApiRequest): Stream.Stream<unknown, RequestFailure | HttpStatus> =>
+      Stream.unwrap(Effect.gen(function*() {
+        const auth = yield* config.authHeaders
+        const { req: r, res } = yield* Effect.acquireRelease(open(req, auth), ({ req }) => Effect.sync(() => req.destroy()))
+        if (res.statusCode !== 200) {
+          const body = yield* readAll(res)
+          return yield* new HttpStatus({
+            response: { status: res.statusCode ?? 0, body: parseBody(body), retryAfter: retryAfterOf(res) }
+          })
+        }
+        return Stream.fromPull(Effect.succeed(eventPull(req, r, res)))
+      }))
+
+    return {
+      request,
+      watch,
+      invalidateAuth: config.invalidate
+    } satisfies Transport
+  })
+
+/** A pull over a watch body: batches of parsed events, pausing the socket when the consumer lags. */
+const eventPull = (req: ApiRequest, r: Http.ClientRequest, res: Http.IncomingMessage) => {
+  const decoder = new NdjsonDecoder()
+  let ready: Array<unknown> = []
+  let ended = false
+  let failure: TransportError | undefined
+  let paused = false
+  let waiter: ((effect: Effect.Effect<ReadonlyArray<unknown>, TransportError | Cause.Done>) => void) | undefined
+
+  const settle = (resume: NonNullable<typeof waiter>) => {
+    if (ready.length > 0) {
+      const batch = ready
+      ready = []
+      if (paused) {
+        paused = false
+        res.resume()
+      }
+      resume(Effect.succeed(batch))
+    } else if (failure !== undefined) {
+      resume(Effect.fail(failure))
+    } else if (ended) {
+      resume(Cause.done())
+    } else {
+      waiter = resume
+    }
+  }
+  const wake = () => {
+    const w = waiter
+    if (w !== undefined) {
+      waiter = undefined
+      settle(w)
+    }
+  }
+  const fail = (detail: string, code?: string) => {
+    if (ended || failure !== undefined) return
+    failure = new TransportError({ request: req.info, detail, ...(code !== undefined ? { code } : {}) })
+    wake()
+  }
+
+  res.on("data", (chunk: Buffer) => {
+    try {
+      decoder.push(chunk, ready)
+    } catch (e) {
+      fail(`malformed watch event: ${(e as Error).message}`)
+      r.destroy()
+      return
+    }
+    if (ready.length >= HIGH_WATER && !paused) {
+      paused = true
+      res.pause()
+    }
+    wake()
+  })
+  res.once("end", () => {
+    try {
+      decoder.end(ready)
+    } catch (e) {
+      fail(`malformed watch event: ${(e as Error).message}`)
+    }
+    ended = true
+    wake()
+  })
+  res.once("error", (e: NodeJS.ErrnoException) => fail(`watch connection failed: ${e.message}`, e.code))
+  res.once("close", () => {
+    if (!res.complete) fail("watch connection closed before the server ended it", "ECONNRESET")
+  })
+
+  return Effect.callback<ReadonlyArray<unknown>, TransportError | Cause.Done>((resume) => {
+    settle(resume)
+    return Effect.sync(() => {
+      waiter = undefined
+    })
+  }) as unknown as Effect.Effect<readonly [unknown, ...Array<unknown>], TransportError | Cause.Done>
+}
