@@ -13,12 +13,13 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Pull from "effect/Pull"
 import * as Result from "effect/Result"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 
 import { decodeObject, encodeObject, isDecodeError, rawMeta } from "./internal/codec.ts"
 import { type ApiRequest, type ApiResponse, type Method, makeHttp, type Transport } from "./internal/transport.ts"
 import * as Kind from "./Kind.ts"
-import { KubeConfig, type KubeConfigError } from "./KubeConfig.ts"
+import { KubeConfig, type KubeConfigError, type KubeConfigService } from "./KubeConfig.ts"
 import * as KubeError from "./KubeError.ts"
 import * as Patch from "./Patch.ts"
 
@@ -716,10 +717,37 @@ const toEvent = <A>(kind: Kind.Any, raw: unknown, info: KubeError.RequestInfo): 
 export const layer: Layer.Layer<Client, never, KubeConfig> = Layer.effect(
   Client,
   Effect.gen(function*() {
-    const config = yield* KubeConfig
-    return make(yield* makeHttp(config))
+    return yield* fromKubeConfig(yield* KubeConfig)
   })
 )
+
+/**
+ * A Client on a given KubeConfig, with its own connection pool closed with the scope. For programs
+ * that talk to several clusters or as several users; most use {@link layer}.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Client, Kind, KubeConfig } from "operatorkit"
+ *
+ * const asOtherUser = Effect.gen(function*() {
+ *   const config = yield* KubeConfig.fromFile("./other-user.kubeconfig")
+ *   const client = yield* Client.fromKubeConfig(config)
+ *   return yield* client.list(Kind.Namespace)
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromKubeConfig = (
+  config: KubeConfigService,
+  options: ClientOptions & { readonly maxSockets?: number } = {}
+): Effect.Effect<ClientService, never, Scope.Scope> =>
+  Effect.map(
+    makeHttp(config, options.maxSockets !== undefined ? { maxSockets: options.maxSockets } : {}),
+    (transport) => make(transport, options)
+  )
 
 /**
  * Like {@link layer}, with options (default deadline, 429 retries).
@@ -738,8 +766,7 @@ export const layerWith = (options: ClientOptions & { readonly maxSockets?: numbe
   Layer.effect(
     Client,
     Effect.gen(function*() {
-      const config = yield* KubeConfig
-      return make(yield* makeHttp(config, options.maxSockets !== undefined ? { maxSockets: options.maxSockets } : {}), options)
+      return yield* fromKubeConfig(yield* KubeConfig, options)
     })
   )
 

@@ -413,6 +413,8 @@ export const make = Effect.fnUntraced(function*(
     "--service-cluster-ip-range=10.0.0.0/24",
     "--allow-privileged=true",
     "--enable-priority-and-fairness=false",
+    // as controller-runtime's envtest: without the controller manager no default ServiceAccount exists
+    "--disable-admission-plugins=ServiceAccount",
     ...(options.watchCache === false ? ["--watch-cache=false"] : []),
     ...(options.apiServerFlags ?? [])
   ]

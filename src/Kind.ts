@@ -786,10 +786,11 @@ export const CustomResourceDefinition = make({
       versions: Schema.Array(Open({ name: Schema.String, served: Schema.Boolean, storage: Schema.Boolean })),
       conversion: opt(Open({}))
     }),
+    // a CRD just created answers `conditions: null`
     status: opt(Open({
-      conditions: opt(Schema.Array(Condition)),
+      conditions: opt(Schema.NullOr(Schema.Array(Condition))),
       acceptedNames: opt(Open({})),
-      storedVersions: opt(Schema.Array(Schema.String))
+      storedVersions: opt(Schema.NullOr(Schema.Array(Schema.String)))
     }))
   })
 })

@@ -257,7 +257,7 @@ const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 /**
  * The in-cluster configuration of a pod: `KUBERNETES_SERVICE_HOST`/`PORT`, the mounted CA, and the
- * service-account token (re-read as it rotates).
+ * service-account token (re-read as it rotates). `root` prefixes the mount path (for tests).
  *
  * @example
  * ```ts
@@ -269,9 +269,10 @@ const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
  * @since 0.1.0
  * @category constructors
  */
-export const inCluster = (options: { readonly serviceAccountDir?: string } = {}) =>
+export const inCluster = (options: { readonly root?: string } = {}) =>
   Effect.suspend(() => {
-    const dir = options.serviceAccountDir ?? SERVICE_ACCOUNT_DIR
+    const root = options.root ?? ""
+    const dir = Path.join(root, SERVICE_ACCOUNT_DIR)
     const host = process.env["KUBERNETES_SERVICE_HOST"]
     if (host === undefined || host === "") {
       return Effect.fail(fail("in-cluster", "KUBERNETES_SERVICE_HOST is not set: not running in a pod"))
@@ -279,8 +280,7 @@ export const inCluster = (options: { readonly serviceAccountDir?: string } = {})
     if (!Fs.existsSync(Path.join(dir, "token"))) {
       return Effect.fail(fail("in-cluster", `no service-account token at ${Path.join(dir, "token")}`))
     }
-    const prefix = options.serviceAccountDir !== undefined ? dir.replace(/\/var\/run\/secrets\/kubernetes\.io\/serviceaccount\/?$/, "") : ""
-    return load("in-cluster", (kc) => kc.loadFromCluster(prefix)).pipe(
+    return load("in-cluster", (kc) => kc.loadFromCluster(root)).pipe(
       Effect.map((kc) => {
         const ns = readIfExists(Path.join(dir, "namespace"))
         return ns !== undefined ? { ...kc, namespace: ns.trim() } : kc

@@ -175,11 +175,14 @@ export const makeHttp = (
             res.on("data", (c: Buffer) => chunks.push(c))
             res.once("end", () => {
               clearTimeout(timer)
-              resume(Effect.succeed({
+              const answer = Effect.succeed({
                 status: res.statusCode ?? 0,
                 body: parseBody(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)),
                 retryAfter: retryAfterOf(res)
-              }))
+              })
+              // Node returns a keep-alive socket to the pool on the next tick after "end"; resuming
+              // after that lets the caller's next request reuse it instead of opening another
+              process.nextTick(() => resume(answer))
             })
             res.once("error", (e) => {
               clearTimeout(timer)
