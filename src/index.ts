@@ -45,3 +45,10 @@ export * as KubeError from "./KubeError.ts"
  * @since 0.1.0
  */
 export * as Patch from "./Patch.ts"
+
+/**
+ * The controller's work queue: keys not events, one worker per key, delays, backoff, fairness.
+ *
+ * @since 0.1.0
+ */
+export * as WorkQueue from "./WorkQueue.ts"
