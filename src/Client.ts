@@ -199,13 +199,13 @@ export interface ClientService {
   ) => Stream.Stream<ListPage<A>, KubeError.KubeError>
   readonly create: <A extends Kind.KubeObject>(
     kind: Kind.Kind<A>,
-    object: A,
+    object: NoInfer<A>,
     options?: WriteOptions
   ) => Effect.Effect<A, KubeError.KubeError>
   /** PUT; the object's `metadata.resourceVersion`, when set, is a precondition (409 Conflict if stale). */
   readonly replace: <A extends Kind.KubeObject>(
     kind: Kind.Kind<A>,
-    object: A,
+    object: NoInfer<A>,
     options?: WriteOptions
   ) => Effect.Effect<A, KubeError.KubeError>
   readonly patch: <A extends Kind.KubeObject, B extends boolean>(
@@ -227,7 +227,7 @@ export interface ClientService {
   ) => Effect.Effect<A, KubeError.KubeError>
   readonly replaceStatus: <A extends Kind.KubeObject>(
     kind: Kind.Kind<A>,
-    object: A,
+    object: NoInfer<A>,
     options?: WriteOptions
   ) => Effect.Effect<A, KubeError.KubeError>
   readonly patchStatus: <A extends Kind.KubeObject, B extends boolean>(
@@ -498,7 +498,7 @@ export const make = (transport: Transport, options: ClientOptions = {}): ClientS
       return { items, resourceVersion: resourceVersion ?? "" }
     })
 
-  const create: ClientService["create"] = <A extends Kind.KubeObject>(kind: Kind.Kind<A>, object: A, options?: WriteOptions) => {
+  const create: ClientService["create"] = <A extends Kind.KubeObject>(kind: Kind.Kind<A>, object: NoInfer<A>, options?: WriteOptions) => {
     const scope = scopeOf("create", kind, object.metadata?.namespace, object.metadata?.name)
     if (Result.isFailure(scope)) return Effect.fail(scope.failure)
     const body = encode("create", kind, object)
@@ -520,7 +520,7 @@ export const make = (transport: Transport, options: ClientOptions = {}): ClientS
   }
 
   const replaceAt = (subresource: string | undefined, verb: string): ClientService["replace"] =>
-  <A extends Kind.KubeObject>(kind: Kind.Kind<A>, object: A, options?: WriteOptions) => {
+  <A extends Kind.KubeObject>(kind: Kind.Kind<A>, object: NoInfer<A>, options?: WriteOptions) => {
     const body = encode(verb, kind, object)
     if (Result.isFailure(body)) return Effect.fail(body.failure)
     return objectCall<A>(verb, "PUT", kind, object.metadata, {

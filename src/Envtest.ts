@@ -308,7 +308,9 @@ export const make = Effect.fnUntraced(function*(
   const context = yield* Effect.context<never>()
 
   const dir = yield* Effect.acquireRelease(
-    io("temp folder", () => Fs.mkdtempSync(Path.join(Os.tmpdir(), "operatorkit-envtest-"))),
+    // OPERATORKIT_ENVTEST_TAG lets a test run find (only) its own processes afterwards
+    io("temp folder", () =>
+      Fs.mkdtempSync(Path.join(Os.tmpdir(), `operatorkit-envtest-${process.env["OPERATORKIT_ENVTEST_TAG"] ?? ""}`))),
     (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
   )
   const pidsFile = Path.join(dir, "pids")

@@ -411,7 +411,7 @@ const core = <S extends Schema.Codec<any, any>>(
   kind: string,
   namespaced: boolean,
   schema: S,
-  extra: Partial<KindOptions<any>> = {}
+  extra: Partial<Omit<KindOptions<any>, "schema">> = {}
 ) => make({ group: "", version: "v1", kind, namespaced, schema, ...extra })
 
 /**

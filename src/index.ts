@@ -19,6 +19,13 @@ export * as Client from "./Client.ts"
 export * as Envtest from "./Envtest.ts"
 
 /**
+ * A deterministic list+watch informer with a shared Store.
+ *
+ * @since 0.1.0
+ */
+export * as Informer from "./Informer.ts"
+
+/**
  * Typed descriptors of API kinds and the Schemas their objects decode with.
  *
  * @since 0.1.0
@@ -45,6 +52,13 @@ export * as KubeError from "./KubeError.ts"
  * @since 0.1.0
  */
 export * as Patch from "./Patch.ts"
+
+/**
+ * The informer cache: objects by key and by index.
+ *
+ * @since 0.1.0
+ */
+export * as Store from "./Store.ts"
 
 /**
  * The controller's work queue: keys not events, one worker per key, delays, backoff, fairness.

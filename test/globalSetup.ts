@@ -5,9 +5,13 @@
 import * as ChildProcess from "node:child_process"
 import * as Path from "node:path"
 
+// every Envtest of this run puts this tag in its folder name, so other runs are not counted
+const tag = `run${process.pid}-`
+process.env["OPERATORKIT_ENVTEST_TAG"] = tag
+
 const leftovers = (): Array<string> => {
   const out = ChildProcess.spawnSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" }).stdout
-  return out.split("\n").filter((l) => /operatorkit-envtest-/.test(l) && /(etcd|kube-apiserver|kube-controller-manager)/.test(l))
+  return out.split("\n").filter((l) => l.includes(`operatorkit-envtest-${tag}`) && /(etcd|kube-apiserver|kube-controller-manager)/.test(l))
 }
 
 export function setup(): void {

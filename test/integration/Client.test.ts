@@ -1,13 +1,14 @@
 import { assert, describe, layer } from "@effect/vitest"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { Effect, Exit, Fiber, Option, Schedule, Stream } from "effect"
+import { Effect, Exit, Fiber, Option, Stream } from "effect"
 import * as Client from "../../src/Client.ts"
 import * as Envtest from "../../src/Envtest.ts"
 import * as Kind from "../../src/Kind.ts"
 import * as KubeConfig from "../../src/KubeConfig.ts"
 import * as Patch from "../../src/Patch.ts"
 import { cluster, freshNamespace, restrictedClient } from "../support/cluster.ts"
+import { installCrd, openCrd } from "../support/crds.ts"
 import * as TcpProxy from "../support/tcpProxy.ts"
 
 /** A Client on a kubeconfig text (e.g. pointed at a proxy), with its own connection pool. */
@@ -40,39 +41,7 @@ const Widget = Kind.custom({
   subresources: { status: true }
 })
 
-const widgetCrd = {
-  metadata: { name: "widgets.client.test.operatorkit.dev" },
-  spec: {
-    group: "client.test.operatorkit.dev",
-    scope: "Namespaced",
-    names: { plural: "widgets", singular: "widget", kind: "Widget", listKind: "WidgetList" },
-    versions: [{
-      name: "v1",
-      served: true,
-      storage: true,
-      subresources: { status: {} },
-      schema: {
-        openAPIV3Schema: {
-          type: "object",
-          properties: {
-            spec: { type: "object", "x-kubernetes-preserve-unknown-fields": true },
-            status: { type: "object", "x-kubernetes-preserve-unknown-fields": true }
-          }
-        }
-      }
-    }]
-  }
-}
-
-const ensureWidgetCrd = Effect.gen(function*() {
-  const client = yield* Client.Client
-  yield* client.create(Kind.CustomResourceDefinition, widgetCrd as any).pipe(Effect.catchTag("AlreadyExists", () => Effect.void))
-  // serving a new kind starts a moment after the CRD is created
-  yield* client.list(Widget, { namespace: "default" }).pipe(
-    Effect.retry({ times: 50, schedule: Schedule.spaced("100 millis"), while: (e) => e._tag === "NotFound" }),
-    Effect.orDie
-  )
-})
+const ensureWidgetCrd = installCrd(openCrd("client.test.operatorkit.dev", "Widget", "widgets"), Widget)
 
 layer(cluster(), { excludeTestServices: true })("Client against kube-apiserver 1.20.2", (it) => {
   describe("typed errors", () => {

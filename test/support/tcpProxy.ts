@@ -13,8 +13,10 @@ export interface TcpProxy {
   /** Connections closed so far (by either side). */
   readonly closed: () => number
   readonly open: () => number
-  /** Stop forwarding bytes in both directions; sockets stay open. */
+  /** Stop forwarding bytes in both directions, on open and new connections; sockets stay open. */
   readonly stall: () => void
+  /** Stop forwarding on the connections open now only; new connections work. */
+  readonly stallOpen: () => void
   readonly resume: () => void
   /** Destroy every open connection. */
   readonly cut: () => void
@@ -30,7 +32,7 @@ export const make = (targetPort: number, targetHost = "127.0.0.1") =>
   Effect.acquireRelease(
     Effect.callback<TcpProxy & { readonly server: Net.Server; readonly sockets: Set<Net.Socket> }>((resume) => {
       const sockets = new Set<Net.Socket>()
-      const pairs = new Set<{ client: Net.Socket; upstream: Net.Socket | undefined }>()
+      const pairs = new Set<{ client: Net.Socket; upstream: Net.Socket; stalled: boolean }>()
       let accepted = 0
       let closed = 0
       let stalled = false
@@ -54,7 +56,7 @@ export const make = (targetPort: number, targetHost = "127.0.0.1") =>
         if (blackHoled) return
         const upstream = Net.connect({ host: targetHost, port: target })
         sockets.add(upstream)
-        const pair = { client, upstream }
+        const pair = { client, upstream, stalled: false }
         pairs.add(pair)
         upstream.on("error", () => client.destroy())
         upstream.once("close", () => {
@@ -65,7 +67,7 @@ export const make = (targetPort: number, targetHost = "127.0.0.1") =>
         client.once("close", () => upstream.destroy())
         const forward = (from: Net.Socket, to: Net.Socket) =>
           from.on("data", (chunk) => {
-            if (!stalled) to.write(chunk)
+            if (!stalled && !pair.stalled) to.write(chunk)
           })
         forward(client, upstream)
         forward(upstream, client)
@@ -80,7 +82,13 @@ export const make = (targetPort: number, targetHost = "127.0.0.1") =>
           closed: () => closed,
           open: () => accepted - closed,
           stall: () => (stalled = true),
-          resume: () => (stalled = false),
+          stallOpen: () => {
+            for (const p of pairs) p.stalled = true
+          },
+          resume: () => {
+            stalled = false
+            for (const p of pairs) p.stalled = false
+          },
           cut: () => {
             for (const s of sockets) s.destroy()
           },

@@ -1,0 +1,591 @@
+/**
+ * A deterministic informer: an initial list, then a watch from its resourceVersion (with bookmarks),
+ * kept in a {@link Store.Store} and broadcast as a Stream of changes.
+ *
+ * What it guarantees:
+ * - An object is dispatched when its resourceVersion moved, or once per resync period; never twice
+ *   for the same version, whatever reconnects or relists happen.
+ * - A watch that ends or breaks is resumed from the last resourceVersion seen (no relist); only
+ *   410 Gone (HTTP or in-stream) leads to one relist, whose diff against the Store yields deletes
+ *   for vanished objects and a delete followed by an add for an object whose uid changed.
+ * - A watch silent past its inactivity deadline is restarted; failures back off from about 0.8 s,
+ *   doubling to 30 s, jittered, starting over after two quiet minutes (client-go's reflector).
+ * - Errors (Forbidden included) are logged and retried; the informer never fails and never stops
+ *   the process. An object that does not decode is reported (kind, namespace, name, issue) and the
+ *   stream goes on; its last good version stays in the Store.
+ *
+ * The design follows kube-rs' runtime: a small state machine (list → watch → relist) feeding a
+ * reflector (the Store) and subscribers.
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Random from "effect/Random"
+import * as RcMap from "effect/RcMap"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as Client from "./Client.ts"
+import * as Backoff from "./internal/backoff.ts"
+import type * as Kind from "./Kind.ts"
+import type * as KubeError from "./KubeError.ts"
+import * as Store from "./Store.ts"
+
+/**
+ * Where a change came from: the (re)list, a watch event, or the periodic resync.
+ * Controllers queue list and resync changes behind watch changes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Source = "list" | "watch" | "resync"
+
+/**
+ * A change in the informer's view of the cluster.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Change<A> =
+  | { readonly _tag: "Added"; readonly object: A; readonly source: Source }
+  | { readonly _tag: "Updated"; readonly old: A; readonly object: A; readonly source: Source }
+  /** `object` is the last state the informer knew. */
+  | { readonly _tag: "Deleted"; readonly object: A; readonly source: Source }
+  | { readonly _tag: "Resynced"; readonly object: A; readonly source: "resync" }
+
+/**
+ * Counters for metrics and health checks (read at scrape time).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Stats {
+  readonly events: { readonly added: number; readonly modified: number; readonly deleted: number; readonly bookmarks: number }
+  /** Every list, the initial one included. */
+  readonly lists: number
+  /** Lists after a 410 Gone. */
+  readonly relists: number
+  readonly watchRestarts: number
+  readonly stalls: number
+  readonly decodeFailures: number
+  readonly errors: number
+  readonly lastError: KubeError.KubeError | undefined
+  readonly storeSize: number
+  readonly synced: boolean
+  /** Epoch milliseconds of the last completed list or watch event. */
+  readonly lastSyncMillis: number | undefined
+  readonly resourceVersion: string | undefined
+}
+
+/**
+ * Options of an informer.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options<A> {
+  /** Omit for every namespace. */
+  readonly namespace?: string | undefined
+  /** One selector feeds both the list and the watch. */
+  readonly labelSelector?: string | undefined
+  readonly fieldSelector?: string | undefined
+  /** Re-dispatch each cached object once per period (default: never). */
+  readonly resyncPeriod?: Duration.Input | undefined
+  /** Spreads resync dispatches (the Go library's RateWait) as a token bucket. Default 100/s, burst 100. */
+  readonly resyncRate?: { readonly perSecond: number; readonly burst: number } | undefined
+  /** Applied to every object before it is cached. Default: drop `metadata.managedFields`. */
+  readonly transform?: ((object: A) => A) | undefined
+  /** Label keys to index in the Store. */
+  readonly indexLabels?: ReadonlyArray<string> | undefined
+  readonly indexers?: Readonly<Record<string, Store.IndexFunction<A>>> | undefined
+  /** List page size (default 500). */
+  readonly pageSize?: number | undefined
+  /** Server-side watch timeout; each watch gets 1 to 2 times this (default 5 minutes). */
+  readonly watchTimeout?: Duration.Input | undefined
+  /** Restart a watch that delivered nothing for this long (default: watch timeout + 1 minute). */
+  readonly inactivityTimeout?: Duration.Input | undefined
+  readonly backoff?: Backoff.BackoffOptions | undefined
+}
+
+/**
+ * A running informer.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Informer<A extends Kind.KubeObject> {
+  readonly kind: Kind.Kind<A>
+  readonly store: Store.Store<A>
+  /** Completes once the first full list is in the Store. */
+  readonly synced: Effect.Effect<void>
+  /**
+   * The changes from now on, starting with an `Added` (source "list") for every object already in
+   * the Store, so a late subscriber misses nothing. Ends when the informer stops.
+   */
+  readonly changes: Stream.Stream<Change<A>>
+  /** Completes once the Store reflects `resourceVersion` (read-your-writes after a write). */
+  readonly waitForResourceVersion: (resourceVersion: string) => Effect.Effect<void>
+  readonly stats: Effect.Effect<Stats>
+}
+
+const dropManagedFields = <A extends Kind.KubeObject>(object: A): A => {
+  if (object.metadata.managedFields === undefined) return object
+  const { managedFields: _, ...metadata } = object.metadata
+  return { ...object, metadata }
+}
+
+const rvNumber = (rv: string | undefined) => {
+  const n = rv === undefined || rv === "" ? NaN : Number(rv)
+  return Number.isSafeInteger(n) ? n : NaN
+}
+
+class Gone {
+  readonly _tag = "Gone"
+}
+
+type State =
+  | { readonly _tag: "Listing"; readonly consistent: boolean }
+  | { readonly _tag: "Watching"; readonly resourceVersion: string }
+
+/**
+ * Starts an informer for a kind; it runs until the scope closes.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import { Informer, Kind } from "operatorkit"
+ *
+ * const program = Effect.gen(function*() {
+ *   const informer = yield* Informer.make(Kind.ConfigMap, { namespace: "default", labelSelector: "app=web" })
+ *   yield* informer.synced
+ *   yield* informer.changes.pipe(
+ *     Stream.runForEach((change) => Effect.log(change._tag, change.object.metadata.name))
+ *   )
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <A extends Kind.KubeObject>(
+  kind: Kind.Kind<A>,
+  options: Options<NoInfer<A>> = {}
+): Effect.Effect<Informer<A>, never, Client.Client | Scope.Scope> =>
+  Effect.gen(function*() {
+    const client = yield* Client.Client
+    const cache = Store.makeCache<A>({
+      ...(options.indexLabels !== undefined ? { labels: options.indexLabels } : {}),
+      ...(options.indexers !== undefined ? { indexers: options.indexers } : {})
+    })
+    const transform = options.transform ?? dropManagedFields
+    const synced = yield* Deferred.make<void>()
+    const backoff = Backoff.make(options.backoff)
+    const watchTimeoutMs = Duration.toMillis(Duration.fromInputUnsafe(options.watchTimeout ?? "5 minutes"))
+    const inactivity = options.inactivityTimeout ?? Duration.millis(2 * watchTimeoutMs + 60_000)
+    const selectors = {
+      namespace: options.namespace,
+      labelSelector: options.labelSelector,
+      fieldSelector: options.fieldSelector
+    }
+    const where = [kind.kind, options.namespace ?? "*", options.labelSelector, options.fieldSelector]
+      .filter((s) => s !== undefined && s !== "").join(" ")
+
+    const stats = {
+      events: { added: 0, modified: 0, deleted: 0, bookmarks: 0 },
+      lists: 0,
+      relists: 0,
+      watchRestarts: 0,
+      stalls: 0,
+      decodeFailures: 0,
+      errors: 0,
+      lastError: undefined as KubeError.KubeError | undefined,
+      lastSyncMillis: undefined as number | undefined,
+      resourceVersion: undefined as string | undefined
+    }
+
+    // Subscribers and resourceVersion waiters are notified synchronously while a batch is applied,
+    // so the Store and every subscriber see the same sequence.
+    const subscribers = new Set<Queue.Queue<Change<A>>>()
+    const publish = (change: Change<A>) => {
+      for (const q of subscribers) Queue.offerUnsafe(q, change)
+    }
+    let lastRv = NaN
+    const waiters = new Set<{ readonly rv: number; readonly done: Deferred.Deferred<void> }>()
+    const advance = (rv: string | undefined) => {
+      if (rv === undefined || rv === "") return
+      stats.resourceVersion = rv
+      const n = rvNumber(rv)
+      if (Number.isNaN(n) || !(Number.isNaN(lastRv) || n > lastRv)) return
+      lastRv = n
+      for (const w of waiters) {
+        if (w.rv <= n) {
+          waiters.delete(w)
+          Deferred.doneUnsafe(w.done, Effect.void)
+        }
+      }
+    }
+
+    /** Applies one object the server says exists now. */
+    const upsert = (incoming: A, source: Source) => {
+      const object = transform(incoming)
+      const old = cache.get(Store.keyOf(object))
+      if (old === undefined) {
+        cache.set(object)
+        publish({ _tag: "Added", object, source })
+      } else if (old.metadata.uid !== object.metadata.uid) {
+        // deleted and re-created under the same name while we were not looking
+        cache.set(object)
+        publish({ _tag: "Deleted", object: old, source })
+        publish({ _tag: "Added", object, source })
+      } else if (old.metadata.resourceVersion !== object.metadata.resourceVersion) {
+        cache.set(object)
+        publish({ _tag: "Updated", old, object, source })
+      }
+      // same uid and resourceVersion: already known, never dispatched twice
+    }
+
+    const remove = (key: string, source: Source) => {
+      const old = cache.delete(key)
+      if (old !== undefined) publish({ _tag: "Deleted", object: old, source })
+    }
+
+    const reportInvalid = (error: KubeError.DecodeError) => {
+      stats.decodeFailures++
+      return Effect.logWarning(`informer ${where}: ${error.message}`)
+    }
+
+    const report = (error: KubeError.KubeError, doing: string) =>
+      Effect.suspend(() => {
+        stats.errors++
+        stats.lastError = error
+        return Effect.logWarning(`informer ${where}: ${doing} failed, retrying: ${error.message}`)
+      })
+
+    const sleepBackoff = Effect.flatMap(backoff.next, Effect.sleep)
+
+    /** Lists every page and reconciles the Store with it; returns the list's resourceVersion. */
+    const list = (consistent: boolean) =>
+      Effect.gen(function*() {
+        stats.lists++
+        if (consistent) stats.relists++
+        const seen = new Set<string>()
+        let resourceVersion: string | undefined
+        const invalid: Array<KubeError.DecodeError> = []
+        yield* client.listPages(kind, {
+          ...selectors,
+          limit: options.pageSize ?? 500,
+          // the first list may come from the server's watch cache; a relist after 410 must not
+          ...(consistent ? {} : { resourceVersion: "0" })
+        }).pipe(
+          Stream.runForEach((page) =>
+            Effect.sync(() => {
+              resourceVersion ??= page.resourceVersion
+              for (const object of page.items) {
+                seen.add(Store.keyOf(object))
+                upsert(object, "list")
+              }
+              // an object that does not decode keeps its last good version
+              for (const { error, meta } of page.invalid) {
+                if (meta.name !== undefined) seen.add(Store.key({ name: meta.name, namespace: meta.namespace }))
+                invalid.push(error)
+              }
+            })
+          )
+        )
+        yield* Effect.forEach(invalid, reportInvalid, { discard: true })
+        yield* Effect.sync(() => {
+          for (const key of Array.from(cache.items.keys())) if (!seen.has(key)) remove(key, "list")
+          advance(resourceVersion)
+        })
+        stats.lastSyncMillis = yield* Clock.currentTimeMillis
+        yield* Deferred.succeed(synced, undefined)
+        return resourceVersion ?? ""
+      })
+
+    /** Watches from `resourceVersion` until the watch ends; returns the last version seen. */
+    const watch = (resourceVersion: string) =>
+      Effect.gen(function*() {
+        let current = resourceVersion
+        const timeoutSeconds = Math.round((watchTimeoutMs / 1000) * (1 + (yield* Random.next)))
+        yield* client.watch(kind, { ...selectors, resourceVersion, allowBookmarks: true, timeoutSeconds }).pipe(
+          Stream.timeoutOrElse({
+            duration: inactivity,
+            orElse: () => Stream.fail(new Stall())
+          }),
+          Stream.runForEachArray((events) =>
+            Effect.suspend(() => {
+              const invalid: Array<KubeError.DecodeError> = []
+              for (const event of events) {
+                switch (event.type) {
+                  case "ADDED":
+                  case "MODIFIED":
+                    if (event.type === "ADDED") stats.events.added++
+                    else stats.events.modified++
+                    upsert(event.object, "watch")
+                    current = event.object.metadata.resourceVersion ?? current
+                    break
+                  case "DELETED":
+                    stats.events.deleted++
+                    remove(Store.keyOf(event.object), "watch")
+                    current = event.object.metadata.resourceVersion ?? current
+                    break
+                  case "BOOKMARK":
+                    stats.events.bookmarks++
+                    current = event.resourceVersion !== "" ? event.resourceVersion : current
+                    break
+                  case "INVALID":
+                    invalid.push(event.error)
+                    if (event.eventType === "DELETED" && event.meta.name !== undefined) {
+                      remove(Store.key({ name: event.meta.name, namespace: event.meta.namespace }), "watch")
+                    }
+                    current = event.meta.resourceVersion ?? current
+                    break
+                }
+              }
+              advance(current)
+              return Effect.andThen(
+                Effect.forEach(invalid, reportInvalid, { discard: true }),
+                Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => (stats.lastSyncMillis = now)))
+              )
+            })
+          ),
+          Effect.mapError((e): Stall | Gone | KubeError.KubeError => (e instanceof Stall ? e : e._tag === "Gone" ? new Gone() : e))
+        )
+        return current
+      })
+
+    // The state machine: Listing → Watching ⇄ Watching (resume) → Listing (after 410 only).
+    const step = (state: State): Effect.Effect<State> => {
+      if (state._tag === "Listing") {
+        return list(state.consistent).pipe(
+          Effect.map((rv): State => ({ _tag: "Watching", resourceVersion: rv })),
+          Effect.catch((error) =>
+            error._tag === "Gone"
+              ? Effect.succeed<State>({ _tag: "Listing", consistent: true })
+              : Effect.as(Effect.andThen(report(error, "list"), sleepBackoff), state)
+          )
+        )
+      }
+      return watch(state.resourceVersion).pipe(
+        // the server ended the watch (timeoutSeconds): resume at once
+        Effect.map((rv): State => ({ _tag: "Watching", resourceVersion: rv })),
+        Effect.tap(() => Effect.sync(() => stats.watchRestarts++)),
+        Effect.catch((error): Effect.Effect<State> => {
+          stats.watchRestarts++
+          const resume: State = { _tag: "Watching", resourceVersion: stats.resourceVersion ?? state.resourceVersion }
+          if (error instanceof Gone) return Effect.succeed({ _tag: "Listing", consistent: true })
+          if (error instanceof Stall) {
+            stats.stalls++
+            return Effect.as(Effect.logWarning(`informer ${where}: watch silent for ${Duration.format(Duration.fromInputUnsafe(inactivity))}, restarting it`), resume)
+          }
+          return Effect.as(Effect.andThen(report(error, "watch"), sleepBackoff), resume)
+        })
+      )
+    }
+
+    const loop = (state: State): Effect.Effect<never> => Effect.flatMap(step(state), loop)
+    // a defect (a bug, or a throwing transform) is logged and the informer starts over with a list
+    const supervised: Effect.Effect<never> = loop({ _tag: "Listing", consistent: false }).pipe(
+      Effect.catchDefect((defect) =>
+        Effect.andThen(
+          Effect.logError(`informer ${where}: crashed, relisting`, defect),
+          Effect.andThen(sleepBackoff, Effect.suspend(() => supervised))
+        )
+      )
+    )
+    yield* Effect.forkScoped(supervised)
+
+    if (options.resyncPeriod !== undefined) {
+      yield* Effect.forkScoped(resync(cache, publish, Duration.fromInputUnsafe(options.resyncPeriod), options.resyncRate))
+    }
+
+    // End subscriber streams when the informer stops.
+    yield* Effect.addFinalizer(() =>
+      Effect.forEach(Array.from(subscribers), (q) => Queue.shutdown(q), { discard: true })
+    )
+
+    const changes: Stream.Stream<Change<A>> = Stream.unwrap(
+      Effect.gen(function*() {
+        const queue = yield* Effect.acquireRelease(
+          Queue.unbounded<Change<A>>(),
+          (q) => Effect.andThen(Effect.sync(() => subscribers.delete(q)), Queue.shutdown(q))
+        )
+        // snapshot and subscribe in one synchronous step: nothing is missed or seen twice
+        yield* Effect.sync(() => {
+          for (const object of cache.items.values()) Queue.offerUnsafe(queue, { _tag: "Added", object, source: "list" })
+          subscribers.add(queue)
+        })
+        return Stream.fromQueue(queue)
+      })
+    )
+
+    const waitForResourceVersion = (resourceVersion: string) =>
+      Effect.suspend(() => {
+        const n = rvNumber(resourceVersion)
+        if (Number.isNaN(n) || n <= lastRv) return Effect.void
+        return Effect.flatMap(Deferred.make<void>(), (done) => {
+          const waiter = { rv: n, done }
+          waiters.add(waiter)
+          return Deferred.await(done).pipe(Effect.ensuring(Effect.sync(() => waiters.delete(waiter))))
+        })
+      })
+
+    return {
+      kind,
+      store: cache.store,
+      synced: Deferred.await(synced),
+      changes,
+      waitForResourceVersion,
+      stats: Effect.sync(() => ({
+        ...stats,
+        events: { ...stats.events },
+        storeSize: cache.size,
+        synced: Deferred.isDoneUnsafe(synced)
+      }))
+    } satisfies Informer<A>
+  })
+
+class Stall {
+  readonly _tag = "Stall"
+}
+
+/** Re-dispatches every cached object once per period, spread by a token bucket. */
+const resync = <A extends Kind.KubeObject>(
+  cache: Store.Cache<A>,
+  publish: (change: Change<A>) => void,
+  period: Duration.Duration,
+  rate: { readonly perSecond: number; readonly burst: number } = { perSecond: 100, burst: 100 }
+) =>
+  Effect.gen(function*() {
+    const spacingMs = 1000 / rate.perSecond
+    while (true) {
+      yield* Effect.sleep(period)
+      let tokens = rate.burst
+      let refilledAt = yield* Clock.currentTimeMillis
+      for (const key of Array.from(cache.items.keys())) {
+        const now = yield* Clock.currentTimeMillis
+        tokens = Math.min(rate.burst, tokens + (now - refilledAt) / spacingMs)
+        refilledAt = now
+        if (tokens < 1) {
+          yield* Effect.sleep(Duration.millis(Math.ceil((1 - tokens) * spacingMs)))
+          tokens = 1
+          refilledAt = yield* Clock.currentTimeMillis
+        }
+        tokens--
+        const object = cache.get(key)
+        if (object !== undefined) publish({ _tag: "Resynced", object, source: "resync" })
+      }
+    }
+  })
+
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * A registry of informers shared per (kind, namespace, selectors): several controllers watching
+ * the same objects share one list+watch and one Store. The first caller's other options win.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { Informer, Kind } from "operatorkit"
+ *
+ * const program = Effect.gen(function*() {
+ *   const informers = yield* Informer.Informers
+ *   const a = yield* informers.get(Kind.ConfigMap, { namespace: "default" })
+ *   const b = yield* informers.get(Kind.ConfigMap, { namespace: "default" }) // the same informer
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export class Informers extends Context.Service<Informers, {
+  readonly get: <A extends Kind.KubeObject>(
+    kind: Kind.Kind<A>,
+    options?: Options<NoInfer<A>>
+  ) => Effect.Effect<Informer<A>, never, Scope.Scope>
+  /** Every informer running now (for health checks and metrics). */
+  readonly all: Effect.Effect<ReadonlyArray<Informer<any>>>
+}>()("operatorkit/Informers") {}
+
+/**
+ * The key under which informers are shared.
+ *
+ * @example
+ * ```ts
+ * import { Informer, Kind } from "operatorkit"
+ *
+ * Informer.shareKey(Kind.ConfigMap, { namespace: "a", labelSelector: "app=x" }) // => "v1/ConfigMap|a|app=x|"
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const shareKey = (kind: Kind.Any, options: Options<any> = {}) =>
+  `${kind.apiVersion}/${kind.kind}|${options.namespace ?? ""}|${options.labelSelector ?? ""}|${options.fieldSelector ?? ""}`
+
+/**
+ * The shared informer registry; informers stop a minute after their last user releases them.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { Client, Informer, KubeConfig } from "operatorkit"
+ *
+ * const Live = Informer.layer.pipe(Layer.provideMerge(Client.layer), Layer.provide(KubeConfig.layerDefault))
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<Informers, never, Client.Client> = Layer.effect(
+  Informers,
+  Effect.gen(function*() {
+    const context = yield* Effect.context<Client.Client>()
+    const pending = new Map<string, { kind: Kind.Any; options: Options<any> }>()
+    const running = new Map<string, Informer<any>>()
+    const map = yield* RcMap.make({
+      lookup: (key: string) =>
+        Effect.gen(function*() {
+          const { kind, options } = pending.get(key)!
+          const informer = yield* make(kind, options)
+          running.set(key, informer)
+          yield* Effect.addFinalizer(() => Effect.sync(() => running.delete(key)))
+          return informer
+        }).pipe(Effect.provide(context)),
+      idleTimeToLive: "1 minute"
+    })
+    return Informers.of({
+      get: <A extends Kind.KubeObject>(kind: Kind.Kind<A>, options: Options<NoInfer<A>> = {}) => {
+        const key = shareKey(kind, options)
+        if (!pending.has(key)) pending.set(key, { kind, options })
+        return RcMap.get(map, key) as Effect.Effect<Informer<A>, never, Scope.Scope>
+      },
+      all: Effect.sync(() => Array.from(running.values()))
+    })
+  })
+)
+
+/**
+ * The first object of an informer's Store matching a predicate (handy in tests).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Informer, Kind } from "operatorkit"
+ *
+ * const find = (informer: Informer.Informer<Kind.Type<typeof Kind.ConfigMap>>) =>
+ *   Informer.find(informer, (cm) => cm.data?.["ready"] === "true")
+ * ```
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const find = <A extends Kind.KubeObject>(informer: Informer<A>, predicate: (a: A) => boolean) =>
+  Effect.map(informer.store.list(), (items) => Option.fromUndefinedOr(items.find(predicate)))
