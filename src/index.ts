@@ -12,6 +12,14 @@
 export * as Client from "./Client.ts"
 
 /**
+ * CustomResourceDefinitions generated from the Schemas that decode their objects; the `Crd` service
+ * (ensureCreated, ensureDeleted, storage-version migration); manifests as YAML or JSON.
+ *
+ * @since 0.1.0
+ */
+export * as Crd from "./Crd.ts"
+
+/**
  * A real control plane (etcd + kube-apiserver) for tests, benchmarks and demos.
  *
  * @since 0.1.0
