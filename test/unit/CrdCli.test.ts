@@ -1,0 +1,111 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { Effect } from "effect"
+import { Yaml } from "effect/encoding"
+
+const root = Path.resolve(import.meta.dirname, "..", "..")
+const bin = Path.join(root, "src", "bin", "operatorkit.ts")
+
+/** Writes a module into a fresh project folder (where `effect` and `operatorkit` resolve) and runs `operatorkit <args>` on it. */
+const run = (moduleText: string | undefined, args: (module: string) => ReadonlyArray<string>) =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "operatorkit-cli-"))),
+    (dir) =>
+      Effect.sync(() => {
+        Fs.mkdirSync(Path.join(dir, "node_modules"))
+        Fs.symlinkSync(Path.join(root, "node_modules", "effect"), Path.join(dir, "node_modules", "effect"))
+        Fs.symlinkSync(root, Path.join(dir, "node_modules", "operatorkit"))
+        const module = Path.join(dir, "crds.ts")
+        if (moduleText !== undefined) Fs.writeFileSync(module, moduleText)
+        const out = ChildProcess.spawnSync(process.execPath, ["--conditions=source", bin, ...args(module)], {
+          encoding: "utf8",
+          cwd: dir
+        })
+        return { status: out.status, stdout: out.stdout, stderr: out.stderr }
+      }),
+    (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+  )
+
+const twoCrds = `
+import { Schema } from "effect"
+import { Crd, Kind } from "operatorkit"
+
+export const Widget = Kind.custom({
+  group: "cli.operatorkit.test", version: "v1", kind: "Widget", namespaced: true,
+  spec: Schema.Struct({ size: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 3 })) })
+})
+export const WidgetCrd = Crd.makeUnsafe(Widget)
+export const GadgetCrd = Crd.makeUnsafe(Kind.custom({
+  group: "cli.operatorkit.test", version: "v1", kind: "Gadget", namespaced: false,
+  spec: Kind.Open({ note: Schema.optionalKey(Schema.String) })
+}))
+export const alsoWidget = WidgetCrd
+export const notACrd = 42
+`
+
+describe("operatorkit crd <module>", () => {
+  it.effect("prints every exported definition as YAML documents by default", () =>
+    Effect.gen(function*() {
+      const out = yield* run(twoCrds, (m) => ["crd", m])
+      assert.strictEqual(out.status, 0, out.stderr)
+      const docs = out.stdout.split(/^---\n/m).map((d) => Yaml.parse(d) as any)
+      assert.deepStrictEqual(docs.map((d) => d.metadata.name).sort(), ["gadgets.cli.operatorkit.test", "widgets.cli.operatorkit.test"])
+      const widget = docs.find((d) => d.spec.names.kind === "Widget")
+      assert.deepStrictEqual(widget.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.size, {
+        type: "integer",
+        minimum: 1,
+        maximum: 3
+      })
+      const gadget = docs.find((d) => d.spec.names.kind === "Gadget")
+      assert.strictEqual(gadget.spec.scope, "Cluster")
+      assert.isTrue(gadget.spec.versions[0].schema.openAPIV3Schema.properties.spec["x-kubernetes-preserve-unknown-fields"])
+    }))
+
+  it.effect("--format json prints a List of several, or the object of one", () =>
+    Effect.gen(function*() {
+      const both = yield* run(twoCrds, (m) => ["crd", m, "--format", "json"])
+      assert.strictEqual(both.status, 0, both.stderr)
+      const list = JSON.parse(both.stdout)
+      assert.strictEqual(list.kind, "List")
+      assert.strictEqual(list.items.length, 2)
+      const one = yield* run(twoCrds.replace(/export const GadgetCrd[\s\S]*?\}\)\)\n/, ""), (m) => ["crd", "--format=json", m])
+      assert.strictEqual(one.status, 0, one.stderr)
+      assert.strictEqual(JSON.parse(one.stdout).kind, "CustomResourceDefinition")
+    }))
+
+  it.effect("a definition that cannot be made fails with its paths; a module without definitions and bad usage fail", () =>
+    Effect.gen(function*() {
+      const broken = yield* run(
+        `
+import { Schema } from "effect"
+import { Crd, Kind } from "operatorkit"
+export const Bad = Crd.makeUnsafe(Kind.custom({
+  group: "cli.operatorkit.test", version: "v1", kind: "Bad", namespaced: true,
+  spec: Schema.Struct({ pair: Schema.Tuple([Schema.String, Schema.Int]) })
+}))
+`,
+        (m) => ["crd", m]
+      )
+      assert.strictEqual(broken.status, 1)
+      assert.include(broken.stderr, "cannot define the CRD bads.cli.operatorkit.test")
+      assert.include(broken.stderr, "v1 spec.pair: a tuple")
+      assert.strictEqual(broken.stdout, "")
+
+      const empty = yield* run("export const x = 1\n", (m) => ["crd", m])
+      assert.strictEqual(empty.status, 1)
+      assert.include(empty.stderr, "exports no CRD definition")
+
+      const missing = yield* run(undefined, (m) => ["crd", m])
+      assert.strictEqual(missing.status, 1)
+      assert.include(missing.stderr, "cannot load")
+
+      const badFormat = yield* run(twoCrds, (m) => ["crd", m, "--format", "xml"])
+      assert.strictEqual(badFormat.status, 2)
+      assert.include(badFormat.stderr, "usage: operatorkit crd <module>")
+      const noCommand = yield* run(undefined, () => [])
+      assert.strictEqual(noCommand.status, 2)
+    }))
+})
