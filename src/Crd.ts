@@ -346,6 +346,12 @@ export interface Definition extends Pipeable {
   readonly storageKind: CustomKind
   /** The `apiextensions.k8s.io/v1` CustomResourceDefinition. */
   readonly manifest: CustomResourceDefinition
+  /**
+   * Checks of the Schemas that the manifest cannot state, so only the decoder enforces them (custom
+   * filters, `Schema.isPattern` with a RegExp lacking the `u` flag, …). Not an error: listed so
+   * nothing is dropped silently (the CLI prints them on stderr).
+   */
+  readonly decoderOnlyChecks: ReadonlyArray<{ readonly version: string; readonly path: string; readonly check: string }>
 }
 
 /**
@@ -435,6 +441,7 @@ const build = (options: DefinitionOptions): Result.Result<Definition, CrdDefinit
     })
   }
 
+  const decoderOnlyChecks: Array<{ version: string; path: string; check: string }> = []
   const specVersions = versions.map((v) => {
     const k = v.kind
     const schemaIssues: Array<CrdSchema.Issue> = []
@@ -443,6 +450,13 @@ const build = (options: DefinitionOptions): Result.Result<Definition, CrdDefinit
       ? CrdSchema.objectSchema({ _tag: "Parts", spec: custom.specSchema, status: custom.statusSchema }, schemaIssues)
       : CrdSchema.objectSchema({ _tag: "Whole", schema: k.schema as Schema.Top }, schemaIssues)
     for (const i of schemaIssues) issues.push({ version: k.version, path: i.path, message: i.message })
+    const unstated = custom.specSchema !== undefined
+      ? [
+        ...CrdSchema.decoderOnlyChecks(custom.specSchema, "spec"),
+        ...(custom.statusSchema !== undefined ? CrdSchema.decoderOnlyChecks(custom.statusSchema, "status") : [])
+      ]
+      : CrdSchema.decoderOnlyChecks(k.schema as Schema.Top, "")
+    for (const c of unstated) decoderOnlyChecks.push({ version: k.version, ...c })
     const scale = v.scale !== undefined || k.subresources.scale
       ? {
         specReplicasPath: v.scale?.specReplicasPath ?? ".spec.replicas",
@@ -503,7 +517,8 @@ const build = (options: DefinitionOptions): Result.Result<Definition, CrdDefinit
     storageVersion: storage!.kind.version,
     kinds: versions.map((v) => v.kind),
     storageKind: storage!.kind,
-    manifest
+    manifest,
+    decoderOnlyChecks
   })
   return Result.succeed(definition)
 }
@@ -522,8 +537,8 @@ const build = (options: DefinitionOptions): Result.Result<Definition, CrdDefinit
  *
  * What cannot be said structurally (recursive Schemas, unions of objects or of different types,
  * tuples, declared fields next to a typed index signature) fails with {@link CrdDefinitionError}
- * naming every path. Checks Kubernetes cannot state (custom filters, constraints on map keys) stay
- * with the decoder only.
+ * naming every path. Checks the manifest cannot state (custom filters, constraints on map keys, a
+ * pattern without the `u` flag) stay with the decoder and are listed in `decoderOnlyChecks`.
  *
  * @example
  * ```ts

@@ -68,6 +68,11 @@ const crd = async (args: ReadonlyArray<string>, io: Io): Promise<number> => {
     return fail(io, 1, `${file} exports no CRD definition (make one with Crd.make or Crd.makeUnsafe and export it)`)
   }
   io.out(format === "json" ? Crd.toJson(definitions) : Crd.toYaml(definitions))
+  for (const d of definitions) {
+    for (const c of d.decoderOnlyChecks) {
+      io.err(`note: ${d.name} ${c.version} ${c.path}: ${c.check}: checked by the decoder only, not stated in the CRD\n`)
+    }
+  }
   return 0
 }
 

@@ -567,3 +567,73 @@ export const objectSchema = (
     : []
   return { type: "object", properties, ...(required.length > 0 ? { required } : {}) }
 }
+
+/** A check the decoder runs that the generated schema does not state, so the API server does not enforce it. */
+export interface DecoderOnlyCheck {
+  readonly path: string
+  readonly check: string
+}
+
+const jsonTypeOf: Partial<Record<string, string>> = {
+  String: "string",
+  TemplateLiteral: "string",
+  Number: "number",
+  Boolean: "boolean",
+  Arrays: "array",
+  Objects: "object"
+}
+
+/**
+ * Walks a Schema's encoded side for checks that have no JSON Schema form: custom filters, and for
+ * instance `Schema.isPattern` with a RegExp lacking the `u` flag.
+ */
+export const decoderOnlyChecks = (schema: Schema.Top, path: string): Array<DecoderOnlyCheck> => {
+  const out: Array<DecoderOnlyCheck> = []
+  const seen = new Set<unknown>()
+  const checks = (list: ReadonlyArray<SchemaRepresentation.Check>, type: string | undefined, at: string) => {
+    for (const check of list) {
+      if (check._tag === "FilterGroup") {
+        checks(check.checks, type, at)
+        continue
+      }
+      const toJsonSchema = check.annotations?.["toJsonSchema"]
+      const fragment = typeof toJsonSchema === "function"
+        ? (toJsonSchema as (input: unknown) => unknown)({ type, schemas: [] })
+        : undefined
+      // `[schema, true]` is an approximation: stated loosely (string lengths count code points) unless empty
+      const stated = Array.isArray(fragment) ? isNode(fragment[0]) && Object.keys(fragment[0]).length > 0 : isNode(fragment)
+      if (stated) continue
+      const expected = check.annotations?.["expected"]
+      const description = typeof expected === "string"
+        ? expected
+        : check.representation?.id !== undefined
+        ? check.representation.id
+        : "a custom check"
+      const payload = check.representation?.id === "effect/schema/isPattern" ? " (Effect exports a RegExp only with the u flag)" : ""
+      out.push({ path: at === "" ? "<root>" : at, check: description + payload })
+    }
+  }
+  const walk = (r: SchemaRepresentation.Representation, at: string) => {
+    if (seen.has(r)) return
+    seen.add(r)
+    if (r._tag !== "Reference") checks(r.checks, jsonTypeOf[r._tag], at)
+    switch (r._tag) {
+      case "Objects":
+        for (const p of r.propertySignatures) walk(p.type, child(at, String(p.name)))
+        for (const i of r.indexSignatures) walk(i.type, child(at, "*"))
+        break
+      case "Arrays":
+        for (const e of r.elements) walk(e.type, `${at}[*]`)
+        for (const e of r.rest) walk(e, `${at}[*]`)
+        break
+      case "Union":
+        for (const t of r.types) walk(t, at)
+        break
+      case "Suspend":
+        walk(r.thunk, at)
+        break
+    }
+  }
+  walk(SchemaRepresentation.toRepresentation(schema.ast, { referencePolicy: () => undefined }).representation, path)
+  return out
+}

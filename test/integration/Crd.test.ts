@@ -83,6 +83,7 @@ layer(CrdLive, { excludeTestServices: true, timeout: "120 seconds" })("Crd (real
       const crds = yield* Crd.Crd
       const client = yield* Client.Client
       const { definition } = widgetCrd(uniqueGroup())
+      assert.deepStrictEqual(definition.decoderOnlyChecks, [], "every check of the Schema is stated in the CRD")
       const { action } = yield* crds.ensureCreated(definition)
       assert.strictEqual(action, "created")
 

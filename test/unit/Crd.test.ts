@@ -208,6 +208,31 @@ describe("Crd schema generation", () => {
     assert.include(issues[9]!.message, "must be required or have a default")
   })
 
+  it("lists the checks the manifest cannot state, which only the decoder enforces", () => {
+    const Thing = Kind.custom({
+      group,
+      version: "v1",
+      kind: "Thing",
+      namespaced: true,
+      spec: Schema.Struct({
+        name: Schema.String.check(Schema.isPattern(/^[a-z]+$/), Schema.isMinLength(1)),
+        stated: Schema.String.check(Schema.isPattern(/^[a-z]+$/u)),
+        items: Schema.Array(Schema.Int.check(Schema.makeFilter((n: number) => n % 3 === 0, { expected: "a multiple of 3" }))),
+        ratio: Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 1 }))
+      }),
+      status: Schema.Struct({ note: Schema.optionalKey(Schema.String.check(Schema.makeFilter((s: string) => s !== "x"))) })
+    })
+    const definition = Crd.makeUnsafe(Thing)
+    assert.deepStrictEqual(definition.decoderOnlyChecks, [
+      { version: "v1", path: "spec.name", check: "a string matching the RegExp ^[a-z]+$ (Effect exports a RegExp only with the u flag)" },
+      { version: "v1", path: "spec.items[*]", check: "a multiple of 3" },
+      { version: "v1", path: "status.note", check: "a custom check" }
+    ])
+    const spec = (definition.manifest.spec.versions[0] as any).schema.openAPIV3Schema.properties.spec.properties
+    assert.deepStrictEqual(spec.name, { type: "string", minLength: 1 })
+    assert.deepStrictEqual(spec.stated, { type: "string", pattern: "^[a-z]+$" })
+  })
+
   it("a union may be marked as any value", () => {
     assert.deepStrictEqual(fieldOf(Crd.preserveUnknownFields(Schema.Union([Schema.String, Schema.Struct({ a: Schema.String })]))), {
       "x-kubernetes-preserve-unknown-fields": true

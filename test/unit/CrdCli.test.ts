@@ -35,7 +35,10 @@ import { Crd, Kind } from "operatorkit"
 
 export const Widget = Kind.custom({
   group: "cli.operatorkit.test", version: "v1", kind: "Widget", namespaced: true,
-  spec: Schema.Struct({ size: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 3 })) })
+  spec: Schema.Struct({
+    size: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 3 })),
+    code: Schema.optionalKey(Schema.String.check(Schema.isPattern(/^[A-Z]+$/)))
+  })
 })
 export const WidgetCrd = Crd.makeUnsafe(Widget)
 export const GadgetCrd = Crd.makeUnsafe(Kind.custom({
@@ -59,6 +62,7 @@ describe("operatorkit crd <module>", () => {
         minimum: 1,
         maximum: 3
       })
+      assert.include(out.stderr, "note: widgets.cli.operatorkit.test v1 spec.code: a string matching the RegExp ^[A-Z]+$")
       const gadget = docs.find((d) => d.spec.names.kind === "Gadget")
       assert.strictEqual(gadget.spec.scope, "Cluster")
       assert.isTrue(gadget.spec.versions[0].schema.openAPIV3Schema.properties.spec["x-kubernetes-preserve-unknown-fields"])
