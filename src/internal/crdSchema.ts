@@ -132,14 +132,15 @@ const scalarTypes = new Set(["string", "integer", "number", "boolean"])
 
 const child = (path: string, key: string) => (path === "" ? key : `${path}.${key}`)
 
-/** The JSON Schema (draft 2020-12) of a Schema's encoded side, with references inlined where possible. */
-export const jsonSchemaOf = (schema: Schema.Top): { readonly schema: Node; readonly definitions: Node } => {
+/** The JSON Schema (draft 2020-12) of a Schema's encoded side, with every reference inlined but recursive ones. */
+export const jsonSchemaOf = (schema: Schema.Top): Node => {
   const representation = SchemaRepresentation.toRepresentation(schema.ast, { referencePolicy: () => undefined })
   const doc = SchemaRepresentation.toJsonSchemaDocument(representation, {
     onExcessProperty: "error",
     includeAnnotationKey: (key) => key.startsWith("x-kubernetes-")
   })
-  return { schema: doc.schema as Node, definitions: doc.definitions as Node }
+  // recursive parts stay behind `$ref`s into doc.definitions, which the conversion reports
+  return doc.schema as Node
 }
 
 /** Effect's JSON form of `Schema.Number`: a number or one of the strings "NaN", "Infinity", "-Infinity". */
@@ -526,7 +527,7 @@ const rootFields: Node = {
 
 /** The structural schema of one Schema (a field of the object), at `path`. */
 export const fieldSchema = (schema: Schema.Top, path: string, issues: Array<Issue>): Node =>
-  toStructural(jsonSchemaOf(schema).schema, path, issues)
+  toStructural(jsonSchemaOf(schema), path, issues)
 
 /**
  * The `openAPIV3Schema` of a whole object: `apiVersion`, `kind` and `metadata` as the server wants them
@@ -551,7 +552,7 @@ export const objectSchema = (
       required: ["spec"]
     }
   }
-  const whole = jsonSchemaOf(parts.schema).schema
+  const whole = jsonSchemaOf(parts.schema)
   if (whole["type"] !== "object" || !isNode(whole["properties"])) {
     issues.push({ path: "<root>", message: "the Schema of a whole object must be a Struct (see Kind.object)" })
     return { type: "object", properties: { ...rootFields } }
@@ -590,10 +591,10 @@ const jsonTypeOf: Partial<Record<string, string>> = {
 export const decoderOnlyChecks = (schema: Schema.Top, path: string): Array<DecoderOnlyCheck> => {
   const out: Array<DecoderOnlyCheck> = []
   const seen = new Set<unknown>()
-  const checks = (list: ReadonlyArray<SchemaRepresentation.Check>, type: string | undefined, at: string) => {
+  const checks = (list: ReadonlyArray<SchemaRepresentation.Check>, type: string | undefined, at: string, never = false) => {
     for (const check of list) {
       if (check._tag === "FilterGroup") {
-        checks(check.checks, type, at)
+        checks(check.checks, type, at, never)
         continue
       }
       const toJsonSchema = check.annotations?.["toJsonSchema"]
@@ -602,7 +603,7 @@ export const decoderOnlyChecks = (schema: Schema.Top, path: string): Array<Decod
         : undefined
       // `[schema, true]` is an approximation: stated loosely (string lengths count code points) unless empty
       const stated = Array.isArray(fragment) ? isNode(fragment[0]) && Object.keys(fragment[0]).length > 0 : isNode(fragment)
-      if (stated) continue
+      if (stated && !never) continue
       const expected = check.annotations?.["expected"]
       const description = typeof expected === "string"
         ? expected
@@ -620,7 +621,11 @@ export const decoderOnlyChecks = (schema: Schema.Top, path: string): Array<Decod
     switch (r._tag) {
       case "Objects":
         for (const p of r.propertySignatures) walk(p.type, child(at, String(p.name)))
-        for (const i of r.indexSignatures) walk(i.type, child(at, "*"))
+        for (const i of r.indexSignatures) {
+          // constraints on map keys (JSON Schema's propertyNames) have no CRD form
+          if (i.parameter._tag !== "Reference") checks(i.parameter.checks, "string", `${child(at, "*")} (key)`, true)
+          walk(i.type, child(at, "*"))
+        }
         break
       case "Arrays":
         for (const e of r.elements) walk(e.type, `${at}[*]`)

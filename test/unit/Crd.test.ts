@@ -218,7 +218,8 @@ describe("Crd schema generation", () => {
         name: Schema.String.check(Schema.isPattern(/^[a-z]+$/), Schema.isMinLength(1)),
         stated: Schema.String.check(Schema.isPattern(/^[a-z]+$/u)),
         items: Schema.Array(Schema.Int.check(Schema.makeFilter((n: number) => n % 3 === 0, { expected: "a multiple of 3" }))),
-        ratio: Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 1 }))
+        ratio: Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 1 })),
+        labels: Schema.Record(Schema.String.check(Schema.isMaxLength(63)), Schema.String)
       }),
       status: Schema.Struct({ note: Schema.optionalKey(Schema.String.check(Schema.makeFilter((s: string) => s !== "x"))) })
     })
@@ -226,6 +227,7 @@ describe("Crd schema generation", () => {
     assert.deepStrictEqual(definition.decoderOnlyChecks, [
       { version: "v1", path: "spec.name", check: "a string matching the RegExp ^[a-z]+$ (Effect exports a RegExp only with the u flag)" },
       { version: "v1", path: "spec.items[*]", check: "a multiple of 3" },
+      { version: "v1", path: "spec.labels.* (key)", check: "a value with a length of at most 63" },
       { version: "v1", path: "status.note", check: "a custom check" }
     ])
     const spec = (definition.manifest.spec.versions[0] as any).schema.openAPIV3Schema.properties.spec.properties
