@@ -172,40 +172,52 @@ layer(CrdLive, { excludeTestServices: true, timeout: "120 seconds" })("Crd (real
       yield* crds.ensureCreated(definition)
       const namespace = yield* freshNamespace("crd")
 
-      const created: any = yield* client.raw({
+      // typed, through the Client: what comes back decodes with the Schema that made the CRD
+      const spec: typeof WidgetSpec.Type = {
+        replicas: 2,
+        mode: "fast",
+        name: "w-one",
+        maxUnavailable: "25%",
+        ports: [{ name: "http", port: 80, protocol: "UDP" }],
+        tags: ["a", "b"],
+        labels: { team: "x" },
+        extra: { known: true, unknown: { deep: 1 } },
+        anything: [1, "two", { three: 3 }],
+        template: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "x" }, data: { a: "b" } },
+        note: null
+      }
+      const created = yield* client.create(v1, { metadata: { name: "w1", namespace }, spec })
+      assert.deepStrictEqual(created.spec, spec)
+      const widget = yield* client.get(v1, { namespace, name: "w1" })
+      assert.deepStrictEqual(widget.spec, spec)
+      assert.isUndefined(widget.status)
+
+      // untyped, to see the server apply the Schema: defaults, pruning, ignored status
+      const raw: any = yield* client.raw({
         method: "POST",
         path: Kind.collectionPath(v1, namespace),
         body: {
           apiVersion: v1.apiVersion,
           kind: "Widget",
-          metadata: { name: "w1" },
+          metadata: { name: "w2" },
           spec: {
-            replicas: 2,
-            name: "w-one",
-            maxUnavailable: "25%",
+            replicas: 1,
+            name: "w-two",
             ports: [{ name: "http", port: 80 }],
-            extra: { known: true, unknown: { deep: 1 } },
-            anything: [1, "two", { three: 3 }],
-            template: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "x" }, data: { a: "b" } },
-            note: null,
+            extra: { known: false, unknown: { deep: 1 } },
             dropped: "not in the Schema"
           },
           status: { phase: "Ready" }
         }
       })
-      // server-side defaults from Crd.withDefault; undeclared fields pruned except under Kind.Open
-      assert.strictEqual(created.spec.mode, "safe")
-      assert.strictEqual(created.spec.ports[0].protocol, "TCP")
-      assert.isUndefined(created.spec.dropped)
-      assert.deepStrictEqual(created.spec.extra, { known: true, unknown: { deep: 1 } })
-      assert.strictEqual(created.spec.note, null)
-      assert.isUndefined(created.status, "status is ignored on create with the status subresource")
-
-      const widget = yield* client.get(v1, { namespace, name: "w1" })
-      const decoded: Schema.Schema.Type<typeof WidgetSpec> = widget.spec
-      assert.deepStrictEqual(decoded, Schema.decodeUnknownSync(WidgetSpec)(created.spec))
-      assert.strictEqual(widget.spec.maxUnavailable, "25%")
-      assert.deepStrictEqual(widget.spec.anything, [1, "two", { three: 3 }])
+      assert.strictEqual(raw.spec.mode, "safe", "Crd.withDefault reaches the server")
+      assert.strictEqual(raw.spec.ports[0].protocol, "TCP")
+      assert.isUndefined(raw.spec.dropped, "undeclared fields are pruned")
+      assert.deepStrictEqual(raw.spec.extra, { known: false, unknown: { deep: 1 } }, "except under Kind.Open")
+      assert.isUndefined(raw.status, "status is ignored on create with the status subresource")
+      const w2 = yield* client.get(v1, { namespace, name: "w2" })
+      assert.deepStrictEqual(w2.spec, Schema.decodeUnknownSync(WidgetSpec)(raw.spec))
+      assert.strictEqual(w2.spec.mode, "safe")
 
       // status through /status only
       const withStatus = yield* client.replaceStatus(v1, { ...widget, status: { phase: "Ready", replicas: 2, selector: "app=w1" } })
