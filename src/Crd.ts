@@ -872,7 +872,9 @@ export interface CrdService {
    * it as v2 with a new resourceVersion, and a second unchanged PUT writes nothing). The objects are
    * listed in pages; each is written back with its resourceVersion as a precondition; a conflict is
    * retried after a fresh read (the other writer's change is kept); an object deleted meanwhile is
-   * skipped. Then `status.storedVersions` is set through the `/status` subresource.
+   * skipped. Then `status.storedVersions` is set through the `/status` subresource. An object the
+   * storage version's schema refuses stops the migration with that `Invalid` error, which names it;
+   * fix the object and run again.
    *
    * Resume: after each page the last object's key (`namespace/name`, in the API server's list
    * order, which is etcd's key order) is recorded with the storage version in the CRD's annotation
