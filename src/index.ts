@@ -12,6 +12,13 @@
 export * as Client from "./Client.ts"
 
 /**
+ * Controllers: run Resources for every object of a kind, with finalizers and a work queue.
+ *
+ * @since 0.1.0
+ */
+export * as Controller from "./Controller.ts"
+
+/**
  * CustomResourceDefinitions generated from the Schemas that decode their objects; the `Crd` service
  * (ensureCreated, ensureDeleted, storage-version migration); manifests as YAML or JSON.
  *
@@ -25,6 +32,13 @@ export * as Crd from "./Crd.ts"
  * @since 0.1.0
  */
 export * as Envtest from "./Envtest.ts"
+
+/**
+ * The Resource interface, its CRUD form, reconcile values and combinators.
+ *
+ * @since 0.1.0
+ */
+export * as Framework from "./Framework.ts"
 
 /**
  * A deterministic list+watch informer with a shared Store.
@@ -66,6 +80,13 @@ export * as Patch from "./Patch.ts"
  *
  * @since 0.1.0
  */
+/**
+ * Status conditions and writes through the /status subresource.
+ *
+ * @since 0.1.0
+ */
+export * as Status from "./Status.ts"
+
 export * as Store from "./Store.ts"
 
 /**

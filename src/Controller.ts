@@ -1,0 +1,697 @@
+/**
+ * A controller: for every object of a kind, run a list of `Resource`s in order, reliably.
+ *
+ * - Keys, not events: changes from a (shared) informer go into a `WorkQueue`; reconciles of one
+ *   key never overlap, events during a reconcile cause one follow-up, failures are retried with
+ *   per-key backoff and reported, never stopping the controller or the process.
+ * - Finalizers: `<prefix>/<controller name>` (default prefix `operatorkit.giantswarm.io`) is added
+ *   with a resourceVersion precondition before any `ensureCreated`, then the same pass goes on
+ *   with `ensureCreated` on the patched object. It is removed only after every `ensureDeleted`
+ *   succeeded (and neither "cancel the reconciliation" nor "keep finalizers" was asked for), from a
+ *   fresh read and with a resourceVersion precondition, so other controllers' finalizers are never
+ *   lost. An object deleted while the operator was down is cleaned up when it comes back: the
+ *   initial list shows it with its deletionTimestamp and our finalizer.
+ * - Read-your-writes: after the controller writes an object, its next reconcile of that key waits
+ *   until the informer's Store holds at least that version, so it never acts on its own stale past;
+ *   and the watch event of its own write does not trigger another reconcile (adding the finalizer
+ *   or writing status does not loop).
+ * - A pause annotation (default `operatorkit.giantswarm.io/paused: "true"`) stops all work on an
+ *   object; removing it resumes.
+ * - Graceful shutdown: when the scope closes, no new keys are taken; reconciles in flight get up
+ *   to `shutdownTimeout` to finish, then they are interrupted.
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as Client from "./Client.ts"
+import * as Framework from "./Framework.ts"
+import * as Informer from "./Informer.ts"
+import type * as Kind from "./Kind.ts"
+import type * as KubeError from "./KubeError.ts"
+import * as Patch from "./Patch.ts"
+import * as Store from "./Store.ts"
+import * as WorkQueue from "./WorkQueue.ts"
+
+/**
+ * Which primary changes enqueue their object. Added, Deleted and Resynced always do; predicates
+ * decide about updates.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Predicate<A> = (change: Informer.Change<A>) => boolean
+
+/**
+ * A secondary kind whose changes enqueue primary keys.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Watch {
+  readonly kind: Kind.Any
+  readonly options: Informer.Options<any>
+  /** The primary keys to enqueue for a changed secondary object. */
+  readonly keysFor: (primary: Kind.Any) => (object: any) => ReadonlyArray<string>
+}
+
+/**
+ * Options of a controller.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options<A extends Kind.KubeObject, Rs extends ReadonlyArray<Framework.Resource<A, any, any>>> {
+  readonly name: string
+  readonly kind: Kind.Kind<A>
+  /** Run in this order for each object. */
+  readonly resources: Rs
+  readonly namespace?: string | undefined
+  readonly labelSelector?: string | undefined
+  readonly fieldSelector?: string | undefined
+  /** The whole finalizer name; default `<finalizerPrefix>/<name>`. */
+  readonly finalizer?: string | undefined
+  /** Default `operatorkit.giantswarm.io`. */
+  readonly finalizerPrefix?: string | undefined
+  /**
+   * Keys reconciled at once (default 4). Reconciles mostly wait on the API server, so a few run in
+   * parallel cheaply, while one key never overlaps itself; more mostly adds load on the server.
+   */
+  readonly concurrency?: number | undefined
+  /** Objects with this annotation and value are left alone. `false` turns pausing off. */
+  readonly pause?: { readonly annotation: string; readonly value: string } | false | undefined
+  readonly predicates?: ReadonlyArray<Predicate<A>> | undefined
+  readonly watches?: ReadonlyArray<Watch> | undefined
+  readonly resyncPeriod?: Duration.Input | undefined
+  readonly workQueue?: WorkQueue.Options | undefined
+  /** How long reconciles in flight may take to finish on shutdown (default 30 seconds). */
+  readonly shutdownTimeout?: Duration.Input | undefined
+  /** How long a reconcile waits for the Store to show the controller's own last write (default 10 s). */
+  readonly readYourWritesTimeout?: Duration.Input | undefined
+  /** Told about every failed reconcile (already requeued with backoff); e.g. to record an Event. */
+  readonly onError?: ((failure: Failure<A>) => Effect.Effect<void>) | undefined
+}
+
+/**
+ * A failed reconcile.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Failure<A> extends WorkQueue.Failure<string, unknown> {
+  readonly controller: string
+  /** The object as the controller last saw it, when it still exists. */
+  readonly object: A | undefined
+}
+
+/**
+ * Figures of a running controller.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Stats {
+  readonly name: string
+  readonly reconciles: number
+  readonly errors: number
+  readonly activeWorkers: number
+  readonly maxConcurrentReconciles: number
+  readonly queue: WorkQueue.Stats
+}
+
+/**
+ * A running controller.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Controller<A extends Kind.KubeObject> {
+  readonly name: string
+  readonly finalizer: string
+  readonly informer: Informer.Informer<A>
+  readonly queue: WorkQueue.WorkQueue<string>
+  /** Completes once the primary informer synced. */
+  readonly synced: Effect.Effect<void>
+  readonly stats: Effect.Effect<Stats>
+}
+
+/**
+ * Running controllers, for health checks and metrics (a default registry is shared process-wide;
+ * provide your own to isolate).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Controller } from "operatorkit"
+ *
+ * const names = Effect.map(Controller.Registry.asEffect(), (registry) => [...registry].map((c) => c.name))
+ * ```
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export const Registry = Context.Reference<Set<Controller<any>>>("operatorkit/Controller/Registry", {
+  defaultValue: () => new Set()
+})
+
+// controller-runtime's metric names, so its dashboards and alerts work unchanged
+const reconcileTotal = Metric.counter("controller_runtime_reconcile_total", {
+  description: "Total number of reconciliations per controller",
+  incremental: true
+})
+const reconcileErrors = Metric.counter("controller_runtime_reconcile_errors_total", {
+  description: "Total number of reconciliation errors per controller",
+  incremental: true
+})
+const reconcileTime = Metric.histogram("controller_runtime_reconcile_time_seconds", {
+  description: "Length of time per reconciliation per controller",
+  boundaries: [0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.25, 1.5, 1.75, 2, 2.5, 3, 3.5, 4, 4.5, 5, 6, 7, 8, 9, 10, 15, 20, 25, 30, 40, 50, 60]
+})
+
+/**
+ * The finalizer a controller uses.
+ *
+ * @example
+ * ```ts
+ * import { Controller } from "operatorkit"
+ *
+ * Controller.finalizerName({ name: "tenant-operator" }) // => "operatorkit.giantswarm.io/tenant-operator"
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const finalizerName = (options: { readonly name: string; readonly finalizer?: string | undefined; readonly finalizerPrefix?: string | undefined }) =>
+  options.finalizer ?? `${options.finalizerPrefix ?? "operatorkit.giantswarm.io"}/${options.name}`
+
+const defaultPause = { annotation: "operatorkit.giantswarm.io/paused", value: "true" }
+
+/**
+ * Starts a controller; it runs until the scope closes, then stops gracefully.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Controller, Framework, Kind } from "operatorkit"
+ *
+ * const hello = Framework.make<Kind.Type<typeof Kind.ConfigMap>>()({
+ *   name: "hello",
+ *   ensureCreated: (cm) => Effect.log(`hello ${cm.metadata.name}`),
+ *   ensureDeleted: (cm) => Effect.log(`bye ${cm.metadata.name}`)
+ * })
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const controller = yield* Controller.make({ name: "hello", kind: Kind.ConfigMap, resources: [hello] })
+ *   yield* controller.synced
+ *   yield* Effect.never
+ * }))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<Framework.Resource<A, any, any>>>(
+  options: Options<A, Rs>
+): Effect.Effect<
+  Controller<A>,
+  never,
+  Client.Client | Scope.Scope | Exclude<Framework.Requirements<Rs[number]>, Framework.Reconciliation>
+> =>
+  Effect.gen(function*() {
+    const client = yield* Client.Client
+    const context = yield* Effect.context<Exclude<Framework.Requirements<Rs[number]>, Framework.Reconciliation>>()
+    const { kind, name } = options
+    const finalizer = finalizerName(options)
+    const pause = options.pause === undefined ? defaultPause : options.pause
+    const concurrency = Math.max(1, options.concurrency ?? 4)
+    const rywTimeout = options.readYourWritesTimeout ?? "10 seconds"
+    const predicates = options.predicates ?? []
+    const attributes = { controller: name }
+
+    const informers = yield* Effect.serviceOption(Informer.Informers)
+    const informerOf = <B extends Kind.KubeObject>(k: Kind.Kind<B>, o: Informer.Options<B>) =>
+      Option.isSome(informers) ? informers.value.get(k, o) : Informer.make(k, o)
+    const informer = yield* informerOf(kind, {
+      namespace: options.namespace,
+      labelSelector: options.labelSelector,
+      fieldSelector: options.fieldSelector,
+      resyncPeriod: options.resyncPeriod
+    })
+
+    const counters = { reconciles: 0, errors: 0, active: 0 }
+    const queue = yield* WorkQueue.make<string>({
+      name,
+      ...options.workQueue,
+      metrics: workQueueMetrics(name, options.workQueue?.metrics, yield* Effect.context<never>())
+    })
+
+    // The resourceVersion each key was last written at by this controller: the next reconcile
+    // waits for the Store to show it (read-your-writes), and the watch event of that very version
+    // does not enqueue the key again, since it carries nothing the controller has not seen.
+    const written = new Map<string, string>()
+    const echoes = new Map<string, string>()
+    const wrote = (key: string) => (rv: string | undefined) => {
+      if (rv === undefined) return
+      written.set(key, rv)
+      echoes.set(key, rv)
+    }
+    const isEcho = (change: Informer.Change<A>) => {
+      const key = Store.keyOf(change.object)
+      if (change._tag === "Deleted") {
+        echoes.delete(key)
+        return false
+      }
+      if (change._tag !== "Updated" || echoes.get(key) !== change.object.metadata.resourceVersion) return false
+      echoes.delete(key)
+      return true
+    }
+
+    const hasFinalizer = (object: A) => object.metadata.finalizers?.includes(finalizer) ?? false
+    const paused = (object: A) => pause !== false && object.metadata.annotations?.[pause.annotation] === pause.value
+    const refOf = (object: A) => ({ name: object.metadata.name, namespace: object.metadata.namespace })
+
+    /** Adds our finalizer to a fresh read, guarded by its resourceVersion. None: gone or being deleted. */
+    const addFinalizer = (object: A): Effect.Effect<Option.Option<A>, KubeError.KubeError> =>
+      Effect.gen(function*() {
+        const fresh = yield* client.get(kind, refOf(object)).pipe(
+          Effect.map(Option.some),
+          Effect.catchTag("NotFound", () => Effect.succeedNone)
+        )
+        if (Option.isNone(fresh)) return Option.none()
+        const current = fresh.value
+        if (current.metadata.deletionTimestamp !== undefined) return Option.none()
+        if (hasFinalizer(current)) return Option.some(current)
+        const finalizers = current.metadata.finalizers
+        const patched = yield* client.patch(kind, refOf(current), Patch.json([
+          { op: "test", path: "/metadata/resourceVersion", value: current.metadata.resourceVersion },
+          finalizers === undefined
+            ? { op: "add", path: "/metadata/finalizers", value: [finalizer] }
+            : { op: "add", path: "/metadata/finalizers/-", value: finalizer }
+        ]))
+        return Option.some(patched)
+      })
+
+    /**
+     * Removes our finalizer from a fresh read with a resourceVersion test, so a finalizer another
+     * controller added meanwhile is never lost; a conflict reads again. NotFound means done.
+     */
+    const removeFinalizer = (object: A): Effect.Effect<string | undefined, KubeError.KubeError> =>
+      Effect.gen(function*() {
+        for (let attempt = 0;; attempt++) {
+          const fresh = yield* client.get(kind, refOf(object)).pipe(
+            Effect.map(Option.some),
+            Effect.catchTag("NotFound", () => Effect.succeedNone)
+          )
+          if (Option.isNone(fresh)) return undefined
+          const index = fresh.value.metadata.finalizers?.indexOf(finalizer) ?? -1
+          if (index === -1) return fresh.value.metadata.resourceVersion
+          const result = yield* client.patch(kind, refOf(fresh.value), Patch.json([
+            { op: "test", path: "/metadata/resourceVersion", value: fresh.value.metadata.resourceVersion },
+            { op: "remove", path: `/metadata/finalizers/${index}` }
+          ])).pipe(
+            Effect.map((o) => ({ _tag: "done" as const, rv: o.metadata.resourceVersion })),
+            Effect.catchTag("NotFound", () => Effect.succeed({ _tag: "done" as const, rv: undefined })),
+            Effect.catchIf(
+              (e) => (e._tag === "Conflict" || e._tag === "Invalid") && attempt < 5,
+              () => Effect.succeed({ _tag: "retry" as const })
+            )
+          )
+          if (result._tag === "done") return result.rv
+        }
+      })
+
+    /** The object to reconcile: from the Store, once it shows our own last write. */
+    const current = (key: string): Effect.Effect<Option.Option<A>> =>
+      Effect.gen(function*() {
+        const rv = written.get(key)
+        if (rv !== undefined) {
+          const caughtUp = yield* informer.waitForResourceVersion(rv).pipe(Effect.timeoutOption(rywTimeout))
+          if (Option.isNone(caughtUp)) {
+            yield* Effect.logWarning(`controller ${name}: the cache did not reach resourceVersion ${rv} of ${key} in time; reconciling what it has`)
+          }
+          if (written.get(key) === rv) written.delete(key)
+        }
+        return yield* informer.store.get(key)
+      })
+
+    const reconcile = (key: string): Effect.Effect<WorkQueue.Outcome, unknown> =>
+      Effect.gen(function*() {
+        const found = yield* current(key)
+        if (Option.isNone(found)) return // deleted, or never ours: nothing to do
+        let object = found.value
+        if (paused(object)) return
+        const state = Framework.makeReconciliation({
+          controller: name,
+          key,
+          mode: object.metadata.deletionTimestamp !== undefined ? "delete" : "create",
+          wrote: wrote(key)
+        })
+        yield* Effect.annotateCurrentSpan({
+          "k8s.resource_version": object.metadata.resourceVersion ?? "",
+          ...(object.metadata.generation !== undefined ? { "k8s.generation": object.metadata.generation } : {}),
+          "operatorkit.mode": state.mode
+        })
+        if (state.mode === "delete") {
+          if (!hasFinalizer(object)) return // not ours to clean up
+          yield* Framework.runResources(options.resources, object, state)
+          if (state.reconciliationCanceled || state.finalizersKept) return outcome(state)
+          wrote(key)(yield* removeFinalizer(object))
+          return outcome(state)
+        }
+        if (!hasFinalizer(object)) {
+          const added = yield* addFinalizer(object)
+          if (Option.isNone(added)) return // gone, or being deleted: its next event brings it back
+          object = added.value
+          wrote(key)(object.metadata.resourceVersion)
+        }
+        yield* Framework.runResources(options.resources, object, state)
+        return outcome(state)
+      }).pipe(
+        Effect.provide(context),
+        timed,
+        Effect.withSpan("Controller.reconcile", {
+          attributes: {
+            "operatorkit.controller": name,
+            "k8s.kind": kind.kind,
+            ...keyAttributes(key)
+          }
+        })
+      ) as Effect.Effect<WorkQueue.Outcome, unknown>
+
+    const timed = <X, E, R>(effect: Effect.Effect<X, E, R>) =>
+      Effect.gen(function*() {
+        const start = yield* Clock.currentTimeMillis
+        counters.active++
+        return yield* effect.pipe(
+          Effect.onExit((exit) =>
+            Effect.gen(function*() {
+              counters.active--
+              counters.reconciles++
+              const end = yield* Clock.currentTimeMillis
+              const requeued = exit._tag === "Success" && exit.value !== undefined &&
+                (exit.value as { requeueAfter?: unknown }).requeueAfter !== undefined
+              const result = exit._tag === "Failure" ? "error" : requeued ? "requeue_after" : "success"
+              yield* Metric.update(Metric.withAttributes(reconcileTotal, { ...attributes, result }), 1)
+              yield* Metric.update(Metric.withAttributes(reconcileTime, attributes), (end - start) / 1000)
+              yield* Effect.annotateCurrentSpan("operatorkit.result", result)
+              if (exit._tag === "Failure") {
+                counters.errors++
+                yield* Metric.update(Metric.withAttributes(reconcileErrors, attributes), 1)
+              }
+            })
+          )
+        )
+      })
+
+    const onError = (failure: WorkQueue.Failure<string, unknown>) =>
+      Effect.gen(function*() {
+        const object = Option.getOrUndefined(yield* informer.store.get(failure.key))
+        yield* Effect.logError(`controller ${name}: reconcile of ${failure.key} failed; retry ${failure.retries} in ${Duration.format(failure.retryIn)}`, failure.cause)
+        if (options.onError !== undefined) yield* options.onError({ ...failure, controller: name, object })
+      })
+
+    // Primary changes → keys. List and resync changes queue behind watch changes.
+    yield* informer.changes.pipe(
+      Stream.runForEach((change) => {
+        if (isEcho(change)) return Effect.void
+        if (change._tag === "Updated" && !predicates.every((p) => p(change))) return Effect.void
+        return queue.add(Store.keyOf(change.object), { priority: change.source === "watch" ? "live" : "bulk" })
+      }),
+      Effect.forkScoped
+    )
+    // Secondary changes → the keys of the primaries they belong to.
+    for (const watch of options.watches ?? []) {
+      const secondary = yield* informerOf(watch.kind, watch.options)
+      const keysFor = watch.keysFor(kind)
+      yield* secondary.changes.pipe(
+        Stream.runForEach((change) =>
+          Effect.forEach(keysFor(change.object), (key) =>
+            queue.add(key, { priority: change.source === "watch" ? "live" : "bulk" }), { discard: true })
+        ),
+        Effect.forkScoped
+      )
+    }
+
+    // Workers. On shutdown: stop taking keys, let reconciles in flight finish up to the deadline,
+    // then interrupt them (they are put back in the queue, which is going away anyway).
+    const workers = yield* WorkQueue.run(queue, reconcile, { concurrency, onError }).pipe(Effect.forkDetach)
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function*() {
+        yield* queue.shutdown
+        const finished = yield* Fiber.await(workers).pipe(Effect.timeoutOption(options.shutdownTimeout ?? "30 seconds"))
+        if (Option.isNone(finished)) {
+          yield* Effect.logWarning(`controller ${name}: reconciles still running at the shutdown deadline; interrupting them`)
+          yield* Fiber.interrupt(workers)
+        }
+      })
+    )
+
+    const controller: Controller<A> = {
+      name,
+      finalizer,
+      informer,
+      queue,
+      synced: informer.synced,
+      stats: Effect.map(queue.stats, (q) => ({
+        name,
+        reconciles: counters.reconciles,
+        errors: counters.errors,
+        activeWorkers: counters.active,
+        maxConcurrentReconciles: concurrency,
+        queue: q
+      }))
+    }
+    const registry = yield* Registry
+    registry.add(controller)
+    yield* Effect.addFinalizer(() => Effect.sync(() => registry.delete(controller)))
+    return controller
+  })
+
+const outcome = (state: Framework.ReconciliationState): WorkQueue.Outcome =>
+  state.requeueAfter !== undefined ? { requeueAfter: state.requeueAfter } : undefined
+
+const keyAttributes = (key: string) => {
+  const { name, namespace } = Store.parseKey(key)
+  return { "k8s.name": name, ...(namespace !== undefined ? { "k8s.namespace": namespace } : {}) }
+}
+
+const wqAdds = Metric.counter("workqueue_adds_total", { description: "Total number of adds handled by workqueue", incremental: true })
+const wqRetries = Metric.counter("workqueue_retries_total", { description: "Total number of retries handled by workqueue", incremental: true })
+const latencyBuckets = Metric.exponentialBoundaries({ start: 1e-8, factor: 10, count: 10 })
+const wqQueueDuration = Metric.histogram("workqueue_queue_duration_seconds", {
+  description: "How long in seconds an item stays in workqueue before being requested",
+  boundaries: latencyBuckets
+})
+const wqWorkDuration = Metric.histogram("workqueue_work_duration_seconds", {
+  description: "How long in seconds processing an item from workqueue takes",
+  boundaries: latencyBuckets
+})
+
+/** The per-event workqueue metrics under client-go's names; gauges come from `stats` at scrape time. */
+const workQueueMetrics = (
+  name: string,
+  user: WorkQueue.MetricHooks | undefined,
+  context: Context.Context<never>
+): WorkQueue.MetricHooks => {
+  const attrs = { name, controller: name }
+  const adds = Metric.withAttributes(wqAdds, attrs)
+  const retries = Metric.withAttributes(wqRetries, attrs)
+  const queueDuration = Metric.withAttributes(wqQueueDuration, attrs)
+  const workDuration = Metric.withAttributes(wqWorkDuration, attrs)
+  // the hooks are synchronous: update the metrics in the registry of the controller's context
+  const record = <I>(metric: Metric.Metric<I, any>, input: I) => metric.updateUnsafe(input, context)
+  return {
+    onAdd: (priority) => {
+      record(adds, 1)
+      user?.onAdd?.(priority)
+    },
+    onRetry: () => {
+      record(retries, 1)
+      user?.onRetry?.()
+    },
+    onQueueDuration: (seconds, priority) => {
+      record(queueDuration, seconds)
+      user?.onQueueDuration?.(seconds, priority)
+    },
+    onWorkDuration: (seconds) => {
+      record(workDuration, seconds)
+      user?.onWorkDuration?.(seconds)
+    }
+  }
+}
+
+/**
+ * Runs a controller until interrupted.
+ *
+ * @example
+ * ```ts
+ * import { Controller, Framework, Kind } from "operatorkit"
+ *
+ * declare const resources: ReadonlyArray<Framework.Resource<Kind.Type<typeof Kind.ConfigMap>>>
+ * const main = Controller.run({ name: "demo", kind: Kind.ConfigMap, resources })
+ * ```
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const run = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<Framework.Resource<A, any, any>>>(
+  options: Options<A, Rs>
+): Effect.Effect<never, never, Client.Client | Exclude<Framework.Requirements<Rs[number]>, Framework.Reconciliation>> =>
+  Effect.scoped(Effect.andThen(make(options), Effect.never))
+
+/**
+ * A controller as a Layer: it runs while the Layer is alive.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { Client, Controller, Framework, Kind, KubeConfig } from "operatorkit"
+ *
+ * declare const resources: ReadonlyArray<Framework.Resource<Kind.Type<typeof Kind.ConfigMap>>>
+ * const App = Controller.layer({ name: "demo", kind: Kind.ConfigMap, resources }).pipe(
+ *   Layer.provide(Client.layer),
+ *   Layer.provide(KubeConfig.layerDefault)
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<Framework.Resource<A, any, any>>>(
+  options: Options<A, Rs>
+): Layer.Layer<never, never, Client.Client | Exclude<Framework.Requirements<Rs[number]>, Framework.Reconciliation>> =>
+  Layer.effectDiscard(make(options))
+
+// ---------------------------------------------------------------------------------------------
+// Secondary watches and predicates
+
+/**
+ * Watch a kind the controller creates for its objects: a change enqueues the owner named by the
+ * object's ownerReferences (controller references only, unless `controllerOnly: false`).
+ *
+ * @example
+ * ```ts
+ * import { Controller, Kind } from "operatorkit"
+ *
+ * const watches = [Controller.owns(Kind.ConfigMap), Controller.owns(Kind.Secret, { namespace: "team-a" })]
+ * ```
+ *
+ * @since 0.1.0
+ * @category watches
+ */
+export const owns = (kind: Kind.Any, options: Informer.Options<any> & { readonly controllerOnly?: boolean } = {}): Watch => {
+  const { controllerOnly = true, ...informerOptions } = options
+  return {
+    kind,
+    options: informerOptions,
+    keysFor: (primary) => (object: Kind.KubeObject) =>
+      (object.metadata.ownerReferences ?? [])
+        .filter((ref) =>
+          ref.kind === primary.kind && ref.apiVersion.split("/")[0] === primary.apiVersion.split("/")[0] &&
+          (!controllerOnly || ref.controller === true)
+        )
+        .map((ref) => Store.key({ name: ref.name, namespace: primary.namespaced ? object.metadata.namespace : undefined }))
+  }
+}
+
+/**
+ * Watch any kind and map its objects to primary keys ("namespace/name") yourself.
+ *
+ * @example
+ * ```ts
+ * import { Controller, Kind } from "operatorkit"
+ *
+ * // every Secret labelled with a tenant enqueues that (cluster-scoped) Tenant
+ * const w = Controller.watches(Kind.Secret, (secret) => {
+ *   const tenant = secret.metadata.labels?.["tenant"]
+ *   return tenant !== undefined ? [tenant] : []
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category watches
+ */
+export const watches = <B extends Kind.KubeObject>(
+  kind: Kind.Kind<B>,
+  map: (object: B) => ReadonlyArray<string>,
+  options: Informer.Options<B> = {}
+): Watch => ({ kind, options, keysFor: () => map as (object: any) => ReadonlyArray<string> })
+
+/**
+ * Only updates that changed `metadata.generation` (the spec) or started a deletion.
+ *
+ * @example
+ * ```ts
+ * import { Controller } from "operatorkit"
+ *
+ * const predicates = [Controller.generationChanged]
+ * ```
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const generationChanged: Predicate<Kind.KubeObject> = (change) =>
+  change._tag !== "Updated" ||
+  change.old.metadata.generation !== change.object.metadata.generation ||
+  change.old.metadata.deletionTimestamp !== change.object.metadata.deletionTimestamp
+
+/**
+ * Only updates that changed the labels.
+ *
+ * @example
+ * ```ts
+ * import { Controller } from "operatorkit"
+ *
+ * const predicates = [Controller.labelsChanged]
+ * ```
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const labelsChanged: Predicate<Kind.KubeObject> = (change) =>
+  change._tag !== "Updated" || !sameRecord(change.old.metadata.labels, change.object.metadata.labels)
+
+/**
+ * Only updates that changed the annotations.
+ *
+ * @example
+ * ```ts
+ * import { Controller } from "operatorkit"
+ *
+ * const predicates = [Controller.annotationsChanged]
+ * ```
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const annotationsChanged: Predicate<Kind.KubeObject> = (change) =>
+  change._tag !== "Updated" || !sameRecord(change.old.metadata.annotations, change.object.metadata.annotations)
+
+/**
+ * An update passes if any of the predicates passes it.
+ *
+ * @example
+ * ```ts
+ * import { Controller } from "operatorkit"
+ *
+ * const predicates = [Controller.any(Controller.generationChanged, Controller.labelsChanged)]
+ * ```
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const any = <A>(...predicates: ReadonlyArray<Predicate<A>>): Predicate<A> => (change) =>
+  predicates.some((p) => p(change))
+
+const sameRecord = (a: Readonly<Record<string, string>> | undefined, b: Readonly<Record<string, string>> | undefined) => {
+  const ak = Object.keys(a ?? {})
+  const bk = Object.keys(b ?? {})
+  return ak.length === bk.length && ak.every((k) => a?.[k] === b?.[k])
+}
