@@ -35,6 +35,7 @@ import * as Stream from "effect/Stream"
 import * as Client from "./Client.ts"
 import * as Framework from "./Framework.ts"
 import * as Informer from "./Informer.ts"
+import * as LeaderElection from "./LeaderElection.ts"
 import type * as Kind from "./Kind.ts"
 import type * as KubeError from "./KubeError.ts"
 import * as Patch from "./Patch.ts"
@@ -124,6 +125,8 @@ export interface Stats {
   readonly errors: number
   readonly activeWorkers: number
   readonly maxConcurrentReconciles: number
+  /** Whether workers run now (false on a standby). */
+  readonly leading: boolean
   readonly queue: WorkQueue.Stats
 }
 
@@ -439,16 +442,47 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
       )
     }
 
-    // Workers. On shutdown: stop taking keys, let reconciles in flight finish up to the deadline,
-    // then interrupt them (they are put back in the queue, which is going away anyway).
-    const workers = yield* WorkQueue.run(queue, reconcile, { concurrency, onError }).pipe(Effect.forkDetach)
+    // Workers run while this process leads (always, without a Leadership service); losing the
+    // lead interrupts reconciles in flight at once (their keys go back in the queue), so two
+    // leaders never reconcile at the same time.
+    let workers: Fiber.Fiber<void> | undefined
+    const startWorkers = Effect.suspend(() => {
+      if (workers !== undefined) return Effect.void
+      return Effect.map(
+        Effect.forkDetach(WorkQueue.run(queue, reconcile, { concurrency, onError })),
+        (fiber) => void (workers = fiber)
+      )
+    })
+    const stopWorkers = Effect.suspend(() => {
+      const fiber = workers
+      workers = undefined
+      return fiber === undefined ? Effect.void : Fiber.interrupt(fiber)
+    })
+    const leadership = yield* Effect.serviceOption(LeaderElection.Leadership)
+    if (Option.isNone(leadership)) {
+      yield* startWorkers
+    } else {
+      yield* leadership.value.changes.pipe(
+        Stream.changes,
+        Stream.runForEach((leading) =>
+          leading
+            ? Effect.andThen(Effect.logInfo(`controller ${name}: leading, reconciling`), startWorkers)
+            : Effect.andThen(Effect.logInfo(`controller ${name}: not leading, reconciles stopped`), stopWorkers)
+        ),
+        Effect.forkScoped
+      )
+    }
+    // On shutdown: stop taking keys, let reconciles in flight finish up to the deadline, then
+    // interrupt them.
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
         yield* queue.shutdown
-        const finished = yield* Fiber.await(workers).pipe(Effect.timeoutOption(options.shutdownTimeout ?? "30 seconds"))
+        const fiber = workers
+        if (fiber === undefined) return
+        const finished = yield* Fiber.await(fiber).pipe(Effect.timeoutOption(options.shutdownTimeout ?? "30 seconds"))
         if (Option.isNone(finished)) {
           yield* Effect.logWarning(`controller ${name}: reconciles still running at the shutdown deadline; interrupting them`)
-          yield* Fiber.interrupt(workers)
+          yield* Fiber.interrupt(fiber)
         }
       })
     )
@@ -464,6 +498,7 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
         reconciles: counters.reconciles,
         errors: counters.errors,
         activeWorkers: counters.active,
+        leading: workers !== undefined,
         maxConcurrentReconciles: concurrency,
         queue: q
       }))

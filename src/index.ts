@@ -69,6 +69,13 @@ export * as KubeConfig from "./KubeConfig.ts"
 export * as KubeError from "./KubeError.ts"
 
 /**
+ * Leader election: controllers reconcile only while their process leads.
+ *
+ * @since 0.1.0
+ */
+export * as LeaderElection from "./LeaderElection.ts"
+
+/**
  * JSON, merge, strategic merge and server-side apply patches.
  *
  * @since 0.1.0
