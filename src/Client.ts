@@ -586,7 +586,9 @@ export const make = (transport: Transport, options: ClientOptions = {}): ClientS
       kind: "DeleteOptions",
       ...(options?.propagationPolicy !== undefined ? { propagationPolicy: options.propagationPolicy } : {}),
       ...(options?.gracePeriodSeconds !== undefined ? { gracePeriodSeconds: options.gracePeriodSeconds } : {}),
-      ...(options?.preconditions !== undefined ? { preconditions: options.preconditions } : {})
+      ...(options?.preconditions !== undefined ? { preconditions: options.preconditions } : {}),
+      // with a body, the API server reads every option from it and ignores the query's dryRun
+      ...(options?.dryRun === true ? { dryRun: ["All"] } : {})
     }
     return send({ method: "DELETE", path, body, timeoutMs: timeoutOf(options), info }).pipe(
       Effect.flatMap((res) => check(res, info)),
