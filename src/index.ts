@@ -97,6 +97,13 @@ export * as Status from "./Status.ts"
 export * as Store from "./Store.ts"
 
 /**
+ * Test doubles: an in-memory API server behind the same Client, with fault injection.
+ *
+ * @since 0.1.0
+ */
+export * as Testing from "./Testing.ts"
+
+/**
  * The controller's work queue: keys not events, one worker per key, delays, backoff, fairness.
  *
  * @since 0.1.0

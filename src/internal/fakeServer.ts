@@ -1,0 +1,771 @@
+/**
+ * The request handling of the in-memory API server: paths and query parameters parsed as
+ * kube-apiserver parses them, and each verb answered with the object or the Status the real server
+ * answers. Synchronous: one request is one step of the store, so nothing interleaves.
+ * @internal
+ */
+import { apply, conflictCauses, conflictMessage, recordUpdate } from "./fakeFields.ts"
+import { applyJsonPatch, applyMergePatch, PatchError, strategicMerge } from "./fakePatch.ts"
+import { type FieldSelector, type LabelSelector, parseFieldSelector, parseLabelSelector } from "./fakeSelector.ts"
+import * as S from "./fakeStatus.ts"
+import { type Answer, clone, deepEqual, isObject, type JsonObject } from "./fakeStatus.ts"
+import { CRDS, metadataOf, NAMESPACES, objectKey, present, type Resource, resourceKey, type Store, timestamp, type Watcher } from "./fakeStore.ts"
+
+export type Verb = "get" | "list" | "watch" | "create" | "update" | "patch" | "delete" | "deletecollection"
+
+export interface Target {
+  readonly group: string
+  readonly version: string
+  readonly plural: string
+  readonly namespace: string | undefined
+  readonly name: string | undefined
+  readonly subresource: string | undefined
+  readonly query: URLSearchParams
+}
+
+export interface Request {
+  readonly method: string
+  readonly path: string
+  readonly body?: unknown
+  readonly contentType?: string | undefined
+}
+
+/** The manager kube-apiserver derives from the Client's User-Agent (`operatorkit/0.1.0`). */
+const DEFAULT_MANAGER = "operatorkit"
+
+export const parsePath = (path: string): Target | undefined => {
+  const url = new URL(path, "http://fake.invalid")
+  let segments: Array<string>
+  try {
+    segments = url.pathname.split("/").filter((s) => s !== "").map(decodeURIComponent)
+  } catch {
+    return undefined
+  }
+  let group: string
+  let rest: Array<string>
+  if (segments[0] === "api" && segments.length >= 3) {
+    group = ""
+    rest = segments.slice(1)
+  } else if (segments[0] === "apis" && segments.length >= 4) {
+    group = segments[1]!
+    rest = segments.slice(2)
+  } else {
+    return undefined
+  }
+  const version = rest[0]!
+  rest = rest.slice(1)
+  let namespace: string | undefined
+  if (rest[0] === "namespaces" && rest.length >= 3 && rest[2] !== "status" && rest[2] !== "finalize") {
+    namespace = rest[1]
+    rest = rest.slice(2)
+  }
+  if (rest.length < 1 || rest.length > 3) return undefined
+  return { group, version, plural: rest[0]!, namespace, name: rest[1], subresource: rest[2], query: url.searchParams }
+}
+
+export const verbOf = (method: string, target: Target | undefined): Verb => {
+  switch (method) {
+    case "POST":
+      return "create"
+    case "PUT":
+      return "update"
+    case "PATCH":
+      return "patch"
+    case "DELETE":
+      return target?.name === undefined ? "deletecollection" : "delete"
+    default:
+      return target?.name !== undefined ? "get" : isTrue(target?.query.get("watch")) ? "watch" : "list"
+  }
+}
+
+const isTrue = (v: string | null | undefined) => v === "1" || v === "true"
+
+export interface Context {
+  readonly now: number
+  /** Uniform in [0, 1). */
+  readonly random: () => number
+}
+
+const hex = (random: () => number, n: number) => Array.from({ length: n }, () => Math.floor(random() * 16).toString(16)).join("")
+
+const uuid = (random: () => number) =>
+  `${hex(random, 8)}-${hex(random, 4)}-4${hex(random, 3)}-${"89ab"[Math.floor(random() * 4)]}${hex(random, 3)}-${hex(random, 12)}`
+
+/** kube-apiserver's alphabet for generated name suffixes (no vowels, no look-alikes). */
+const SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+const suffix = (random: () => number) =>
+  Array.from({ length: 5 }, () => SUFFIX_ALPHABET[Math.floor(random() * SUFFIX_ALPHABET.length)]).join("")
+
+// ---------------------------------------------------------------------------------------------
+// names
+
+const subdomainRe = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/
+const labelRe = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
+const dns1035Re = /^[a-z]([-a-z0-9]*[a-z0-9])?$/
+
+const nameProblems = (resource: Resource, name: string): Array<string> => {
+  switch (resource.names) {
+    case "segment":
+      return name === "." ? ["may not be '.'"] : name === ".." ? ["may not be '..'"] : [
+        ...(name.includes("/") ? ["may not contain '/'"] : []),
+        ...(name.includes("%") ? ["may not contain '%'"] : [])
+      ]
+    case "label":
+      return [
+        ...(name.length > 63 ? ["must be no more than 63 characters"] : []),
+        ...(labelRe.test(name) ? [] : [
+          "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+        ])
+      ]
+    case "dns1035":
+      return [
+        ...(name.length > 63 ? ["must be no more than 63 characters"] : []),
+        ...(dns1035Re.test(name) ? [] : [
+          "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
+        ])
+      ]
+    case "subdomain":
+      return [
+        ...(name.length > 253 ? ["must be no more than 253 characters"] : []),
+        ...(subdomainRe.test(name) ? [] : [
+          "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+        ])
+      ]
+  }
+}
+
+const validateNames = (resource: Resource, name: string, generateName: string | undefined): Array<S.Cause> => {
+  const causes: Array<S.Cause> = []
+  if (generateName !== undefined && generateName !== "") {
+    // a prefix may end in "-": kube-apiserver masks it before validating
+    const masked = generateName.endsWith("-") ? `${generateName.slice(0, -1)}a` : generateName
+    for (const p of nameProblems(resource, masked)) causes.push(S.fieldInvalid("metadata.generateName", generateName, p))
+  }
+  if (name === "") causes.push(S.fieldRequired("metadata.name", "name or generateName is required"))
+  else for (const p of nameProblems(resource, name)) causes.push(S.fieldInvalid("metadata.name", name, p))
+  return causes
+}
+
+// ---------------------------------------------------------------------------------------------
+// continue tokens
+
+interface ContinueToken {
+  readonly rv: number
+  readonly start: string
+}
+
+const encodeContinue = (token: ContinueToken) => Buffer.from(JSON.stringify(token)).toString("base64url")
+
+const decodeContinue = (text: string): ContinueToken | undefined => {
+  try {
+    const t = JSON.parse(Buffer.from(text, "base64url").toString("utf8")) as unknown
+    return isObject(t) && typeof t["rv"] === "number" && typeof t["start"] === "string" ? { rv: t["rv"], start: t["start"] } : undefined
+  } catch {
+    return undefined
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const SYSTEM_METADATA = ["uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "managedFields"]
+
+const str = (u: unknown) => (typeof u === "string" ? u : undefined)
+const finalizersOf = (object: unknown): Array<string> => {
+  const f = metadataOf(object)["finalizers"]
+  return Array.isArray(f) ? f.filter((x): x is string => typeof x === "string") : []
+}
+
+const withMeta = (object: JsonObject, meta: JsonObject): JsonObject => ({ ...object, metadata: meta })
+
+const withoutStatus = (object: JsonObject): JsonObject => {
+  const { status: _, ...rest } = object
+  return rest
+}
+
+const withStatusOf = (object: JsonObject, source: JsonObject): JsonObject =>
+  source["status"] === undefined ? withoutStatus(object) : { ...object, status: clone(source["status"]) }
+
+export interface ResolvedTarget {
+  readonly target: Target
+  readonly resource: Resource
+  readonly key: string
+}
+
+/** The in-memory API server's verbs over a store. */
+export class Server {
+  readonly store: Store
+
+  constructor(store: Store) {
+    this.store = store
+  }
+
+  /** Which resource a path names, or the answer for a path nothing serves. */
+  resolve(target: Target | undefined): ResolvedTarget | Answer {
+    if (target === undefined || !this.store.servesGroupVersion(target.group, target.version)) return S.pageNotFound()
+    const resource = this.store.find(target.group, target.version, target.plural)
+    if (resource === undefined) return S.noSuchResource()
+    if (!resource.namespaced && target.namespace !== undefined) return S.noSuchResource()
+    if (resource.namespaced && target.name !== undefined && target.namespace === undefined) return S.noSuchResource()
+    if (target.subresource !== undefined && (target.subresource !== "status" || !resource.status)) return S.noSuchResource()
+    return { target, resource, key: objectKey(target.namespace, target.name ?? "") }
+  }
+
+  handle(request: Request, ctx: Context): Answer {
+    const target = parsePath(request.path)
+    const resolved = this.resolve(target)
+    if (!("resource" in resolved)) return resolved
+    this.store.now = ctx.now
+    const verb = verbOf(request.method, target)
+    // the caller keeps its request body: nothing stored may alias it
+    const parsed = this.parseBody(request.body)
+    if (parsed instanceof Error) return S.badRequest(parsed.message)
+    const body = clone(parsed)
+    switch (verb) {
+      case "get":
+        return this.get(resolved)
+      case "list":
+        return this.list(resolved)
+      case "create":
+        return resolved.target.name !== undefined
+          ? S.methodNotAllowed(`the server does not allow this method on the requested resource`, {})
+          : this.create(resolved, body, ctx)
+      case "update":
+        return this.update(resolved, body, ctx)
+      case "patch":
+        return this.patch(resolved, body, request.contentType, ctx)
+      case "delete":
+        return this.delete(resolved, body)
+      case "deletecollection":
+      case "watch":
+        return S.methodNotAllowed(`the server does not allow this method on the requested resource`, {})
+    }
+  }
+
+  private parseBody(body: unknown): unknown {
+    if (typeof body !== "string") return body
+    try {
+      return JSON.parse(body)
+    } catch (e) {
+      return new Error((e as Error).message)
+    }
+  }
+
+  private version(r: ResolvedTarget) {
+    return r.target.version
+  }
+
+  private apiVersion(r: ResolvedTarget) {
+    return r.resource.group === "" ? r.target.version : `${r.resource.group}/${r.target.version}`
+  }
+
+  private show(r: ResolvedTarget, object: JsonObject): Answer {
+    return { status: 200, body: present(r.resource, this.version(r), object) }
+  }
+
+  private manager(r: ResolvedTarget) {
+    return r.target.query.get("fieldManager") || DEFAULT_MANAGER
+  }
+
+  private dryRun(r: ResolvedTarget) {
+    return r.target.query.get("dryRun") === "All"
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // read
+
+  private get(r: ResolvedTarget): Answer {
+    const current = this.store.get(resourceKey(r.resource.group, r.resource.plural), r.key)
+    return current === undefined ? S.notFound(r.resource, r.target.name!) : this.show(r, current)
+  }
+
+  /** Parses the selectors of a list or watch; a string is the error. */
+  selectors(r: ResolvedTarget): { labels: LabelSelector; fields: FieldSelector } | Answer {
+    const labels = parseLabelSelector(r.target.query.get("labelSelector") ?? "")
+    if (typeof labels === "string") return S.badRequest(labels)
+    const fields = parseFieldSelector(r.target.query.get("fieldSelector") ?? "", r.resource.fieldSelectors)
+    if (typeof fields === "string") return S.badRequest(fields)
+    return { labels, fields }
+  }
+
+  private list(r: ResolvedTarget): Answer {
+    const q = r.target.query
+    const selectors = this.selectors(r)
+    if (!("labels" in selectors)) return selectors
+    const filter = { namespace: r.target.namespace, ...selectors }
+    const resKey = resourceKey(r.resource.group, r.resource.plural)
+    const limitText = q.get("limit")
+    const limit = limitText === null || limitText === "" ? 0 : Number(limitText)
+    if (!Number.isInteger(limit) || limit < 0) return S.badRequest(`limit: Invalid value: ${JSON.stringify(limitText)}`)
+
+    let rv = this.store.rv
+    let start = ""
+    let items: Array<[string, JsonObject]>
+    const continueText = q.get("continue")
+    if (continueText !== null && continueText !== "") {
+      const token = decodeContinue(continueText)
+      if (token === undefined) return S.badRequest("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
+      start = token.start
+      if (token.rv >= 0 && token.rv < this.store.oldest) {
+        return S.expired(
+          "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.",
+          { continue: encodeContinue({ rv: -1, start }) }
+        )
+      }
+      if (token.rv >= 0) rv = token.rv
+      items = token.rv >= 0 ? this.store.listAt(resKey, rv) : this.store.list(resKey)
+    } else {
+      const asked = q.get("resourceVersion")
+      if (q.get("resourceVersionMatch") === "Exact" && asked !== null && asked !== "") {
+        const n = Number(asked)
+        if (!Number.isInteger(n) || n < 0) return S.badRequest(`resourceVersion: Invalid value: ${JSON.stringify(asked)}`)
+        if (n < this.store.oldest) return S.expired("The resourceVersion for the provided list is too old.")
+        rv = Math.min(n, this.store.rv)
+        items = this.store.listAt(resKey, rv)
+      } else {
+        items = this.store.list(resKey)
+      }
+    }
+    const matching = items.filter(([key, o]) => key > start && this.store.matches(filter, o))
+    const page = limit > 0 ? matching.slice(0, limit) : matching
+    const more = page.length < matching.length
+    const unfiltered = selectors.labels.length === 0 && selectors.fields.length === 0
+    const metadata: JsonObject = {
+      ...(r.resource.builtin ? {} : { continue: "" }),
+      resourceVersion: String(rv),
+      ...(more ? { continue: encodeContinue({ rv, start: page[page.length - 1]![0] }) } : {}),
+      ...(more && unfiltered ? { remainingItemCount: matching.length - page.length } : {})
+    }
+    const shown = page.map(([, o]) => {
+      const item = present(r.resource, this.version(r), o)
+      if (!r.resource.builtin) return item
+      const { apiVersion: _a, kind: _k, ...rest } = item
+      return rest
+    })
+    return {
+      status: 200,
+      body: { kind: r.resource.listKind, apiVersion: this.apiVersion(r), metadata, items: shown }
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // create
+
+  private namespaceProblem(r: ResolvedTarget, name: string): Answer | undefined {
+    if (!r.resource.namespaced) return undefined
+    const namespace = r.target.namespace!
+    const ns = this.store.get(NAMESPACES, namespace)
+    if (ns === undefined) return S.namespaceNotFound(namespace)
+    if (metadataOf(ns)["deletionTimestamp"] !== undefined) {
+      return S.failure(
+        403,
+        "Forbidden",
+        `${r.resource.group === "" ? r.resource.plural : `${r.resource.plural}.${r.resource.group}`} "${name}" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`,
+        {
+          name,
+          ...(r.resource.group !== "" ? { group: r.resource.group } : {}),
+          kind: r.resource.plural,
+          causes: [{ reason: "NamespaceTerminating", message: `namespace ${namespace} is being terminated`, field: "metadata.namespace" }]
+        }
+      )
+    }
+    return undefined
+  }
+
+  private crdTerminating(r: ResolvedTarget): Answer | undefined {
+    if (r.resource.crd === undefined) return undefined
+    const crd = this.store.get(CRDS, r.resource.crd)
+    return metadataOf(crd)["deletionTimestamp"] !== undefined
+      ? S.methodNotAllowed("create not allowed while custom resource definition is terminating", {
+        group: r.resource.group,
+        kind: r.resource.plural
+      })
+      : undefined
+  }
+
+  /** Checks and fills a new object's metadata; the object or the answer refusing it. */
+  private prepareCreate(r: ResolvedTarget, body: unknown, ctx: Context, nameFromUrl?: string): { object: JsonObject; key: string } | Answer {
+    if (!isObject(body)) return S.badRequest("the body of the request was in an unknown format")
+    const meta = { ...metadataOf(body) }
+    const pathNamespace = r.target.namespace
+    if (r.resource.namespaced) {
+      const given = str(meta["namespace"])
+      if (given !== undefined && given !== "" && given !== pathNamespace) {
+        return S.badRequest("the namespace of the provided object does not match the namespace sent on the request")
+      }
+    }
+    let name = str(meta["name"]) ?? ""
+    if (nameFromUrl !== undefined && name !== nameFromUrl) {
+      return S.badRequest(`the name of the object (${name}) does not match the name on the URL (${nameFromUrl})`)
+    }
+    const generateName = str(meta["generateName"])
+    if (name === "" && generateName !== undefined && generateName !== "") name = `${generateName}${suffix(ctx.random)}`
+    const causes = validateNames(r.resource, name, generateName)
+    if (causes.length > 0) return S.invalid(r.resource, name, causes)
+    const crdProblem = r.resource.plural === "customresourcedefinitions" && r.resource.group === "apiextensions.k8s.io"
+      ? this.crdProblem(r, body, name)
+      : undefined
+    if (crdProblem !== undefined) return crdProblem
+    const nsProblem = this.namespaceProblem(r, name)
+    if (nsProblem !== undefined) return nsProblem
+    const terminating = this.crdTerminating(r)
+    if (terminating !== undefined) return terminating
+    const key = objectKey(r.resource.namespaced ? pathNamespace : undefined, name)
+    if (this.store.get(resourceKey(r.resource.group, r.resource.plural), key) !== undefined) return S.alreadyExists(r.resource, name)
+
+    for (const k of SYSTEM_METADATA) delete meta[k]
+    const created = timestamp(ctx.now)
+    const metadata: JsonObject = {
+      ...meta,
+      name,
+      ...(r.resource.namespaced ? { namespace: pathNamespace } : {}),
+      uid: uuid(ctx.random),
+      ...(r.resource.generation !== "none" ? { generation: 1 } : {}),
+      creationTimestamp: created
+    }
+    if (!r.resource.namespaced) delete metadata["namespace"]
+    let object: JsonObject = { ...clone(body), apiVersion: this.apiVersion(r), kind: r.resource.kind, metadata }
+    if (r.resource.status) object = withoutStatus(object)
+    return { object: this.defaults(r, object), key }
+  }
+
+  /** What kube-apiserver fills in on create for the kinds whose defaults tests see. */
+  private defaults(r: ResolvedTarget, object: JsonObject): JsonObject {
+    const key = resourceKey(r.resource.group, r.resource.plural)
+    if (key === NAMESPACES) {
+      const spec = isObject(object["spec"]) ? object["spec"] : {}
+      return { ...object, spec: { ...spec, finalizers: spec["finalizers"] ?? ["kubernetes"] }, status: { phase: "Active" } }
+    }
+    if (key === "apps/deployments") return { ...object, status: {} }
+    if (key === CRDS) {
+      const spec = isObject(object["spec"]) ? object["spec"] : {}
+      const names = isObject(spec["names"]) ? spec["names"] : {}
+      const kind = str(names["kind"]) ?? ""
+      const versions = Array.isArray(spec["versions"]) ? spec["versions"].filter(isObject) : []
+      const storage = versions.find((v) => v["storage"] === true)
+      return {
+        ...object,
+        spec: {
+          ...spec,
+          names: { ...names, singular: names["singular"] ?? kind.toLowerCase(), listKind: names["listKind"] ?? `${kind}List` },
+          conversion: spec["conversion"] ?? { strategy: "None" }
+        },
+        status: {
+          conditions: null,
+          acceptedNames: { plural: "", kind: "" },
+          storedVersions: storage !== undefined ? [storage["name"]] : []
+        }
+      }
+    }
+    return object
+  }
+
+  /** The part of CRD validation tests run into. */
+  private crdProblem(r: ResolvedTarget, body: JsonObject, name: string): Answer | undefined {
+    const spec = isObject(body["spec"]) ? body["spec"] : {}
+    const names = isObject(spec["names"]) ? spec["names"] : {}
+    const causes: Array<S.Cause> = []
+    const group = str(spec["group"]) ?? ""
+    const plural = str(names["plural"]) ?? ""
+    if (name !== `${plural}.${group}`) causes.push(S.fieldInvalid("metadata.name", name, "must be spec.names.plural+\".\"+spec.group"))
+    if (str(names["kind"]) === undefined || names["kind"] === "") causes.push(S.fieldRequired("spec.names.kind", ""))
+    if (spec["scope"] !== "Namespaced" && spec["scope"] !== "Cluster") {
+      causes.push({ reason: "FieldValueNotSupported", message: `Unsupported value: ${JSON.stringify(spec["scope"] ?? "")}: supported values: "Cluster", "Namespaced"`, field: "spec.scope" })
+    }
+    const versions = Array.isArray(spec["versions"]) ? spec["versions"].filter(isObject) : []
+    if (versions.filter((v) => v["storage"] === true).length !== 1) {
+      causes.push({ reason: "FieldValueInvalid", message: `Invalid value: ${JSON.stringify(versions.map((v) => v["name"]))}: must have exactly one version marked as storage version`, field: "spec.versions" })
+    }
+    return causes.length > 0 ? S.invalid(r.resource, name, causes) : undefined
+  }
+
+  private create(r: ResolvedTarget, body: unknown, ctx: Context): Answer {
+    const prepared = this.prepareCreate(r, body, ctx)
+    if (!("object" in prepared)) return prepared
+    const object = recordUpdate(undefined, prepared.object, this.manager(r), this.apiVersion(r), timestamp(ctx.now))
+    return this.commitCreate(r, prepared.key, object)
+  }
+
+  private commitCreate(r: ResolvedTarget, key: string, object: JsonObject): Answer {
+    if (this.dryRun(r)) return { status: 201, body: present(r.resource, this.version(r), object) }
+    const resKey = resourceKey(r.resource.group, r.resource.plural)
+    const stored = this.store.put(resKey, key, object)
+    if (resKey === CRDS) this.store.establishCrd(key)
+    return { status: 201, body: present(r.resource, this.version(r), stored) }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // update and patch
+
+  /** The object a write to the main resource asks for, with what the server keeps. */
+  private mainUpdate(r: ResolvedTarget, current: JsonObject, next: JsonObject): JsonObject {
+    const meta = { ...metadataOf(next) }
+    const old = metadataOf(current)
+    for (const k of SYSTEM_METADATA) {
+      if (old[k] === undefined) delete meta[k]
+      else meta[k] = old[k]
+    }
+    meta["name"] = old["name"]
+    if (old["namespace"] !== undefined) meta["namespace"] = old["namespace"]
+    else delete meta["namespace"]
+    let object: JsonObject = { ...next, apiVersion: current["apiVersion"], kind: current["kind"], metadata: meta }
+    if (r.resource.status) object = withStatusOf(object, current)
+    return object
+  }
+
+  private nextGeneration(r: ResolvedTarget, current: JsonObject, next: JsonObject): number | undefined {
+    const generation = metadataOf(current)["generation"]
+    if (r.resource.generation === "none" || typeof generation !== "number") return undefined
+    const strip = (o: JsonObject) => {
+      const { metadata: _m, status: _s, ...rest } = o
+      return r.resource.status ? rest : { ...rest, status: o["status"] }
+    }
+    const changed = r.resource.generation === "allButMetadataAndStatus"
+      ? !deepEqual(strip(current), strip(next))
+      : !deepEqual(current["spec"], next["spec"]) ||
+        (r.resource.generation === "specAndAnnotations" && !deepEqual(metadataOf(current)["annotations"], metadataOf(next)["annotations"]))
+    return changed ? generation + 1 : generation
+  }
+
+  private update(r: ResolvedTarget, body: unknown, ctx: Context): Answer {
+    if (!isObject(body)) return S.badRequest("the body of the request was in an unknown format")
+    const meta = metadataOf(body)
+    const name = r.target.name!
+    if (meta["name"] !== name) {
+      return S.badRequest(`the name of the object (${str(meta["name"]) ?? ""}) does not match the name on the URL (${name})`)
+    }
+    if (r.resource.namespaced && meta["namespace"] !== undefined && meta["namespace"] !== "" && meta["namespace"] !== r.target.namespace) {
+      return S.badRequest("the namespace of the provided object does not match the namespace sent on the request")
+    }
+    const current = this.store.get(resourceKey(r.resource.group, r.resource.plural), r.key)
+    if (current === undefined) return S.notFound(r.resource, name)
+    const rv = str(meta["resourceVersion"])
+    if (rv !== undefined && rv !== "" && rv !== metadataOf(current)["resourceVersion"]) return S.conflict(r.resource, name)
+    if ((rv === undefined || rv === "") && !r.resource.unconditionalUpdate) {
+      return S.invalid(r.resource, name, [{
+        reason: "FieldValueInvalid",
+        message: "Invalid value: 0x0: must be specified for an update",
+        field: "metadata.resourceVersion"
+      }])
+    }
+    const next = r.target.subresource === "status" ? withStatusOf(current, body) : this.mainUpdate(r, current, body)
+    return this.commitUpdate(r, current, recordUpdate(current, next, this.manager(r), this.apiVersion(r), timestamp(ctx.now)))
+  }
+
+  private commitUpdate(r: ResolvedTarget, current: JsonObject, proposed: JsonObject): Answer {
+    const name = r.target.name!
+    const resKey = resourceKey(r.resource.group, r.resource.plural)
+    const oldMeta = metadataOf(current)
+    const added = finalizersOf(proposed).filter((f) => !finalizersOf(current).includes(f))
+    if (oldMeta["deletionTimestamp"] !== undefined && added.length > 0) {
+      return S.invalid(r.resource, name, [{
+        reason: "FieldValueForbidden",
+        message: `Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{${added.map((f) => JSON.stringify(f)).join(", ")}}`,
+        field: "metadata.finalizers"
+      }])
+    }
+    const generation = this.nextGeneration(r, current, proposed)
+    const next = generation === undefined ? proposed : withMeta(proposed, { ...metadataOf(proposed), generation })
+    const dry = this.dryRun(r)
+    if (oldMeta["deletionTimestamp"] !== undefined && finalizersOf(next).length === 0) {
+      // the last finalizer is gone: the object goes; the answer still carries the old resourceVersion
+      if (!dry) this.store.remove(resKey, r.key)
+      return this.show(r, withMeta(next, { ...metadataOf(next), resourceVersion: oldMeta["resourceVersion"] }))
+    }
+    if (deepEqual(next, current)) return this.show(r, current)
+    if (dry) return this.show(r, next)
+    const stored = this.store.put(resKey, r.key, next)
+    if (resKey === CRDS) this.store.establishCrd(r.key)
+    return this.show(r, stored)
+  }
+
+  private patch(r: ResolvedTarget, body: unknown, contentType: string | undefined, ctx: Context): Answer {
+    const type = (contentType ?? "").split(";")[0]!.trim()
+    const accepted = [
+      "application/json-patch+json",
+      "application/merge-patch+json",
+      ...(r.resource.builtin ? ["application/strategic-merge-patch+json"] : []),
+      "application/apply-patch+yaml"
+    ]
+    if (!accepted.includes(type)) {
+      return type === "application/strategic-merge-patch+json"
+        ? S.failure(415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: ${accepted.join(", ")}`)
+        : S.failure(415, "UnsupportedMediaType", "415: Unsupported Media Type", {})
+    }
+    const name = r.target.name!
+    const resKey = resourceKey(r.resource.group, r.resource.plural)
+    if (type === "application/apply-patch+yaml") return this.apply(r, body, ctx)
+    const current = this.store.get(resKey, r.key)
+    if (current === undefined) return S.notFound(r.resource, name)
+    const full = present(r.resource, this.version(r), current)
+    let patched: unknown
+    try {
+      patched = type === "application/json-patch+json"
+        ? applyJsonPatch(full, body)
+        : type === "application/merge-patch+json"
+        ? applyMergePatch(full, body)
+        : strategicMerge(full, body)
+    } catch (e) {
+      if (e instanceof PatchError) return S.patchRejected()
+      throw e
+    }
+    if (!isObject(patched)) return S.badRequest("the patched object is not an object")
+    const rv = metadataOf(patched)["resourceVersion"]
+    if (rv !== undefined && rv !== metadataOf(current)["resourceVersion"]) return S.conflict(r.resource, name)
+    const next = r.target.subresource === "status" ? withStatusOf(current, patched) : this.mainUpdate(r, current, patched)
+    return this.commitUpdate(r, current, recordUpdate(current, next, this.manager(r), this.apiVersion(r), timestamp(ctx.now)))
+  }
+
+  private apply(r: ResolvedTarget, body: unknown, ctx: Context): Answer {
+    const manager = r.target.query.get("fieldManager") ?? ""
+    if (manager === "") {
+      return S.failure(422, "Invalid", `PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch`, {
+        group: "meta.k8s.io",
+        kind: "PatchOptions",
+        causes: [{ reason: "FieldValueRequired", message: "Required value: is required for apply patch", field: "fieldManager" }]
+      })
+    }
+    if (!isObject(body)) return S.badRequest("the body of the request was in an unknown format")
+    const name = r.target.name!
+    const resKey = resourceKey(r.resource.group, r.resource.plural)
+    const force = isTrue(r.target.query.get("force"))
+    const current = this.store.get(resKey, r.key)
+    const onStatus = r.target.subresource === "status"
+    const skip = (path: ReadonlyArray<string>) =>
+      onStatus ? path[0] !== "status" : r.resource.status && path[0] === "status"
+    const time = timestamp(ctx.now)
+    if (current === undefined) {
+      if (onStatus) return S.notFound(r.resource, name)
+      const prepared = this.prepareCreate(r, { ...body, metadata: { ...metadataOf(body), name: metadataOf(body)["name"] ?? name } }, ctx, name)
+      if (!("object" in prepared)) return prepared
+      const base = { apiVersion: prepared.object["apiVersion"], kind: prepared.object["kind"], metadata: prepared.object["metadata"] }
+      const result = apply({ current: base as JsonObject, applied: body, manager, force, apiVersion: this.apiVersion(r), time, skip })
+      if (result._tag === "Conflicts") return this.conflicts(result.conflicts)
+      return this.commitCreate(r, prepared.key, this.defaults(r, result.object))
+    }
+    const rv = str(metadataOf(body)["resourceVersion"])
+    if (rv !== undefined && rv !== metadataOf(current)["resourceVersion"]) return S.conflict(r.resource, name)
+    const result = apply({ current, applied: body, manager, force, apiVersion: this.apiVersion(r), time, skip })
+    if (result._tag === "Conflicts") return this.conflicts(result.conflicts)
+    const next = onStatus
+      ? withMeta(withStatusOf(current, result.object), { ...metadataOf(current), managedFields: metadataOf(result.object)["managedFields"] })
+      : this.mainUpdate(r, current, { ...result.object, metadata: { ...metadataOf(result.object) } })
+    const withFields = onStatus
+      ? next
+      : withMeta(next, { ...metadataOf(next), managedFields: metadataOf(result.object)["managedFields"] })
+    if (metadataOf(withFields)["managedFields"] === undefined) delete (withFields["metadata"] as JsonObject)["managedFields"]
+    return this.commitUpdate(r, current, withFields)
+  }
+
+  private conflicts(conflicts: Parameters<typeof conflictMessage>[0]): Answer {
+    return S.failure(409, "Conflict", conflictMessage(conflicts), { causes: conflictCauses(conflicts) })
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // delete
+
+  private delete(r: ResolvedTarget, body: unknown): Answer {
+    const name = r.target.name!
+    const resKey = resourceKey(r.resource.group, r.resource.plural)
+    const current = this.store.get(resKey, r.key)
+    if (current === undefined) return S.notFound(r.resource, name)
+    // with a body, kube-apiserver reads every option from it (a dryRun in the query is then ignored)
+    const options: JsonObject = isObject(body) ? body : {
+      ...(r.target.query.get("dryRun") !== null ? { dryRun: [r.target.query.get("dryRun")] } : {}),
+      ...(r.target.query.get("propagationPolicy") !== null ? { propagationPolicy: r.target.query.get("propagationPolicy") } : {})
+    }
+    const policy = options["propagationPolicy"]
+    if (policy !== undefined && policy !== "Foreground" && policy !== "Background" && policy !== "Orphan") {
+      return S.badRequest(`propagationPolicy: Unsupported value: ${JSON.stringify(policy)}: supported values: "Foreground", "Background", "Orphan"`)
+    }
+    const meta = metadataOf(current)
+    const preconditions = isObject(options["preconditions"]) ? options["preconditions"] : {}
+    const uid = str(preconditions["uid"])
+    if (uid !== undefined && uid !== meta["uid"]) {
+      return S.preconditionFailed(
+        r.resource,
+        name,
+        `the UID in the precondition (${uid}) does not match the UID in record (${String(meta["uid"])}). The object might have been deleted and then recreated`
+      )
+    }
+    const rv = str(preconditions["resourceVersion"])
+    if (rv !== undefined && rv !== meta["resourceVersion"]) {
+      return S.preconditionFailed(
+        r.resource,
+        name,
+        `the ResourceVersion in the precondition (${rv}) does not match the ResourceVersion in record (${String(meta["resourceVersion"])}). The object might have been modified`
+      )
+    }
+    const pending = finalizersOf(current).length > 0 || resKey === NAMESPACES || resKey === CRDS
+    const dry = Array.isArray(options["dryRun"]) && options["dryRun"].includes("All")
+    if (dry) {
+      if (!pending) return r.resource.returnDeletedObject ? this.show(r, current) : S.success(r.resource, name, String(meta["uid"]))
+      if (meta["deletionTimestamp"] !== undefined) return this.show(r, current)
+      return this.show(r, withMeta(current, { ...meta, deletionTimestamp: timestamp(this.store.now), ...(resKey === NAMESPACES ? {} : { deletionGracePeriodSeconds: 0 }) }))
+    }
+    const remaining = this.store.delete(resKey, r.key)
+    if (remaining !== undefined) return this.show(r, remaining)
+    return r.resource.returnDeletedObject ? this.show(r, current) : S.success(r.resource, name, String(meta["uid"]))
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // watch
+
+  /**
+   * Opens a watch: either the answer refusing it, or the events that come first (the current
+   * objects as ADDED, the changes after a resourceVersion, or a 410 ERROR) and the registered watcher.
+   */
+  watch(
+    request: Request,
+    ctx: Context,
+    sink: Pick<Watcher, "send" | "cut" | "end">
+  ): Answer | { readonly initial: ReadonlyArray<JsonObject>; readonly watcher: Watcher | undefined } {
+    const target = parsePath(request.path)
+    const resolved = this.resolve(target)
+    if (!("resource" in resolved)) return resolved
+    this.store.now = ctx.now
+    const selectors = this.selectors(resolved)
+    if (!("labels" in selectors)) return selectors
+    const q = resolved.target.query
+    const watcher: Watcher = {
+      resource: resourceKey(resolved.resource.group, resolved.resource.plural),
+      namespace: resolved.target.namespace,
+      labels: selectors.labels,
+      fields: selectors.fields,
+      version: resolved.target.version,
+      bookmarks: isTrue(q.get("allowWatchBookmarks")),
+      ...sink
+    }
+    const asked = q.get("resourceVersion")
+    let initial: Array<JsonObject>
+    if (asked === null || asked === "" || asked === "0") {
+      initial = this.store.list(watcher.resource, watcher.namespace)
+        .filter(([, o]) => this.store.matches(watcher, o))
+        .map(([, o]) => ({ type: "ADDED", object: present(resolved.resource, watcher.version, o) }))
+    } else {
+      const rv = Number(asked)
+      if (!/^[0-9]+$/.test(asked) || !Number.isSafeInteger(rv)) {
+        return S.failure(500, undefined, `resourceVersion: Invalid value: ${JSON.stringify(asked)}: strconv.ParseUint: parsing ${JSON.stringify(asked)}: invalid syntax`)
+      }
+      if (rv + 1 < this.store.oldest) {
+        const error = S.expired("The resourceVersion for the provided watch is too old.").body as JsonObject
+        return { initial: [{ type: "ERROR", object: error }], watcher: undefined }
+      }
+      initial = this.store.replay(watcher, rv)
+    }
+    this.store.watchers.add(watcher)
+    return { initial, watcher }
+  }
+
+  bookmark(w: Watcher): JsonObject {
+    const resource = this.store.resources.get(w.resource)
+    return {
+      type: "BOOKMARK",
+      object: {
+        kind: resource?.kind ?? "",
+        apiVersion: resource === undefined ? w.version : resource.group === "" ? w.version : `${resource.group}/${w.version}`,
+        metadata: { resourceVersion: String(this.store.rv), creationTimestamp: null }
+      }
+    }
+  }
+}

@@ -1,0 +1,218 @@
+/**
+ * The in-memory API server as a `Transport`, with what tests control: injected faults, call
+ * counts, cut watches, compaction and bookmarks. Time (timestamps, watch timeouts, bookmark
+ * periods, injected delays) comes from Effect's Clock, so TestClock drives it.
+ * @internal
+ */
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Queue from "effect/Queue"
+import * as Random from "effect/Random"
+import * as Stream from "effect/Stream"
+import { RequestTimeout, TransportError } from "../KubeError.ts"
+import { parsePath, type Request, Server, type Verb, verbOf } from "./fakeServer.ts"
+import * as S from "./fakeStatus.ts"
+import { clone, type JsonObject } from "./fakeStatus.ts"
+import { resourceKey, Store, type Watcher } from "./fakeStore.ts"
+import { type ApiRequest, type ApiResponse, HttpStatus, type RequestFailure, type Transport } from "./transport.ts"
+
+export interface FaultSpec {
+  readonly verb: Verb
+  /** `group/plural`, or every resource. */
+  readonly resource: string | undefined
+  remaining: number
+  readonly code: number
+  readonly reason: string
+  readonly message: string
+  readonly retryAfter: number | undefined
+  readonly disconnect: boolean
+  readonly delayMillis: number
+}
+
+export interface FakeOptions {
+  readonly historyLimit: number
+  /** Period of BOOKMARK events on watches that asked for them; undefined for none. */
+  readonly bookmarkMillis: number | undefined
+}
+
+export interface Fake {
+  readonly store: Store
+  readonly server: Server
+  readonly transport: Transport
+  readonly faults: Array<FaultSpec>
+  readonly calls: Map<string, number>
+  readonly handle: (request: Request) => Effect.Effect<ApiResponse>
+  /** Sends a BOOKMARK to every open watch that asked for bookmarks; how many got one. */
+  readonly bookmark: () => number
+  /** Drops every open watch connection; how many were open. */
+  readonly cutWatches: () => number
+}
+
+export const callKey = (verb: Verb, resource: string | undefined) => `${verb} ${resource ?? ""}`
+
+interface WatchSink {
+  readonly watcher: Watcher
+  readonly send: (event: JsonObject) => void
+}
+
+export const make = (options: FakeOptions): Fake => {
+  const store = new Store(options.historyLimit)
+  const server = new Server(store)
+  const faults: Array<FaultSpec> = []
+  const calls = new Map<string, number>()
+  const open = new Set<WatchSink>()
+
+  const context = Effect.map(
+    Effect.all([Clock.currentTimeMillis, Random.Random]),
+    ([now, random]) => ({ now, random: () => random.nextDoubleUnsafe() })
+  )
+
+  /** Counts the call and takes the first fault that matches it. */
+  const admit = (verb: Verb, path: string): FaultSpec | undefined => {
+    const target = parsePath(path)
+    const resource = target !== undefined ? resourceKey(target.group, target.plural) : undefined
+    calls.set(callKey(verb, resource), (calls.get(callKey(verb, resource)) ?? 0) + 1)
+    const fault = faults.find((f) => f.remaining > 0 && f.verb === verb && (f.resource === undefined || f.resource === resource))
+    if (fault === undefined) return undefined
+    fault.remaining--
+    if (fault.remaining === 0) faults.splice(faults.indexOf(fault), 1)
+    return fault
+  }
+
+  const faultAnswer = (fault: FaultSpec): ApiResponse => {
+    const answer = S.failure(fault.code, fault.reason, fault.message, {
+      ...(fault.retryAfter !== undefined ? { retryAfterSeconds: fault.retryAfter } : {})
+    })
+    return { status: answer.status, body: answer.body, retryAfter: fault.retryAfter }
+  }
+
+  /** Waits out an injected delay; past the request's deadline the call times out as on a real socket. */
+  const delay = (fault: FaultSpec, req: ApiRequest): Effect.Effect<void, RequestFailure> =>
+    fault.delayMillis <= 0
+      ? Effect.void
+      : fault.delayMillis >= req.timeoutMs
+      ? Effect.andThen(
+        Effect.sleep(Duration.millis(req.timeoutMs)),
+        Effect.fail(new RequestTimeout({ request: req.info, timeoutMillis: req.timeoutMs }))
+      )
+      : Effect.sleep(Duration.millis(fault.delayMillis))
+
+  const disconnected = (req: ApiRequest, detail: string) => new TransportError({ request: req.info, code: "ECONNRESET", detail })
+
+  const handle = (request: Request): Effect.Effect<ApiResponse> =>
+    Effect.map(context, (ctx) => {
+      const answer = server.handle(request, ctx)
+      return { status: answer.status, body: clone(answer.body), retryAfter: answer.retryAfter }
+    })
+
+  const request = (req: ApiRequest): Effect.Effect<ApiResponse, RequestFailure> =>
+    Effect.suspend(() => {
+      const fault = admit(verbOf(req.method, parsePath(req.path)), req.path)
+      if (fault === undefined) return handle(req)
+      return Effect.andThen(
+        delay(fault, req),
+        fault.disconnect
+          ? Effect.fail(disconnected(req, "the server closed the connection (injected fault)"))
+          : Effect.succeed(faultAnswer(fault))
+      )
+    })
+
+  const watch = (req: ApiRequest): Stream.Stream<unknown, RequestFailure | HttpStatus> =>
+    Stream.callback<unknown, RequestFailure | HttpStatus>((queue) =>
+      Effect.gen(function*() {
+        const fault = admit("watch", req.path)
+        if (fault !== undefined) {
+          yield* delay(fault, req)
+          if (fault.disconnect) return yield* disconnected(req, "the server closed the connection (injected fault)")
+          // an expired resourceVersion comes as an in-stream ERROR event, as from the real server
+          if (fault.code === 410) {
+            Queue.offerUnsafe(queue, { type: "ERROR", object: faultAnswer(fault).body })
+            return Queue.endUnsafe(queue)
+          }
+          return yield* new HttpStatus({ response: faultAnswer(fault) })
+        }
+        const ctx = yield* context
+        // the last resourceVersion this watch reported: automatic bookmarks only bring newer ones
+        let seen = Number(new URL(req.path, "http://fake.invalid").searchParams.get("resourceVersion") || store.rv)
+        const send = (event: JsonObject) => {
+          const rv = Number((event["object"] as { metadata?: { resourceVersion?: string } } | undefined)?.metadata?.resourceVersion)
+          if (Number.isFinite(rv)) seen = Math.max(seen, rv)
+          Queue.offerUnsafe(queue, event)
+        }
+        const autoBookmark = (watcher: Watcher) => {
+          if (store.rv > seen) send(server.bookmark(watcher))
+        }
+        const opened = server.watch(req, ctx, {
+          send,
+          cut: () =>
+            Queue.failCauseUnsafe(queue, Cause.fail(disconnected(req, "watch connection closed before the server ended it"))),
+          end: () => Queue.endUnsafe(queue)
+        })
+        if (!("initial" in opened)) return yield* new HttpStatus({ response: { status: opened.status, body: opened.body } })
+        for (const event of opened.initial) send(event)
+        const watcher = opened.watcher
+        if (watcher === undefined) return Queue.endUnsafe(queue)
+        const registered: WatchSink = { watcher, send }
+        open.add(registered)
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => {
+            store.watchers.delete(watcher)
+            open.delete(registered)
+          })
+        )
+        const timeoutSeconds = Number(new URL(req.path, "http://fake.invalid").searchParams.get("timeoutSeconds") ?? "")
+        if (Number.isFinite(timeoutSeconds) && timeoutSeconds > 0) {
+          yield* Effect.forkScoped(Effect.andThen(
+            Effect.sleep(Duration.seconds(timeoutSeconds)),
+            Effect.sync(() => {
+              // the real server sends a bookmark as the deadline nears
+              if (watcher.bookmarks) autoBookmark(watcher)
+              store.watchers.delete(watcher)
+              open.delete(registered)
+              Queue.endUnsafe(queue)
+            })
+          ))
+        }
+        if (watcher.bookmarks && options.bookmarkMillis !== undefined) {
+          const period = Duration.millis(options.bookmarkMillis)
+          yield* Effect.forkScoped(Effect.forever(Effect.andThen(
+            Effect.sleep(period),
+            Effect.sync(() => autoBookmark(watcher))
+          )))
+        }
+      })
+    )
+
+  const bookmark = () => {
+    let n = 0
+    for (const sink of open) {
+      if (!sink.watcher.bookmarks) continue
+      sink.send(server.bookmark(sink.watcher))
+      n++
+    }
+    return n
+  }
+
+  const cutWatches = () => {
+    const all = [...open]
+    for (const sink of all) {
+      store.watchers.delete(sink.watcher)
+      open.delete(sink)
+      sink.watcher.cut()
+    }
+    return all.length
+  }
+
+  return {
+    store,
+    server,
+    faults,
+    calls,
+    handle,
+    bookmark,
+    cutWatches,
+    transport: { request, watch, invalidateAuth: Effect.void }
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * The contract suite's harness: every test body runs twice, against a real kube-apiserver 1.20.2
+ * (Envtest) and against the in-memory server of `Testing`, with the same expectations. Where they
+ * differ, the in-memory server is wrong.
+ *
+ * `CONTRACT_BACKEND=in-memory` (or `kube-apiserver`) runs one side only, for quick iterations.
+ */
+import { layer, type Vitest } from "@effect/vitest"
+import * as Crypto from "node:crypto"
+import { Context, Effect, Layer, Schedule } from "effect"
+import * as Client from "../../src/Client.ts"
+import * as Envtest from "../../src/Envtest.ts"
+import { makeHttp, type Method } from "../../src/internal/transport.ts"
+import * as Kind from "../../src/Kind.ts"
+import * as KubeConfig from "../../src/KubeConfig.ts"
+import * as Testing from "../../src/Testing.ts"
+import { cluster } from "../support/cluster.ts"
+
+export interface RawAnswer {
+  readonly status: number
+  readonly body: any
+}
+
+export interface BackendService {
+  readonly name: "kube-apiserver" | "in-memory"
+  /** A request past the Client's checks and decoding: the status and parsed body as sent. */
+  readonly send: (request: {
+    readonly method: Method
+    readonly path: string
+    readonly body?: unknown
+    readonly contentType?: string
+  }) => Effect.Effect<RawAnswer>
+  /** Makes every resourceVersion older than the latest expire (etcd compaction on the real server). */
+  readonly compact: Effect.Effect<void>
+}
+
+export class Backend extends Context.Service<Backend, BackendService>()("test/contract/Backend") {}
+
+const realBackend = Layer.effect(
+  Backend,
+  Effect.gen(function*() {
+    const env = yield* Envtest.Envtest
+    const transport = yield* makeHttp(yield* KubeConfig.KubeConfig)
+    return Backend.of({
+      name: "kube-apiserver",
+      send: (r) =>
+        transport.request({ ...r, timeoutMs: 30_000, info: { verb: r.method.toLowerCase(), path: r.path } }).pipe(
+          Effect.map(({ body, status }) => ({ status, body })),
+          Effect.orDie
+        ),
+      compact: Effect.orDie(Effect.asVoid(env.compactEtcd))
+    })
+  })
+)
+
+const memoryBackend = Layer.effect(
+  Backend,
+  Effect.gen(function*() {
+    const server = yield* Testing.TestServer
+    return Backend.of({
+      name: "in-memory",
+      send: (r) =>
+        server.transport.request({ ...r, timeoutMs: 30_000, info: { verb: r.method.toLowerCase(), path: r.path } }).pipe(
+          Effect.map(({ body, status }) => ({ status, body })),
+          Effect.orDie
+        ),
+      compact: Effect.asVoid(server.compact)
+    })
+  })
+)
+
+export type ContractIt = Vitest.MethodsNonLive<Client.Client | Backend>
+
+/** Runs `tests` against both servers. Both get the live clock: the real server needs real time. */
+export const contract = (
+  name: string,
+  options: Envtest.EnvtestOptions,
+  tests: (it: ContractIt) => void
+) => {
+  const only = process.env["CONTRACT_BACKEND"]
+  if (only === undefined || only === "kube-apiserver") {
+    layer(realBackend.pipe(Layer.provideMerge(cluster(options)), Layer.orDie), { excludeTestServices: true })(
+      `${name} [kube-apiserver 1.20.2]`,
+      tests
+    )
+  }
+  if (only === undefined || only === "in-memory") {
+    layer(memoryBackend.pipe(Layer.provideMerge(Testing.layer)), { excludeTestServices: true })(
+      `${name} [Testing in-memory server]`,
+      tests
+    )
+  }
+}
+
+/** A name no other test uses. */
+export const unique = (prefix: string) => `${prefix}-${Crypto.randomBytes(4).toString("hex")}`
+
+/** Retries until `check` holds (the real server's controllers act a moment later). */
+export const eventually = <A, E, R>(effect: Effect.Effect<A, E, R>, check: (a: A) => boolean) =>
+  effect.pipe(
+    Effect.filterOrFail(check, () => "not yet" as const),
+    Effect.retry({ schedule: Schedule.spaced("100 millis"), times: 100 }),
+    Effect.orDie
+  )
+
+/** A namespaced custom kind with the status subresource, in its own group, and its CRD. */
+export const widgetKind = (group: string) => {
+  const kind = Kind.custom({
+    group,
+    version: "v1",
+    kind: "Widget",
+    namespaced: true,
+    spec: Kind.Open({}),
+    status: Kind.Open({}),
+    subresources: { status: true }
+  })
+  const crd = {
+    metadata: { name: `widgets.${group}` },
+    spec: {
+      group,
+      scope: "Namespaced",
+      names: { plural: "widgets", kind: "Widget" },
+      versions: [
+        {
+          name: "v1",
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          schema: {
+            openAPIV3Schema: {
+              type: "object",
+              properties: {
+                spec: { type: "object", "x-kubernetes-preserve-unknown-fields": true },
+                status: { type: "object", "x-kubernetes-preserve-unknown-fields": true }
+              }
+            }
+          }
+        },
+        {
+          name: "v1beta1",
+          served: true,
+          storage: false,
+          schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } }
+        }
+      ]
+    }
+  }
+  return { kind, crd }
+}
+
+const isEstablished = (crd: Kind.Type<typeof Kind.CustomResourceDefinition>) =>
+  (crd.status?.conditions ?? []).some((c) => c.type === "Established" && c.status === "True")
+
+/** Creates a Widget CRD in a fresh group and waits until it is Established and its kind is served. */
+export const establishedWidgets = Effect.gen(function*() {
+  const client = yield* Client.Client
+  const { crd, kind } = widgetKind(`${unique("w")}.contract.operatorkit.dev`)
+  const created = yield* client.create(Kind.CustomResourceDefinition, crd as never)
+  const established = yield* eventually(client.get(Kind.CustomResourceDefinition, { name: crd.metadata.name }), isEstablished)
+  // serving starts a moment after Established on the real server
+  yield* eventually(Effect.result(client.list(kind, { namespace: "default" })), (r) => r._tag === "Success")
+  return { kind, crd, created, established }
+})
