@@ -14,7 +14,7 @@
  * - Read-your-writes: after the controller writes an object, its next reconcile of that key waits
  *   until the informer's Store holds at least that version, so it never acts on its own stale past;
  *   and the watch event of its own write does not trigger another reconcile (adding the finalizer
- *   or writing status does not loop).
+ *   or writing status does not loop, and a failure's echo does not skip its backoff).
  * - A pause annotation (default `operatorkit.giantswarm.io/paused: "true"`) stops all work on an
  *   object; removing it resumes.
  * - Graceful shutdown: when the scope closes, no new keys are taken; reconciles in flight get up
@@ -255,33 +255,62 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
       metrics: workQueueMetrics(name, options.workQueue?.metrics, yield* Effect.context<never>())
     })
 
-    // The resourceVersion each key was last written at by this controller: the next reconcile
-    // waits for the Store to show it (read-your-writes), and the watch event of that very version
-    // does not enqueue the key again, since it carries nothing the controller has not seen.
+    // Read-your-writes: the resourceVersion each key was last written at by this controller; its
+    // next reconcile waits until the Store shows it.
     const written = new Map<string, string>()
-    const echoes = new Map<string, string>()
-    const wrote = (key: string) => (rv: string | undefined) => {
-      if (rv === undefined) return
-      written.set(key, rv)
-      echoes.set(key, rv)
-    }
-    const isEcho = (change: Informer.Change<A>) => {
-      const key = Store.keyOf(change.object)
-      if (change._tag === "Deleted") {
-        echoes.delete(key)
-        return false
+    // The watch event of the controller's own write carries nothing it has not seen, so it must not
+    // trigger a reconcile (else adding a finalizer or writing status loops, and a failure's echo
+    // would skip its backoff). Events for a key that arrive while a write to it is in flight are
+    // held until the write answers; the one at the written version is dropped, others enqueue.
+    const inFlight = new Map<string, { count: number; held: Set<string> }>()
+    const echoes = new Map<string, Set<string>>()
+    const writing = (key: string) =>
+    <O extends Kind.KubeObject, E, R>(write: Effect.Effect<O, E, R>): Effect.Effect<O, E, R> =>
+      Effect.suspend(() => {
+        const entry = inFlight.get(key) ?? { count: 0, held: new Set<string>() }
+        entry.count++
+        inFlight.set(key, entry)
+        return write.pipe(
+          Effect.onExit((exit) =>
+            Effect.suspend(() => {
+              entry.count--
+              const rv = exit._tag === "Success" ? exit.value.metadata.resourceVersion : undefined
+              if (rv !== undefined) {
+                written.set(key, rv)
+                if (!entry.held.delete(rv)) echoes.set(key, (echoes.get(key) ?? new Set()).add(rv))
+              }
+              if (entry.count > 0) return Effect.void
+              inFlight.delete(key)
+              // what arrived meanwhile and was not our echo is a real change
+              return entry.held.size > 0 ? queue.add(key) : Effect.void
+            })
+          )
+        )
+      })
+    const isEcho = (key: string, change: Informer.Change<A>) => {
+      const rv = change.object.metadata.resourceVersion
+      if (rv === undefined) return false
+      const mine = echoes.get(key)
+      if (mine?.delete(rv)) {
+        if (mine.size === 0) echoes.delete(key)
+        return true
       }
-      if (change._tag !== "Updated" || echoes.get(key) !== change.object.metadata.resourceVersion) return false
-      echoes.delete(key)
-      return true
+      const pending = inFlight.get(key)
+      if (pending !== undefined) {
+        pending.held.add(rv)
+        return true // decided when the write answers
+      }
+      return false
     }
-
     const hasFinalizer = (object: A) => object.metadata.finalizers?.includes(finalizer) ?? false
     const paused = (object: A) => pause !== false && object.metadata.annotations?.[pause.annotation] === pause.value
     const refOf = (object: A) => ({ name: object.metadata.name, namespace: object.metadata.namespace })
 
     /** Adds our finalizer to a fresh read, guarded by its resourceVersion. None: gone or being deleted. */
-    const addFinalizer = (object: A): Effect.Effect<Option.Option<A>, KubeError.KubeError> =>
+    const addFinalizer = (
+      object: A,
+      writing: Framework.ReconciliationState["writing"]
+    ): Effect.Effect<Option.Option<A>, KubeError.KubeError> =>
       Effect.gen(function*() {
         const fresh = yield* client.get(kind, refOf(object)).pipe(
           Effect.map(Option.some),
@@ -292,12 +321,12 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
         if (current.metadata.deletionTimestamp !== undefined) return Option.none()
         if (hasFinalizer(current)) return Option.some(current)
         const finalizers = current.metadata.finalizers
-        const patched = yield* client.patch(kind, refOf(current), Patch.json([
+        const patched = yield* writing(client.patch(kind, refOf(current), Patch.json([
           { op: "test", path: "/metadata/resourceVersion", value: current.metadata.resourceVersion },
           finalizers === undefined
             ? { op: "add", path: "/metadata/finalizers", value: [finalizer] }
             : { op: "add", path: "/metadata/finalizers/-", value: finalizer }
-        ]))
+        ])))
         return Option.some(patched)
       })
 
@@ -305,28 +334,31 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
      * Removes our finalizer from a fresh read with a resourceVersion test, so a finalizer another
      * controller added meanwhile is never lost; a conflict reads again. NotFound means done.
      */
-    const removeFinalizer = (object: A): Effect.Effect<string | undefined, KubeError.KubeError> =>
+    const removeFinalizer = (
+      object: A,
+      writing: Framework.ReconciliationState["writing"]
+    ): Effect.Effect<void, KubeError.KubeError> =>
       Effect.gen(function*() {
         for (let attempt = 0;; attempt++) {
           const fresh = yield* client.get(kind, refOf(object)).pipe(
             Effect.map(Option.some),
             Effect.catchTag("NotFound", () => Effect.succeedNone)
           )
-          if (Option.isNone(fresh)) return undefined
+          if (Option.isNone(fresh)) return
           const index = fresh.value.metadata.finalizers?.indexOf(finalizer) ?? -1
-          if (index === -1) return fresh.value.metadata.resourceVersion
-          const result = yield* client.patch(kind, refOf(fresh.value), Patch.json([
+          if (index === -1) return
+          const result = yield* writing(client.patch(kind, refOf(fresh.value), Patch.json([
             { op: "test", path: "/metadata/resourceVersion", value: fresh.value.metadata.resourceVersion },
             { op: "remove", path: `/metadata/finalizers/${index}` }
-          ])).pipe(
-            Effect.map((o) => ({ _tag: "done" as const, rv: o.metadata.resourceVersion })),
-            Effect.catchTag("NotFound", () => Effect.succeed({ _tag: "done" as const, rv: undefined })),
+          ]))).pipe(
+            Effect.map(() => ({ _tag: "done" as const })),
+            Effect.catchTag("NotFound", () => Effect.succeed({ _tag: "done" as const })),
             Effect.catchIf(
               (e) => (e._tag === "Conflict" || e._tag === "Invalid") && attempt < 5,
               () => Effect.succeed({ _tag: "retry" as const })
             )
           )
-          if (result._tag === "done") return result.rv
+          if (result._tag === "done") return
         }
       })
 
@@ -354,8 +386,10 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
           controller: name,
           key,
           mode: object.metadata.deletionTimestamp !== undefined ? "delete" : "create",
-          wrote: wrote(key)
+          writing: writing(key)
         })
+        const done = (): WorkQueue.Outcome =>
+          state.requeueAfter !== undefined ? { requeueAfter: state.requeueAfter } : undefined
         yield* Effect.annotateCurrentSpan({
           "k8s.resource_version": object.metadata.resourceVersion ?? "",
           ...(object.metadata.generation !== undefined ? { "k8s.generation": object.metadata.generation } : {}),
@@ -364,18 +398,17 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
         if (state.mode === "delete") {
           if (!hasFinalizer(object)) return // not ours to clean up
           yield* Framework.runResources(options.resources, object, state)
-          if (state.reconciliationCanceled || state.finalizersKept) return outcome(state)
-          wrote(key)(yield* removeFinalizer(object))
-          return outcome(state)
+          if (state.reconciliationCanceled || state.finalizersKept) return done()
+          yield* removeFinalizer(object, state.writing)
+          return done()
         }
         if (!hasFinalizer(object)) {
-          const added = yield* addFinalizer(object)
+          const added = yield* addFinalizer(object, state.writing)
           if (Option.isNone(added)) return // gone, or being deleted: its next event brings it back
           object = added.value
-          wrote(key)(object.metadata.resourceVersion)
         }
         yield* Framework.runResources(options.resources, object, state)
-        return outcome(state)
+        return done()
       }).pipe(
         Effect.provide(context),
         timed,
@@ -423,9 +456,10 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
     // Primary changes → keys. List and resync changes queue behind watch changes.
     yield* informer.changes.pipe(
       Stream.runForEach((change) => {
-        if (isEcho(change)) return Effect.void
-        if (change._tag === "Updated" && !predicates.every((p) => p(change))) return Effect.void
-        return queue.add(Store.keyOf(change.object), { priority: change.source === "watch" ? "live" : "bulk" })
+        const key = Store.keyOf(change.object)
+        if (change._tag === "Deleted") echoes.delete(key)
+        if (change._tag === "Updated" && (isEcho(key, change) || !predicates.every((p) => p(change)))) return Effect.void
+        return queue.add(key, { priority: change.source === "watch" ? "live" : "bulk" })
       }),
       Effect.forkScoped
     )
@@ -508,9 +542,6 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
     yield* Effect.addFinalizer(() => Effect.sync(() => registry.delete(controller)))
     return controller
   })
-
-const outcome = (state: Framework.ReconciliationState): WorkQueue.Outcome =>
-  state.requeueAfter !== undefined ? { requeueAfter: state.requeueAfter } : undefined
 
 const keyAttributes = (key: string) => {
   const { name, namespace } = Store.parseKey(key)

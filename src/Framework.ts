@@ -40,8 +40,12 @@ export interface ReconciliationState {
   resourceCanceled: boolean
   finalizersKept: boolean
   requeueAfter: Duration.Duration | undefined
-  /** Tells the controller this reconcile wrote the object at a resourceVersion (read-your-writes). */
-  readonly wrote: (resourceVersion: string | undefined) => void
+  /**
+   * Wraps a write of the reconciled object by this reconcile (finalizers, status): the controller
+   * then waits for the Store to show it before the next reconcile (read-your-writes), and its watch
+   * event, which carries nothing new, does not trigger another reconcile.
+   */
+  readonly writing: <O extends KubeObject, E, R>(write: Effect.Effect<O, E, R>) => Effect.Effect<O, E, R>
 }
 
 /**
@@ -82,9 +86,9 @@ export const makeReconciliation = (options: {
   readonly controller: string
   readonly key: string
   readonly mode: "create" | "delete"
-  readonly wrote?: (resourceVersion: string | undefined) => void
+  readonly writing?: <O extends KubeObject, E, R>(write: Effect.Effect<O, E, R>) => Effect.Effect<O, E, R>
 }): ReconciliationState => ({
-  wrote: () => {},
+  writing: (write) => write,
   ...options,
   reconciliationCanceled: false,
   resourceCanceled: false,

@@ -133,14 +133,12 @@ export const update = <A extends WithStatus>(
     for (let attempt = 0;; attempt++) {
       const next = f(current.status as A["status"] | undefined)
       if (JSON.stringify(next) === JSON.stringify(current.status)) return current
-      const result = yield* client.replaceStatus(kind, { ...current, status: next }).pipe(
+      const write = client.replaceStatus(kind, { ...current, status: next })
+      const result = yield* (Option.isSome(reconciliation) ? reconciliation.value.writing(write) : write).pipe(
         Effect.map((written) => ({ _tag: "written" as const, written })),
         Effect.catchIf((e) => e._tag === "Conflict" && attempt < 4, () => Effect.succeed({ _tag: "conflict" as const }))
       )
-      if (result._tag === "written") {
-        if (Option.isSome(reconciliation)) reconciliation.value.wrote(result.written.metadata.resourceVersion)
-        return result.written
-      }
+      if (result._tag === "written") return result.written
       current = yield* client.getStatus(kind, { name: object.metadata.name, namespace: object.metadata.namespace })
     }
   })
