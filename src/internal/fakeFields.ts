@@ -71,6 +71,8 @@ export class FieldSet {
   }
 }
 
+const isEmptyMap = (u: unknown) => isObject(u) && Object.keys(u).length === 0
+
 const isPrefix = (prefix: Path, path: Path) => prefix.length <= path.length && prefix.every((s, i) => path[i] === s)
 
 /** Two leaf fields overlap when one contains the other. */
@@ -264,7 +266,7 @@ const mergeInto = (target: JsonObject, source: JsonObject, path: Array<string>, 
   for (const [k, v] of Object.entries(source)) {
     const p = [...path, k]
     if (ignored(p) || skip(p) || v === undefined) continue
-    if (isObject(v) && Object.keys(v).length > 0) {
+    if (isObject(v)) {
       const existing = target[k]
       const next = isObject(existing) ? { ...existing } : {}
       mergeInto(next, v, p, skip)
@@ -293,12 +295,15 @@ export const apply = (options: {
   const entries = readEntries(current)
   const appliedFields = leafFields(applied, skip)
   const appliedLeaves = appliedFields.leaves()
+  // an empty map in the applied configuration sets nothing below it
+  const touches = (p: Path) =>
+    appliedLeaves.some((a) => overlaps(a, p) && !(a.length < p.length && isEmptyMap(valueAt(applied, a))))
 
   const conflicts: Array<FieldConflict & { readonly path: Path }> = []
   for (const e of entries) {
     if (e.manager === manager) continue
     for (const p of e.fields.leaves()) {
-      if (!appliedLeaves.some((a) => overlaps(a, p))) continue
+      if (!touches(p)) continue
       if (deepEqual(valueAt(current, p), valueAt(applied, p))) continue
       conflicts.push({ manager: e.manager, operation: e.operation, apiVersion: e.apiVersion, field: fieldString(p), path: p })
     }
@@ -309,7 +314,7 @@ export const apply = (options: {
   const previous = entries.find((e) => e.manager === manager && e.operation === "Apply")
   const others = entries.filter((e) => !(e.manager === manager && e.operation === "Apply"))
   for (const p of previous?.fields.leaves() ?? []) {
-    if (appliedLeaves.some((a) => overlaps(a, p))) continue
+    if (touches(p)) continue
     if (others.some((e) => e.fields.leaves().some((o) => overlaps(o, p)))) continue
     deleteAt(result, p)
   }
