@@ -102,7 +102,10 @@ export interface Fault {
   readonly kind?: Kind.Any
   /** How many calls fail (default 1). */
   readonly times?: number
-  /** HTTP code of the answer (default 500). A watch fault with 410 is an in-stream ERROR event. */
+  /**
+   * HTTP code of the answer (default 500, or none with `delay`/`disconnect` alone: the call is then
+   * answered normally after the delay). A watch fault with 410 is an in-stream ERROR event.
+   */
   readonly code?: number
   /** Status reason (default: the API server's reason for the code). */
   readonly reason?: string
@@ -261,14 +264,15 @@ export const makeServer = Effect.fnUntraced(function*(options: ServerOptions = {
     registerKind: (kind) => Effect.sync(() => fake.store.register(resourceOf(kind))),
     failNext: (fault) =>
       Effect.sync(() => {
-        const code = fault.code ?? 500
+        // a delay or a dropped connection alone does not change the answer
+        const code = fault.code ?? (fault.delay !== undefined || fault.disconnect === true ? undefined : 500)
         fake.faults.push({
           verb: fault.verb,
           resource: fault.kind !== undefined ? resourceKey(fault.kind.group, fault.kind.plural) : undefined,
           remaining: Math.max(1, fault.times ?? 1),
           code,
-          reason: fault.reason ?? S.reasonOf(code),
-          message: fault.message ?? `injected fault: ${fault.verb} answered ${code}`,
+          reason: fault.reason ?? S.reasonOf(code ?? 500),
+          message: fault.message ?? `injected fault: ${fault.verb} answered ${code ?? 500}`,
           retryAfter: fault.retryAfterSeconds,
           disconnect: fault.disconnect ?? false,
           delayMillis: fault.delay !== undefined ? Duration.toMillis(Duration.fromInputUnsafe(fault.delay)) : 0

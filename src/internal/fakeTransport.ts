@@ -23,7 +23,8 @@ export interface FaultSpec {
   /** `group/plural`, or every resource. */
   readonly resource: string | undefined
   remaining: number
-  readonly code: number
+  /** undefined: after the delay, the call is answered normally. */
+  readonly code: number | undefined
   readonly reason: string
   readonly message: string
   readonly retryAfter: number | undefined
@@ -81,7 +82,7 @@ export const make = (options: FakeOptions): Fake => {
     return fault
   }
 
-  const faultAnswer = (fault: FaultSpec): ApiResponse => {
+  const faultAnswer = (fault: FaultSpec & { readonly code: number }): ApiResponse => {
     const answer = S.failure(fault.code, fault.reason, fault.message, {
       ...(fault.retryAfter !== undefined ? { retryAfterSeconds: fault.retryAfter } : {})
     })
@@ -111,11 +112,14 @@ export const make = (options: FakeOptions): Fake => {
     Effect.suspend(() => {
       const fault = admit(verbOf(req.method, parsePath(req.path)), req.path)
       if (fault === undefined) return handle(req)
+      const code = fault.code
       return Effect.andThen(
         delay(fault, req),
         fault.disconnect
           ? Effect.fail(disconnected(req, "the server closed the connection (injected fault)"))
-          : Effect.succeed(faultAnswer(fault))
+          : code === undefined
+          ? handle(req)
+          : Effect.succeed(faultAnswer({ ...fault, code }))
       )
     })
 
@@ -126,12 +130,13 @@ export const make = (options: FakeOptions): Fake => {
         if (fault !== undefined) {
           yield* delay(fault, req)
           if (fault.disconnect) return yield* disconnected(req, "the server closed the connection (injected fault)")
+          const code = fault.code
           // an expired resourceVersion comes as an in-stream ERROR event, as from the real server
-          if (fault.code === 410) {
-            Queue.offerUnsafe(queue, { type: "ERROR", object: faultAnswer(fault).body })
+          if (code === 410) {
+            Queue.offerUnsafe(queue, { type: "ERROR", object: faultAnswer({ ...fault, code }).body })
             return Queue.endUnsafe(queue)
           }
-          return yield* new HttpStatus({ response: faultAnswer(fault) })
+          if (code !== undefined) return yield* new HttpStatus({ response: faultAnswer({ ...fault, code }) })
         }
         const ctx = yield* context
         // the last resourceVersion this watch reported: automatic bookmarks only bring newer ones
