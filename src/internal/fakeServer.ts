@@ -1,176 +1,20 @@
 /**
- * The request handling of the in-memory API server: paths and query parameters parsed as
- * kube-apiserver parses them, and each verb answered with the object or the Status the real server
- * answers. Synchronous: one request is one step of the store, so nothing interleaves.
+ * The verbs of the in-memory API server: each request answered with the object or the Status
+ * kube-apiserver 1.20 answers. Synchronous: one request is one step of the store, so nothing
+ * interleaves.
  * @internal
  */
 import { apply, conflictCauses, conflictMessage, recordUpdate } from "./fakeFields.ts"
+import { creationDefaults, crdProblem, CRDS, metadataOf, NAMESPACES, objectKey, present, type Resource, resourceKey, str, timestamp, validateNames } from "./fakeKinds.ts"
 import { applyJsonPatch, applyMergePatch, PatchError, strategicMerge } from "./fakePatch.ts"
+import { type Context, decodeContinue, DEFAULT_MANAGER, encodeContinue, isTrue, parsePath, type Request, suffix, type Target, uuid, verbOf } from "./fakeRequest.ts"
 import { type FieldSelector, type LabelSelector, parseFieldSelector, parseLabelSelector } from "./fakeSelector.ts"
 import * as S from "./fakeStatus.ts"
 import { type Answer, clone, deepEqual, isObject, type JsonObject } from "./fakeStatus.ts"
-import { CRDS, metadataOf, NAMESPACES, objectKey, present, type Resource, resourceKey, type Store, timestamp, type Watcher } from "./fakeStore.ts"
-
-export type Verb = "get" | "list" | "watch" | "create" | "update" | "patch" | "delete" | "deletecollection"
-
-export interface Target {
-  readonly group: string
-  readonly version: string
-  readonly plural: string
-  readonly namespace: string | undefined
-  readonly name: string | undefined
-  readonly subresource: string | undefined
-  readonly query: URLSearchParams
-}
-
-export interface Request {
-  readonly method: string
-  readonly path: string
-  readonly body?: unknown
-  readonly contentType?: string | undefined
-}
-
-/** The manager kube-apiserver derives from the Client's User-Agent (`operatorkit/0.1.0`). */
-const DEFAULT_MANAGER = "operatorkit"
-
-export const parsePath = (path: string): Target | undefined => {
-  const url = new URL(path, "http://fake.invalid")
-  let segments: Array<string>
-  try {
-    segments = url.pathname.split("/").filter((s) => s !== "").map(decodeURIComponent)
-  } catch {
-    return undefined
-  }
-  let group: string
-  let rest: Array<string>
-  if (segments[0] === "api" && segments.length >= 3) {
-    group = ""
-    rest = segments.slice(1)
-  } else if (segments[0] === "apis" && segments.length >= 4) {
-    group = segments[1]!
-    rest = segments.slice(2)
-  } else {
-    return undefined
-  }
-  const version = rest[0]!
-  rest = rest.slice(1)
-  let namespace: string | undefined
-  if (rest[0] === "namespaces" && rest.length >= 3 && rest[2] !== "status" && rest[2] !== "finalize") {
-    namespace = rest[1]
-    rest = rest.slice(2)
-  }
-  if (rest.length < 1 || rest.length > 3) return undefined
-  return { group, version, plural: rest[0]!, namespace, name: rest[1], subresource: rest[2], query: url.searchParams }
-}
-
-export const verbOf = (method: string, target: Target | undefined): Verb => {
-  switch (method) {
-    case "POST":
-      return "create"
-    case "PUT":
-      return "update"
-    case "PATCH":
-      return "patch"
-    case "DELETE":
-      return target?.name === undefined ? "deletecollection" : "delete"
-    default:
-      return target?.name !== undefined ? "get" : isTrue(target?.query.get("watch")) ? "watch" : "list"
-  }
-}
-
-const isTrue = (v: string | null | undefined) => v === "1" || v === "true"
-
-export interface Context {
-  readonly now: number
-  /** Uniform in [0, 1). */
-  readonly random: () => number
-}
-
-const hex = (random: () => number, n: number) => Array.from({ length: n }, () => Math.floor(random() * 16).toString(16)).join("")
-
-const uuid = (random: () => number) =>
-  `${hex(random, 8)}-${hex(random, 4)}-4${hex(random, 3)}-${"89ab"[Math.floor(random() * 4)]}${hex(random, 3)}-${hex(random, 12)}`
-
-/** kube-apiserver's alphabet for generated name suffixes (no vowels, no look-alikes). */
-const SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
-
-const suffix = (random: () => number) =>
-  Array.from({ length: 5 }, () => SUFFIX_ALPHABET[Math.floor(random() * SUFFIX_ALPHABET.length)]).join("")
-
-// ---------------------------------------------------------------------------------------------
-// names
-
-const subdomainRe = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/
-const labelRe = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
-const dns1035Re = /^[a-z]([-a-z0-9]*[a-z0-9])?$/
-
-const nameProblems = (resource: Resource, name: string): Array<string> => {
-  switch (resource.names) {
-    case "segment":
-      return name === "." ? ["may not be '.'"] : name === ".." ? ["may not be '..'"] : [
-        ...(name.includes("/") ? ["may not contain '/'"] : []),
-        ...(name.includes("%") ? ["may not contain '%'"] : [])
-      ]
-    case "label":
-      return [
-        ...(name.length > 63 ? ["must be no more than 63 characters"] : []),
-        ...(labelRe.test(name) ? [] : [
-          "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
-        ])
-      ]
-    case "dns1035":
-      return [
-        ...(name.length > 63 ? ["must be no more than 63 characters"] : []),
-        ...(dns1035Re.test(name) ? [] : [
-          "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
-        ])
-      ]
-    case "subdomain":
-      return [
-        ...(name.length > 253 ? ["must be no more than 253 characters"] : []),
-        ...(subdomainRe.test(name) ? [] : [
-          "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
-        ])
-      ]
-  }
-}
-
-const validateNames = (resource: Resource, name: string, generateName: string | undefined): Array<S.Cause> => {
-  const causes: Array<S.Cause> = []
-  if (generateName !== undefined && generateName !== "") {
-    // a prefix may end in "-": kube-apiserver masks it before validating
-    const masked = generateName.endsWith("-") ? `${generateName.slice(0, -1)}a` : generateName
-    for (const p of nameProblems(resource, masked)) causes.push(S.fieldInvalid("metadata.generateName", generateName, p))
-  }
-  if (name === "") causes.push(S.fieldRequired("metadata.name", "name or generateName is required"))
-  else for (const p of nameProblems(resource, name)) causes.push(S.fieldInvalid("metadata.name", name, p))
-  return causes
-}
-
-// ---------------------------------------------------------------------------------------------
-// continue tokens
-
-interface ContinueToken {
-  readonly rv: number
-  readonly start: string
-}
-
-const encodeContinue = (token: ContinueToken) => Buffer.from(JSON.stringify(token)).toString("base64url")
-
-const decodeContinue = (text: string): ContinueToken | undefined => {
-  try {
-    const t = JSON.parse(Buffer.from(text, "base64url").toString("utf8")) as unknown
-    return isObject(t) && typeof t["rv"] === "number" && typeof t["start"] === "string" ? { rv: t["rv"], start: t["start"] } : undefined
-  } catch {
-    return undefined
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
+import type { Store, Watcher } from "./fakeStore.ts"
 
 const SYSTEM_METADATA = ["uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "managedFields"]
 
-const str = (u: unknown) => (typeof u === "string" ? u : undefined)
 const finalizersOf = (object: unknown): Array<string> => {
   const f = metadataOf(object)["finalizers"]
   return Array.isArray(f) ? f.filter((x): x is string => typeof x === "string") : []
@@ -402,10 +246,8 @@ export class Server {
     if (name === "" && generateName !== undefined && generateName !== "") name = `${generateName}${suffix(ctx.random)}`
     const causes = validateNames(r.resource, name, generateName)
     if (causes.length > 0) return S.invalid(r.resource, name, causes)
-    const crdProblem = r.resource.plural === "customresourcedefinitions" && r.resource.group === "apiextensions.k8s.io"
-      ? this.crdProblem(r, body, name)
-      : undefined
-    if (crdProblem !== undefined) return crdProblem
+    const invalidCrd = resourceKey(r.resource.group, r.resource.plural) === CRDS ? crdProblem(r.resource, body, name) : undefined
+    if (invalidCrd !== undefined) return invalidCrd
     const nsProblem = this.namespaceProblem(r, name)
     if (nsProblem !== undefined) return nsProblem
     const terminating = this.crdTerminating(r)
@@ -426,57 +268,7 @@ export class Server {
     if (!r.resource.namespaced) delete metadata["namespace"]
     let object: JsonObject = { ...clone(body), apiVersion: this.apiVersion(r), kind: r.resource.kind, metadata }
     if (r.resource.status) object = withoutStatus(object)
-    return { object: this.defaults(r, object), key }
-  }
-
-  /** What kube-apiserver fills in on create for the kinds whose defaults tests see. */
-  private defaults(r: ResolvedTarget, object: JsonObject): JsonObject {
-    const key = resourceKey(r.resource.group, r.resource.plural)
-    if (key === NAMESPACES) {
-      const spec = isObject(object["spec"]) ? object["spec"] : {}
-      return { ...object, spec: { ...spec, finalizers: spec["finalizers"] ?? ["kubernetes"] }, status: { phase: "Active" } }
-    }
-    if (key === "apps/deployments") return { ...object, status: {} }
-    if (key === CRDS) {
-      const spec = isObject(object["spec"]) ? object["spec"] : {}
-      const names = isObject(spec["names"]) ? spec["names"] : {}
-      const kind = str(names["kind"]) ?? ""
-      const versions = Array.isArray(spec["versions"]) ? spec["versions"].filter(isObject) : []
-      const storage = versions.find((v) => v["storage"] === true)
-      return {
-        ...object,
-        spec: {
-          ...spec,
-          names: { ...names, singular: names["singular"] ?? kind.toLowerCase(), listKind: names["listKind"] ?? `${kind}List` },
-          conversion: spec["conversion"] ?? { strategy: "None" }
-        },
-        status: {
-          conditions: null,
-          acceptedNames: { plural: "", kind: "" },
-          storedVersions: storage !== undefined ? [storage["name"]] : []
-        }
-      }
-    }
-    return object
-  }
-
-  /** The part of CRD validation tests run into. */
-  private crdProblem(r: ResolvedTarget, body: JsonObject, name: string): Answer | undefined {
-    const spec = isObject(body["spec"]) ? body["spec"] : {}
-    const names = isObject(spec["names"]) ? spec["names"] : {}
-    const causes: Array<S.Cause> = []
-    const group = str(spec["group"]) ?? ""
-    const plural = str(names["plural"]) ?? ""
-    if (name !== `${plural}.${group}`) causes.push(S.fieldInvalid("metadata.name", name, "must be spec.names.plural+\".\"+spec.group"))
-    if (str(names["kind"]) === undefined || names["kind"] === "") causes.push(S.fieldRequired("spec.names.kind", ""))
-    if (spec["scope"] !== "Namespaced" && spec["scope"] !== "Cluster") {
-      causes.push({ reason: "FieldValueNotSupported", message: `Unsupported value: ${JSON.stringify(spec["scope"] ?? "")}: supported values: "Cluster", "Namespaced"`, field: "spec.scope" })
-    }
-    const versions = Array.isArray(spec["versions"]) ? spec["versions"].filter(isObject) : []
-    if (versions.filter((v) => v["storage"] === true).length !== 1) {
-      causes.push({ reason: "FieldValueInvalid", message: `Invalid value: ${JSON.stringify(versions.map((v) => v["name"]))}: must have exactly one version marked as storage version`, field: "spec.versions" })
-    }
-    return causes.length > 0 ? S.invalid(r.resource, name, causes) : undefined
+    return { object: creationDefaults(r.resource, object), key }
   }
 
   private create(r: ResolvedTarget, body: unknown, ctx: Context): Answer {
@@ -641,7 +433,7 @@ export class Server {
       const base = { apiVersion: prepared.object["apiVersion"], kind: prepared.object["kind"], metadata: prepared.object["metadata"] }
       const result = apply({ current: base as JsonObject, applied: body, manager, force, apiVersion: this.apiVersion(r), time, skip })
       if (result._tag === "Conflicts") return this.conflicts(result.conflicts)
-      return this.commitCreate(r, prepared.key, this.defaults(r, result.object))
+      return this.commitCreate(r, prepared.key, creationDefaults(r.resource, result.object))
     }
     const rv = str(metadataOf(body)["resourceVersion"])
     if (rv !== undefined && rv !== metadataOf(current)["resourceVersion"]) return S.conflict(r.resource, name)

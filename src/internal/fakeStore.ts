@@ -8,130 +8,9 @@
  * (establishing a new CustomResourceDefinition, and deleting a deleted CRD's objects).
  * @internal
  */
-import type * as Kind from "../Kind.ts"
-import * as Kinds from "../Kind.ts"
 import { type FieldSelector, type LabelSelector, matchesFields, matchesLabels } from "./fakeSelector.ts"
-import { clone, deepEqual, isObject, type JsonObject, type ResourceName } from "./fakeStatus.ts"
-
-/** How `metadata.generation` moves for a resource. */
-export type GenerationRule = "none" | "spec" | "specAndAnnotations" | "allButMetadataAndStatus"
-
-/** Which rule validates names. */
-export type NameRule = "subdomain" | "label" | "dns1035" | "segment"
-
-export interface Resource extends ResourceName {
-  readonly singular: string
-  readonly listKind: string
-  readonly namespaced: boolean
-  /** Served versions; the first is the storage version. */
-  readonly versions: ReadonlyArray<string>
-  readonly status: boolean
-  /** Compiled into kube-apiserver: strategic merge allowed, list items without apiVersion/kind. */
-  readonly builtin: boolean
-  readonly generation: GenerationRule
-  readonly fieldSelectors: ReadonlyArray<string>
-  readonly returnDeletedObject: boolean
-  readonly unconditionalUpdate: boolean
-  readonly names: NameRule
-  /** The CustomResourceDefinition that defines it. */
-  readonly crd?: string
-}
-
-export const resourceKey = (group: string, plural: string) => `${group}/${plural}`
-
-export const objectKey = (namespace: string | undefined, name: string) =>
-  namespace !== undefined && namespace !== "" ? `${namespace}/${name}` : name
-
-const baseFields = ["metadata.name", "metadata.namespace"]
-
-const builtinOverrides: Readonly<Record<string, Partial<Resource>>> = {
-  "/namespaces": { names: "label", fieldSelectors: [...baseFields, "status.phase"] },
-  "/services": { names: "dns1035" },
-  "/pods": {
-    returnDeletedObject: true,
-    fieldSelectors: [
-      ...baseFields,
-      "spec.nodeName",
-      "spec.restartPolicy",
-      "spec.schedulerName",
-      "spec.serviceAccountName",
-      "status.phase",
-      "status.podIP",
-      "status.nominatedNodeName"
-    ]
-  },
-  "/serviceaccounts": { returnDeletedObject: true },
-  "/secrets": { fieldSelectors: [...baseFields, "type"] },
-  "/events": {
-    fieldSelectors: [
-      ...baseFields,
-      "involvedObject.kind",
-      "involvedObject.namespace",
-      "involvedObject.name",
-      "involvedObject.uid",
-      "involvedObject.apiVersion",
-      "involvedObject.resourceVersion",
-      "involvedObject.fieldPath",
-      "reason",
-      "reportingComponent",
-      "source",
-      "type"
-    ]
-  },
-  "apps/deployments": { generation: "specAndAnnotations" },
-  "apiextensions.k8s.io/customresourcedefinitions": { generation: "spec", groupKindInErrors: false, unconditionalUpdate: false },
-  "rbac.authorization.k8s.io/roles": { names: "segment" },
-  "rbac.authorization.k8s.io/clusterroles": { names: "segment" },
-  "rbac.authorization.k8s.io/rolebindings": { names: "segment" },
-  "rbac.authorization.k8s.io/clusterrolebindings": { names: "segment" }
-}
-
-const specGenerationGroups = new Set(["apps", "batch", "networking.k8s.io", "policy"])
-
-/** The resource a Kind descriptor describes, with the behaviour kube-apiserver 1.20 has for it. */
-export const resourceOf = (kind: Kind.Any): Resource => {
-  const key = resourceKey(kind.group, kind.plural)
-  const base: Resource = {
-    group: kind.group,
-    plural: kind.plural,
-    kind: kind.kind,
-    singular: kind.singular,
-    listKind: kind.listKind,
-    namespaced: kind.namespaced,
-    versions: [kind.version],
-    status: kind.subresources.status,
-    builtin: kind.builtin,
-    groupKindInErrors: kind.builtin,
-    generation: kind.builtin ? (specGenerationGroups.has(kind.group) ? "spec" : "none") : "allButMetadataAndStatus",
-    fieldSelectors: baseFields,
-    returnDeletedObject: false,
-    unconditionalUpdate: kind.builtin,
-    names: "subdomain"
-  }
-  return kind.builtin ? { ...base, ...builtinOverrides[key] } : base
-}
-
-export const builtinKinds: ReadonlyArray<Kind.Any> = [
-  Kinds.Namespace,
-  Kinds.ConfigMap,
-  Kinds.Secret,
-  Kinds.ServiceAccount,
-  Kinds.Service,
-  Kinds.Pod,
-  Kinds.Event,
-  Kinds.ResourceQuota,
-  Kinds.Deployment,
-  Kinds.Lease,
-  Kinds.Role,
-  Kinds.ClusterRole,
-  Kinds.RoleBinding,
-  Kinds.ClusterRoleBinding,
-  Kinds.CustomResourceDefinition
-]
-
-export const NAMESPACES = resourceKey("", "namespaces")
-export const CRDS = resourceKey("apiextensions.k8s.io", "customresourcedefinitions")
-const CRD_CLEANUP = "customresourcecleanup.apiextensions.k8s.io"
+import { deepEqual, isObject, type JsonObject } from "./fakeStatus.ts"
+import { CRD_CLEANUP, CRDS, metadataOf, NAMESPACES, present, type Resource, resourceKey, resourceOfCrd, str, timestamp } from "./fakeKinds.ts"
 
 export type EventType = "ADDED" | "MODIFIED" | "DELETED"
 
@@ -158,15 +37,6 @@ export interface Watcher {
   /** The resource stopped being served. */
   readonly end: () => void
 }
-
-export const metadataOf = (object: unknown): JsonObject => {
-  const m = isObject(object) ? object["metadata"] : undefined
-  return isObject(m) ? m : {}
-}
-
-const str = (u: unknown) => (typeof u === "string" ? u : undefined)
-
-export const timestamp = (millis: number) => new Date(millis).toISOString().replace(/\.\d{3}Z$/, "Z")
 
 export class Store {
   rv = 0
@@ -441,9 +311,6 @@ export class Store {
     const group = str(spec["group"]) ?? ""
     const plural = str(names["plural"]) ?? ""
     const kind = str(names["kind"]) ?? ""
-    const versions = (Array.isArray(spec["versions"]) ? spec["versions"] : []).filter(isObject)
-    const storage = versions.find((v) => v["storage"] === true)
-    const served = versions.filter((v) => v["served"] === true).map((v) => String(v["name"]))
     const key = resourceKey(group, plural)
     const taken = this.resources.get(key)
     const accepted = taken === undefined || taken.crd === name
@@ -483,43 +350,14 @@ export class Store {
       acceptedNames,
       storedVersions: status["storedVersions"]
     }
-    if (accepted && storage !== undefined) {
-      const storageName = String(storage["name"])
-      const subresources = isObject(storage["subresources"]) ? storage["subresources"] : {}
+    const resource = accepted ? resourceOfCrd(name, spec) : undefined
+    if (resource !== undefined) {
       const stale = [...this.resources].find(([k, r]) => r.crd === name && k !== key)
       if (stale !== undefined) this.unregister(stale[0])
-      const resource: Resource = {
-        group,
-        plural,
-        kind,
-        singular: str(names["singular"]) ?? kind.toLowerCase(),
-        listKind: str(names["listKind"]) ?? `${kind}List`,
-        namespaced: spec["scope"] !== "Cluster",
-        versions: [storageName, ...served.filter((v) => v !== storageName)],
-        status: subresources["status"] !== undefined,
-        builtin: false,
-        groupKindInErrors: false,
-        generation: "allButMetadataAndStatus",
-        fieldSelectors: baseFields,
-        returnDeletedObject: false,
-        unconditionalUpdate: false,
-        names: "subdomain",
-        crd: name
-      }
       // a CRD's versions replace what it served before
       this.resources.set(key, resource)
       if (!this.objects.has(key)) this.objects.set(key, new Map())
     }
     if (!deepEqual(nextStatus, status)) this.put(CRDS, name, { ...crd, status: nextStatus })
-  }
-}
-
-/** An object as served at `version` of its resource. */
-export const present = (resource: Resource, version: string, object: JsonObject): JsonObject => {
-  const { apiVersion: _a, kind: _k, ...rest } = clone(object)
-  return {
-    apiVersion: resource.group === "" ? version : `${resource.group}/${version}`,
-    kind: resource.kind,
-    ...rest
   }
 }

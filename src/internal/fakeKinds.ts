@@ -1,0 +1,282 @@
+/**
+ * The resources of the in-memory API server: the built-in kinds with the behaviour kube-apiserver
+ * 1.20 has for each (generation, name rules, field selectors, what a delete answers), the kinds
+ * CustomResourceDefinitions define, name validation, and the defaults filled in on create.
+ * @internal
+ */
+import type * as Kind from "../Kind.ts"
+import * as Kinds from "../Kind.ts"
+import * as S from "./fakeStatus.ts"
+import { type Answer, clone, isObject, type JsonObject, type ResourceName } from "./fakeStatus.ts"
+
+/** How `metadata.generation` moves for a resource. */
+export type GenerationRule = "none" | "spec" | "specAndAnnotations" | "allButMetadataAndStatus"
+
+/** Which rule validates names. */
+export type NameRule = "subdomain" | "label" | "dns1035" | "segment"
+
+export interface Resource extends ResourceName {
+  readonly singular: string
+  readonly listKind: string
+  readonly namespaced: boolean
+  /** Served versions; the first is the storage version. */
+  readonly versions: ReadonlyArray<string>
+  readonly status: boolean
+  /** Compiled into kube-apiserver: strategic merge allowed, list items without apiVersion/kind. */
+  readonly builtin: boolean
+  readonly generation: GenerationRule
+  readonly fieldSelectors: ReadonlyArray<string>
+  readonly returnDeletedObject: boolean
+  readonly unconditionalUpdate: boolean
+  readonly names: NameRule
+  /** The CustomResourceDefinition that defines it. */
+  readonly crd?: string
+}
+
+export const resourceKey = (group: string, plural: string) => `${group}/${plural}`
+
+export const objectKey = (namespace: string | undefined, name: string) =>
+  namespace !== undefined && namespace !== "" ? `${namespace}/${name}` : name
+
+const baseFields = ["metadata.name", "metadata.namespace"]
+
+const builtinOverrides: Readonly<Record<string, Partial<Resource>>> = {
+  "/namespaces": { names: "label", fieldSelectors: [...baseFields, "status.phase"] },
+  "/services": { names: "dns1035" },
+  "/pods": {
+    returnDeletedObject: true,
+    fieldSelectors: [
+      ...baseFields,
+      "spec.nodeName",
+      "spec.restartPolicy",
+      "spec.schedulerName",
+      "spec.serviceAccountName",
+      "status.phase",
+      "status.podIP",
+      "status.nominatedNodeName"
+    ]
+  },
+  "/serviceaccounts": { returnDeletedObject: true },
+  "/secrets": { fieldSelectors: [...baseFields, "type"] },
+  "/events": {
+    fieldSelectors: [
+      ...baseFields,
+      "involvedObject.kind",
+      "involvedObject.namespace",
+      "involvedObject.name",
+      "involvedObject.uid",
+      "involvedObject.apiVersion",
+      "involvedObject.resourceVersion",
+      "involvedObject.fieldPath",
+      "reason",
+      "reportingComponent",
+      "source",
+      "type"
+    ]
+  },
+  "apps/deployments": { generation: "specAndAnnotations" },
+  "apiextensions.k8s.io/customresourcedefinitions": { generation: "spec", groupKindInErrors: false, unconditionalUpdate: false },
+  "rbac.authorization.k8s.io/roles": { names: "segment" },
+  "rbac.authorization.k8s.io/clusterroles": { names: "segment" },
+  "rbac.authorization.k8s.io/rolebindings": { names: "segment" },
+  "rbac.authorization.k8s.io/clusterrolebindings": { names: "segment" }
+}
+
+const specGenerationGroups = new Set(["apps", "batch", "networking.k8s.io", "policy"])
+
+/** The resource a Kind descriptor describes, with the behaviour kube-apiserver 1.20 has for it. */
+export const resourceOf = (kind: Kind.Any): Resource => {
+  const key = resourceKey(kind.group, kind.plural)
+  const base: Resource = {
+    group: kind.group,
+    plural: kind.plural,
+    kind: kind.kind,
+    singular: kind.singular,
+    listKind: kind.listKind,
+    namespaced: kind.namespaced,
+    versions: [kind.version],
+    status: kind.subresources.status,
+    builtin: kind.builtin,
+    groupKindInErrors: kind.builtin,
+    generation: kind.builtin ? (specGenerationGroups.has(kind.group) ? "spec" : "none") : "allButMetadataAndStatus",
+    fieldSelectors: baseFields,
+    returnDeletedObject: false,
+    unconditionalUpdate: kind.builtin,
+    names: "subdomain"
+  }
+  return kind.builtin ? { ...base, ...builtinOverrides[key] } : base
+}
+
+export const builtinKinds: ReadonlyArray<Kind.Any> = [
+  Kinds.Namespace,
+  Kinds.ConfigMap,
+  Kinds.Secret,
+  Kinds.ServiceAccount,
+  Kinds.Service,
+  Kinds.Pod,
+  Kinds.Event,
+  Kinds.ResourceQuota,
+  Kinds.Deployment,
+  Kinds.Lease,
+  Kinds.Role,
+  Kinds.ClusterRole,
+  Kinds.RoleBinding,
+  Kinds.ClusterRoleBinding,
+  Kinds.CustomResourceDefinition
+]
+
+export const NAMESPACES = resourceKey("", "namespaces")
+export const CRDS = resourceKey("apiextensions.k8s.io", "customresourcedefinitions")
+export const CRD_CLEANUP = "customresourcecleanup.apiextensions.k8s.io"
+
+export const metadataOf = (object: unknown): JsonObject => {
+  const m = isObject(object) ? object["metadata"] : undefined
+  return isObject(m) ? m : {}
+}
+
+export const str = (u: unknown) => (typeof u === "string" ? u : undefined)
+
+export const timestamp = (millis: number) => new Date(millis).toISOString().replace(/\.\d{3}Z$/, "Z")
+
+/** The resource a CustomResourceDefinition's spec defines (served at its storage version first). */
+export const resourceOfCrd = (name: string, spec: JsonObject): Resource | undefined => {
+  const names = isObject(spec["names"]) ? spec["names"] : {}
+  const kind = str(names["kind"]) ?? ""
+  const versions = (Array.isArray(spec["versions"]) ? spec["versions"] : []).filter(isObject)
+  const storage = versions.find((v) => v["storage"] === true)
+  if (storage === undefined) return undefined
+  const storageName = String(storage["name"])
+  const served = versions.filter((v) => v["served"] === true).map((v) => String(v["name"]))
+  const subresources = isObject(storage["subresources"]) ? storage["subresources"] : {}
+  return {
+    group: str(spec["group"]) ?? "",
+    plural: str(names["plural"]) ?? "",
+    kind,
+    singular: str(names["singular"]) ?? kind.toLowerCase(),
+    listKind: str(names["listKind"]) ?? `${kind}List`,
+    namespaced: spec["scope"] !== "Cluster",
+    versions: [storageName, ...served.filter((v) => v !== storageName)],
+    status: subresources["status"] !== undefined,
+    builtin: false,
+    groupKindInErrors: false,
+    generation: "allButMetadataAndStatus",
+    fieldSelectors: baseFields,
+    returnDeletedObject: false,
+    unconditionalUpdate: false,
+    names: "subdomain",
+    crd: name
+  }
+}
+
+/** An object as served at `version` of its resource. */
+export const present = (resource: Resource, version: string, object: JsonObject): JsonObject => {
+  const { apiVersion: _a, kind: _k, ...rest } = clone(object)
+  return {
+    apiVersion: resource.group === "" ? version : `${resource.group}/${version}`,
+    kind: resource.kind,
+    ...rest
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// names
+
+const subdomainRe = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/
+const labelRe = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
+const dns1035Re = /^[a-z]([-a-z0-9]*[a-z0-9])?$/
+
+const nameProblems = (resource: Resource, name: string): Array<string> => {
+  switch (resource.names) {
+    case "segment":
+      return name === "." ? ["may not be '.'"] : name === ".." ? ["may not be '..'"] : [
+        ...(name.includes("/") ? ["may not contain '/'"] : []),
+        ...(name.includes("%") ? ["may not contain '%'"] : [])
+      ]
+    case "label":
+      return [
+        ...(name.length > 63 ? ["must be no more than 63 characters"] : []),
+        ...(labelRe.test(name) ? [] : [
+          "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+        ])
+      ]
+    case "dns1035":
+      return [
+        ...(name.length > 63 ? ["must be no more than 63 characters"] : []),
+        ...(dns1035Re.test(name) ? [] : [
+          "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
+        ])
+      ]
+    case "subdomain":
+      return [
+        ...(name.length > 253 ? ["must be no more than 253 characters"] : []),
+        ...(subdomainRe.test(name) ? [] : [
+          "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+        ])
+      ]
+  }
+}
+
+export const validateNames = (resource: Resource, name: string, generateName: string | undefined): Array<S.Cause> => {
+  const causes: Array<S.Cause> = []
+  if (generateName !== undefined && generateName !== "") {
+    // a prefix may end in "-": kube-apiserver masks it before validating
+    const masked = generateName.endsWith("-") ? `${generateName.slice(0, -1)}a` : generateName
+    for (const p of nameProblems(resource, masked)) causes.push(S.fieldInvalid("metadata.generateName", generateName, p))
+  }
+  if (name === "") causes.push(S.fieldRequired("metadata.name", "name or generateName is required"))
+  else for (const p of nameProblems(resource, name)) causes.push(S.fieldInvalid("metadata.name", name, p))
+  return causes
+}
+
+// ---------------------------------------------------------------------------------------------
+// create
+
+/** What kube-apiserver fills in on create for the kinds whose defaults tests see. */
+export const creationDefaults = (resource: Resource, object: JsonObject): JsonObject => {
+  const key = resourceKey(resource.group, resource.plural)
+  if (key === NAMESPACES) {
+    const spec = isObject(object["spec"]) ? object["spec"] : {}
+    return { ...object, spec: { ...spec, finalizers: spec["finalizers"] ?? ["kubernetes"] }, status: { phase: "Active" } }
+  }
+  if (key === "apps/deployments") return { ...object, status: {} }
+  if (key === CRDS) {
+    const spec = isObject(object["spec"]) ? object["spec"] : {}
+    const names = isObject(spec["names"]) ? spec["names"] : {}
+    const kind = str(names["kind"]) ?? ""
+    const versions = Array.isArray(spec["versions"]) ? spec["versions"].filter(isObject) : []
+    const storage = versions.find((v) => v["storage"] === true)
+    return {
+      ...object,
+      spec: {
+        ...spec,
+        names: { ...names, singular: names["singular"] ?? kind.toLowerCase(), listKind: names["listKind"] ?? `${kind}List` },
+        conversion: spec["conversion"] ?? { strategy: "None" }
+      },
+      status: {
+        conditions: null,
+        acceptedNames: { plural: "", kind: "" },
+        storedVersions: storage !== undefined ? [storage["name"]] : []
+      }
+    }
+  }
+  return object
+}
+
+/** The part of CRD validation tests run into. */
+export const crdProblem = (resource: Resource, body: JsonObject, name: string): Answer | undefined => {
+  const spec = isObject(body["spec"]) ? body["spec"] : {}
+  const names = isObject(spec["names"]) ? spec["names"] : {}
+  const causes: Array<S.Cause> = []
+  const group = str(spec["group"]) ?? ""
+  const plural = str(names["plural"]) ?? ""
+  if (name !== `${plural}.${group}`) causes.push(S.fieldInvalid("metadata.name", name, "must be spec.names.plural+\".\"+spec.group"))
+  if (str(names["kind"]) === undefined || names["kind"] === "") causes.push(S.fieldRequired("spec.names.kind", ""))
+  if (spec["scope"] !== "Namespaced" && spec["scope"] !== "Cluster") {
+    causes.push({ reason: "FieldValueNotSupported", message: `Unsupported value: ${JSON.stringify(spec["scope"] ?? "")}: supported values: "Cluster", "Namespaced"`, field: "spec.scope" })
+  }
+  const versions = Array.isArray(spec["versions"]) ? spec["versions"].filter(isObject) : []
+  if (versions.filter((v) => v["storage"] === true).length !== 1) {
+    causes.push({ reason: "FieldValueInvalid", message: `Invalid value: ${JSON.stringify(versions.map((v) => v["name"]))}: must have exactly one version marked as storage version`, field: "spec.versions" })
+  }
+  return causes.length > 0 ? S.invalid(resource, name, causes) : undefined
+}
