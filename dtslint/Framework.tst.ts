@@ -42,3 +42,11 @@ describe("Framework", () => {
     expect(Controller.make).type.not.toBeCallableWith({ name: "c", kind: Kind.ConfigMap, resources: [forRoleBindings] })
   })
 })
+
+describe("Framework.sequence", () => {
+  it("keeps the object type and unites the channels", () => {
+    expect(Framework.sequence("both", [usesDb, usesMailer])).type.toBe<
+      Framework.Resource<ConfigMap, DbError, Database | Mailer | Framework.Reconciliation>
+    >()
+  })
+})

@@ -262,6 +262,14 @@ export interface Resource<in A extends KubeObject, out E = never, out R = never>
 export type Error<T> = T extends Resource<any, infer E, any> ? E : never
 
 /**
+ * The object type resources accept (for several: an object every one of them accepts).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ObjectOf<T> = [T] extends [Resource<infer A, any, any>] ? A : never
+
+/**
  * The requirements of a resource.
  *
  * @since 0.1.0
@@ -330,6 +338,46 @@ export const make = <A extends KubeObject>() =>
     ensureCreated: (object) => call("ensureCreated", object, options.ensureCreated(object)),
     ensureDeleted: (object) => call("ensureDeleted", object, options.ensureDeleted(object))
   }), [])
+
+/**
+ * Several resources as one, run in order with the controller's rules (cancellations, first error
+ * stops). Combinators applied to it wrap the whole sequence: that is how retry, timeout, metrics
+ * and tracing apply to a reconcile program rather than to one resource.
+ *
+ * @example
+ * ```ts
+ * import { Framework } from "operatorkit"
+ *
+ * declare const namespace: Framework.Resource<any>
+ * declare const quota: Framework.Resource<any>
+ * const tenant = Framework.sequence("tenant", [namespace, quota]).pipe(Framework.timeout("2 minutes"), Framework.withTracing)
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const sequence = <const Rs extends ReadonlyArray<Resource<any, any, any>>>(
+  name: string,
+  resources: Rs
+): Resource<ObjectOf<Rs[number]>, Error<Rs[number]>, Requirements<Rs[number]> | Reconciliation> =>
+  build(name, (call) => {
+    const run = (object: ObjectOf<Rs[number]>, mode: "create" | "delete") =>
+      Effect.gen(function*() {
+        const state = yield* Reconciliation
+        for (const resource of resources) {
+          if (state.reconciliationCanceled) return
+          state.resourceCanceled = false
+          const step = mode === "create" ? resource.ensureCreated(object) : resource.ensureDeleted(object)
+          yield* Effect.annotateLogs(step, { resource: resource.name })
+        }
+        // the sequence's own "resource" is not canceled by its last member
+        state.resourceCanceled = false
+      })
+    return {
+      ensureCreated: (object) => call("ensureCreated", object, run(object, "create")),
+      ensureDeleted: (object) => call("ensureDeleted", object, run(object, "delete"))
+    }
+  }, [])
 
 // ---------------------------------------------------------------------------------------------
 // The CRUD form

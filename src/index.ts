@@ -76,6 +76,13 @@ export * as KubeError from "./KubeError.ts"
 export * as LeaderElection from "./LeaderElection.ts"
 
 /**
+ * Resources for objects a controller creates for each of its objects (owned ConfigMaps, Secrets, …).
+ *
+ * @since 0.1.0
+ */
+export * as Owned from "./Owned.ts"
+
+/**
  * JSON, merge, strategic merge and server-side apply patches.
  *
  * @since 0.1.0

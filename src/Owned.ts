@@ -1,0 +1,149 @@
+/**
+ * Resources for objects a controller creates for each of its objects (a ConfigMap, a Secret, or
+ * anything else): `ensureCreated` server-side applies the desired object with an owner reference to
+ * the reconciled object (field manager: the controller's name, forced, so the controller owns what
+ * it sets), `ensureDeleted` deletes it (NotFound is success). Watch them with `Controller.owns` so a
+ * change or deletion brings the owner back.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Client from "./Client.ts"
+import * as Framework from "./Framework.ts"
+import * as Kind from "./Kind.ts"
+import type * as KubeError from "./KubeError.ts"
+import * as Patch from "./Patch.ts"
+
+/**
+ * The desired owned object, or `undefined` when the owner wants none (it is then deleted).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Desired<B> = Omit<B, "apiVersion" | "kind"> | undefined
+
+/**
+ * An owner reference to an object of a kind (controller: true, blockOwnerDeletion: true).
+ *
+ * @example
+ * ```ts
+ * import { Kind, Owned } from "operatorkit"
+ *
+ * const ref = Owned.ownerReference(Kind.ConfigMap, { metadata: { name: "a", namespace: "b", uid: "123" } })
+ * // => { apiVersion: "v1", kind: "ConfigMap", name: "a", uid: "123", controller: true, blockOwnerDeletion: true }
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const ownerReference = (kind: Kind.Any, owner: Kind.KubeObject): Kind.OwnerReference => ({
+  apiVersion: kind.apiVersion,
+  kind: kind.kind,
+  name: owner.metadata.name,
+  uid: owner.metadata.uid ?? "",
+  controller: true,
+  blockOwnerDeletion: true
+})
+
+/**
+ * A resource that keeps one object of `kind` as `desired(owner)` says.
+ *
+ * @example
+ * ```ts
+ * import { Kind, Owned } from "operatorkit"
+ *
+ * declare const Tenant: Kind.Kind<Kind.KubeObject & { spec: { quota: string } }, false>
+ * const quota = Owned.make(Tenant, Kind.ResourceQuota, "quota", (tenant) => ({
+ *   metadata: { name: "quota", namespace: tenant.metadata.name },
+ *   spec: { hard: { pods: tenant.spec.quota } }
+ * }))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <A extends Kind.KubeObject, B extends Kind.KubeObject>(
+  ownerKind: Kind.Kind<A>,
+  kind: Kind.Kind<B>,
+  name: string,
+  desired: (owner: A) => Desired<B>
+): Framework.Resource<A, KubeError.KubeError, Client.Client | Framework.Reconciliation> =>
+  Framework.make<A>()({
+    name,
+    ensureCreated: (owner) =>
+      Effect.gen(function*() {
+        const client = yield* Client.Client
+        const reconciliation = yield* Framework.Reconciliation
+        const want = desired(owner)
+        if (want === undefined) return
+        const ref = { name: want.metadata.name, namespace: want.metadata.namespace }
+        // a namespaced owner can only own objects in its own namespace
+        const canOwn = !ownerKind.namespaced || ownerKind.namespaced && want.metadata.namespace === owner.metadata.namespace
+        const owners = canOwn && owner.metadata.uid !== undefined ? [ownerReference(ownerKind, owner)] : undefined
+        yield* client.patch(
+          kind,
+          ref,
+          Patch.apply(
+            {
+              ...want,
+              metadata: { ...want.metadata, ...(owners !== undefined ? { ownerReferences: owners } : {}) }
+            },
+            { fieldManager: reconciliation.controller, force: true }
+          ) as Patch.For<boolean>
+        )
+      }),
+    ensureDeleted: (owner) =>
+      Effect.gen(function*() {
+        const client = yield* Client.Client
+        const want = desired(owner)
+        if (want === undefined) return
+        yield* client.delete(kind, { name: want.metadata.name, namespace: want.metadata.namespace }).pipe(
+          Effect.catchTag("NotFound", () => Effect.void),
+          Effect.asVoid
+        )
+      })
+  })
+
+/**
+ * A ConfigMap owned by the reconciled object.
+ *
+ * @example
+ * ```ts
+ * import { Kind, Owned } from "operatorkit"
+ *
+ * const copy = Owned.configMap(Kind.ConfigMap, "copy", (source) => ({
+ *   metadata: { name: `${source.metadata.name}-copy`, namespace: source.metadata.namespace },
+ *   data: source.data ?? {}
+ * }))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const configMap = <A extends Kind.KubeObject>(
+  ownerKind: Kind.Kind<A>,
+  name: string,
+  desired: (owner: A) => Desired<Kind.Type<typeof Kind.ConfigMap>>
+) => make(ownerKind, Kind.ConfigMap, name, desired)
+
+/**
+ * A Secret owned by the reconciled object (use `stringData` for plain text values).
+ *
+ * @example
+ * ```ts
+ * import { Kind, Owned } from "operatorkit"
+ *
+ * const credentials = Owned.secret(Kind.ConfigMap, "credentials", (owner) => ({
+ *   metadata: { name: `${owner.metadata.name}-credentials`, namespace: owner.metadata.namespace },
+ *   stringData: { user: owner.metadata.name }
+ * }))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const secret = <A extends Kind.KubeObject>(
+  ownerKind: Kind.Kind<A>,
+  name: string,
+  desired: (owner: A) => Desired<Kind.Type<typeof Kind.Secret>>
+) => make(ownerKind, Kind.Secret, name, desired)
