@@ -27,10 +27,10 @@
  *   `limit`/`continue` pages that stay consistent at the first page's resourceVersion (410 once
  *   compacted), `resourceVersionMatch=Exact`.
  * - Deletion: finalizers hold an object (deletionTimestamp, deletionGracePeriodSeconds 0, and the
- *   generation moves); removing the last finalizer deletes it; preconditions; dry-run.
- *   `propagationPolicy` is accepted; there is no garbage collector (owned objects stay, as on an
- *   Envtest without kube-controller-manager). Deleting a namespace runs the namespace controller:
- *   its objects are deleted (finalizers respected) and the namespace goes once empty.
+ *   generation moves); removing the last finalizer deletes it; preconditions; dry-run (options
+ *   come from the DeleteOptions body when there is one, as on the real server). Deleting a
+ *   namespace runs the namespace controller: its objects are deleted (finalizers respected) and
+ *   the namespace goes once empty.
  * - Patches: JSON patch (a failed `test` answers 422 Invalid, as the real server does), merge
  *   patch, strategic merge on built-in kinds (maps merge; the well-known lists merge by key:
  *   containers, env, volumes, ports, conditions, ownerReferences, finalizers…; the `$patch`,
@@ -56,14 +56,23 @@
  *   `bookmarkInterval` of Clock time (default one minute, as the real server), on `bookmark`, and
  *   when `timeoutSeconds` ends the watch.
  *
- * Where it stops (the real server does more): no defaulting beyond namespaces, Deployments'
- * empty status and CRDs; no schema validation or pruning of custom resources; no admission, RBAC
- * or authentication; no conversion between versions beyond `apiVersion`; lists are atomic for
- * server-side apply (the real server tracks keyed list items one by one, e.g.
- * `.spec.containers[name="app"].image`) and Update ownership is recorded for leaf fields and
- * created maps only; no graceful deletion of pods; `resourceVersion` on get/list is always served
- * from the latest state (NotOlderThan semantics); watches without `timeoutSeconds` never end on
- * their own.
+ * Where it stops (the real server does more):
+ * - No defaulting beyond namespaces, Deployments' empty status and CRDs (a Pod gets no
+ *   `dnsPolicy`, …); no `kubernetes` Service in `default`.
+ * - No schema validation or pruning of custom resources; of CRDs only the name, scope and storage
+ *   version are checked. No conversion between versions beyond `apiVersion`.
+ * - No admission, RBAC or authentication: inject 401/403 with `failNext`.
+ * - No garbage collector: `propagationPolicy` is accepted and changes nothing (the real server
+ *   adds a `foregroundDeletion` or `orphan` finalizer that only kube-controller-manager removes).
+ * - No graceful deletion: pods go at once.
+ * - Server-side apply treats lists as one field (the real server tracks keyed items one by one,
+ *   e.g. `.spec.containers[name="app"].image`, and set items like finalizers); the applied
+ *   object's apiVersion and kind are not checked; Update ownership is recorded for leaf fields and
+ *   created maps only.
+ * - `resourceVersion` on get and list (other than `resourceVersionMatch=Exact`) is served from the
+ *   latest state, also when it names a future version (the real server waits or answers 504).
+ * - Watches without `timeoutSeconds` never end on their own (the real server ends them after
+ *   30 to 60 minutes).
  *
  * @since 0.1.0
  */

@@ -439,14 +439,11 @@ export class Server {
     if (rv !== undefined && rv !== metadataOf(current)["resourceVersion"]) return S.conflict(r.resource, name)
     const result = apply({ current, applied: body, manager, force, apiVersion: this.apiVersion(r), time, skip })
     if (result._tag === "Conflicts") return this.conflicts(result.conflicts)
-    const next = onStatus
-      ? withMeta(withStatusOf(current, result.object), { ...metadataOf(current), managedFields: metadataOf(result.object)["managedFields"] })
-      : this.mainUpdate(r, current, { ...result.object, metadata: { ...metadataOf(result.object) } })
-    const withFields = onStatus
-      ? next
-      : withMeta(next, { ...metadataOf(next), managedFields: metadataOf(result.object)["managedFields"] })
-    if (metadataOf(withFields)["managedFields"] === undefined) delete (withFields["metadata"] as JsonObject)["managedFields"]
-    return this.commitUpdate(r, current, withFields)
+    // apply only merged the fields it may touch; the rest of the object stays as stored
+    const merged = onStatus ? withStatusOf(current, result.object) : this.mainUpdate(r, current, result.object)
+    const managedFields = metadataOf(result.object)["managedFields"]
+    const { managedFields: _, ...meta } = metadataOf(merged)
+    return this.commitUpdate(r, current, withMeta(merged, managedFields === undefined ? meta : { ...meta, managedFields }))
   }
 
   private conflicts(conflicts: Parameters<typeof conflictMessage>[0]): Answer {
