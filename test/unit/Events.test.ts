@@ -28,8 +28,8 @@ describe("Events.Recorder (in-memory API server, TestClock)", () => {
         kind: "ConfigMap",
         name: "settings",
         namespace: "default",
-        uid: cm.metadata.uid,
-        resourceVersion: cm.metadata.resourceVersion
+        uid: cm.metadata.uid!,
+        resourceVersion: cm.metadata.resourceVersion!
       })
       assert.strictEqual(event!.type, "Normal")
       assert.strictEqual(event!.reason, "Synced")
