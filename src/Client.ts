@@ -279,6 +279,9 @@ export interface ClientOptions {
   readonly maxRetryAfter?: Duration.Input
 }
 
+// a stack trace per call costs more than the call itself; span names say where they come from
+const noStackTrace = { captureStackTrace: false } as const
+
 const queryString = (params: Record<string, string | number | boolean | undefined>) => {
   let q = ""
   for (const key in params) {
@@ -357,7 +360,7 @@ export const make = (transport: Transport, options: ClientOptions = {}): ClientS
         ...(namespace !== undefined ? { "k8s.namespace": namespace } : {}),
         ...(name !== undefined ? { "k8s.name": name } : {})
       }
-    })
+    }, noStackTrace)
 
   const infoOf = (verb: string, kind: Kind.Any, path: string, namespace?: string, name?: string): KubeError.RequestInfo => ({
     verb,
@@ -646,6 +649,7 @@ export const make = (transport: Transport, options: ClientOptions = {}): ClientS
       })).pipe(
         Stream.withSpan("Client.watch", {
           kind: "client",
+          captureStackTrace: false,
           attributes: { "k8s.api_version": kind.apiVersion, "k8s.kind": kind.kind, ...(namespace !== undefined ? { "k8s.namespace": namespace } : {}) }
         })
       )

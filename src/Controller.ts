@@ -229,7 +229,6 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
 > =>
   Effect.gen(function*() {
     const client = yield* Client.Client
-    const context = yield* Effect.context<Exclude<Framework.Requirements<Rs[number]>, Framework.Reconciliation>>()
     const { kind, name } = options
     const finalizer = finalizerName(options)
     const pause = options.pause === undefined ? defaultPause : options.pause
@@ -363,25 +362,26 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
       })
 
     /** The object to reconcile: from the Store, once it shows our own last write. */
-    const current = (key: string): Effect.Effect<Option.Option<A>> =>
-      Effect.gen(function*() {
-        const rv = written.get(key)
-        if (rv !== undefined) {
-          const caughtUp = yield* informer.waitForResourceVersion(rv).pipe(Effect.timeoutOption(rywTimeout))
-          if (Option.isNone(caughtUp)) {
-            yield* Effect.logWarning(`controller ${name}: the cache did not reach resourceVersion ${rv} of ${key} in time; reconciling what it has`)
-          }
-          if (written.get(key) === rv) written.delete(key)
+    const current = (key: string): Effect.Effect<Option.Option<A>> => {
+      const rv = written.get(key)
+      if (rv === undefined) return informer.store.get(key)
+      return Effect.gen(function*() {
+        const caughtUp = yield* informer.waitForResourceVersion(rv).pipe(Effect.timeoutOption(rywTimeout))
+        if (Option.isNone(caughtUp)) {
+          yield* Effect.logWarning(`controller ${name}: the cache did not reach resourceVersion ${rv} of ${key} in time; reconciling what it has`)
         }
+        if (written.get(key) === rv) written.delete(key)
         return yield* informer.store.get(key)
       })
+    }
 
-    const reconcile = (key: string): Effect.Effect<WorkQueue.Outcome, unknown> =>
-      Effect.gen(function*() {
-        const found = yield* current(key)
-        if (Option.isNone(found)) return // deleted, or never ours: nothing to do
-        let object = found.value
-        if (paused(object)) return
+    const reconcile = (
+      key: string
+    ): Effect.Effect<WorkQueue.Outcome, unknown, Exclude<Framework.Requirements<Rs[number]>, Framework.Reconciliation>> =>
+      Effect.flatMap(current(key), (found): Effect.Effect<WorkQueue.Outcome, unknown, any> => {
+        if (Option.isNone(found)) return Effect.succeed(undefined) // deleted, or never ours: nothing to do
+        const object = found.value
+        if (paused(object)) return Effect.succeed(undefined)
         const state = Framework.makeReconciliation({
           controller: name,
           key,
@@ -390,27 +390,29 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
         })
         const done = (): WorkQueue.Outcome =>
           state.requeueAfter !== undefined ? { requeueAfter: state.requeueAfter } : undefined
-        yield* Effect.annotateCurrentSpan({
+        const annotate = Effect.annotateCurrentSpan({
           "k8s.resource_version": object.metadata.resourceVersion ?? "",
           ...(object.metadata.generation !== undefined ? { "k8s.generation": object.metadata.generation } : {}),
           "operatorkit.mode": state.mode
         })
-        if (state.mode === "delete") {
-          if (!hasFinalizer(object)) return // not ours to clean up
-          yield* Framework.runResources(options.resources, object, state)
-          if (state.reconciliationCanceled || state.finalizersKept) return done()
-          yield* removeFinalizer(object, state.writing)
-          return done()
+        // the common case, kept free of generators: a live object that already has our finalizer
+        if (state.mode === "create" && hasFinalizer(object)) {
+          return Effect.andThen(annotate, Effect.map(Framework.runResources(options.resources, object, state), done))
         }
-        if (!hasFinalizer(object)) {
+        return Effect.andThen(annotate, Effect.gen(function*() {
+          if (state.mode === "delete") {
+            if (!hasFinalizer(object)) return // not ours to clean up
+            yield* Framework.runResources(options.resources, object, state)
+            if (state.reconciliationCanceled || state.finalizersKept) return done()
+            yield* removeFinalizer(object, state.writing)
+            return done()
+          }
           const added = yield* addFinalizer(object, state.writing)
           if (Option.isNone(added)) return // gone, or being deleted: its next event brings it back
-          object = added.value
-        }
-        yield* Framework.runResources(options.resources, object, state)
-        return done()
+          yield* Framework.runResources(options.resources, added.value, state)
+          return done()
+        }))
       }).pipe(
-        Effect.provide(context),
         timed,
         Effect.withSpan("Controller.reconcile", {
           attributes: {
@@ -418,32 +420,38 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
             "k8s.kind": kind.kind,
             ...keyAttributes(key)
           }
-        })
-      ) as Effect.Effect<WorkQueue.Outcome, unknown>
+        }, { captureStackTrace: false })
+      ) as Effect.Effect<WorkQueue.Outcome, unknown, Exclude<Framework.Requirements<Rs[number]>, Framework.Reconciliation>>
 
+    // the metrics with this controller's attributes, built once, updated synchronously
+    const metricContext = yield* Effect.context<never>()
+    const metrics = {
+      success: Metric.withAttributes(reconcileTotal, { ...attributes, result: "success" }),
+      requeueAfter: Metric.withAttributes(reconcileTotal, { ...attributes, result: "requeue_after" }),
+      error: Metric.withAttributes(reconcileTotal, { ...attributes, result: "error" }),
+      errors: Metric.withAttributes(reconcileErrors, attributes),
+      time: Metric.withAttributes(reconcileTime, attributes)
+    }
     const timed = <X, E, R>(effect: Effect.Effect<X, E, R>) =>
-      Effect.gen(function*() {
-        const start = yield* Clock.currentTimeMillis
+      Effect.flatMap(Clock.currentTimeMillis, (start) => {
         counters.active++
-        return yield* effect.pipe(
-          Effect.onExit((exit) =>
-            Effect.gen(function*() {
-              counters.active--
-              counters.reconciles++
-              const end = yield* Clock.currentTimeMillis
-              const requeued = exit._tag === "Success" && exit.value !== undefined &&
-                (exit.value as { requeueAfter?: unknown }).requeueAfter !== undefined
-              const result = exit._tag === "Failure" ? "error" : requeued ? "requeue_after" : "success"
-              yield* Metric.update(Metric.withAttributes(reconcileTotal, { ...attributes, result }), 1)
-              yield* Metric.update(Metric.withAttributes(reconcileTime, attributes), (end - start) / 1000)
-              yield* Effect.annotateCurrentSpan("operatorkit.result", result)
-              if (exit._tag === "Failure") {
-                counters.errors++
-                yield* Metric.update(Metric.withAttributes(reconcileErrors, attributes), 1)
-              }
-            })
-          )
-        )
+        return Effect.onExit(effect, (exit) =>
+          Effect.flatMap(Clock.currentTimeMillis, (end) => {
+            counters.active--
+            counters.reconciles++
+            const requeued = exit._tag === "Success" && exit.value !== undefined &&
+              (exit.value as { requeueAfter?: unknown }).requeueAfter !== undefined
+            const result = exit._tag === "Failure" ? "error" : requeued ? "requeue_after" : "success"
+            metrics.time.updateUnsafe((end - start) / 1000, metricContext)
+            if (exit._tag === "Failure") {
+              counters.errors++
+              metrics.error.updateUnsafe(1, metricContext)
+              metrics.errors.updateUnsafe(1, metricContext)
+            } else {
+              ;(requeued ? metrics.requeueAfter : metrics.success).updateUnsafe(1, metricContext)
+            }
+            return Effect.annotateCurrentSpan("operatorkit.result", result)
+          }))
       })
 
     const onError = (failure: WorkQueue.Failure<string, unknown>) =>

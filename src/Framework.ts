@@ -692,6 +692,7 @@ export const withMetrics = <A extends KubeObject, E, R>(self: Resource<A, E, R>)
 export const withTracing = <A extends KubeObject, E, R>(self: Resource<A, E, R>): Resource<A, E, R> =>
   self.wrap((info, call) =>
     Effect.withSpan(call, `resource.${info.resource}.${info.step}`, {
+      captureStackTrace: false,
       attributes: {
         "operatorkit.resource": info.resource,
         "operatorkit.step": info.step,
@@ -743,11 +744,26 @@ export const runResources = <A extends KubeObject, E, R>(
   object: A,
   state: ReconciliationState
 ): Effect.Effect<void, E, Exclude<R, Reconciliation>> =>
-  Effect.gen(function*() {
-    for (const resource of resources) {
-      if (state.reconciliationCanceled) return
-      state.resourceCanceled = false
-      const call = state.mode === "create" ? resource.ensureCreated(object) : resource.ensureDeleted(object)
-      yield* Effect.annotateLogs(call, { resource: resource.name })
-    }
-  }).pipe(Effect.provideService(Reconciliation, state)) as Effect.Effect<void, E, Exclude<R, Reconciliation>>
+  // a plain loop of flatMaps (this runs once per reconcile, so it stays cheap); each resource's
+  // operation is called when its turn comes, not when the program is built
+  Effect.provideService(Effect.suspend(() => runFrom(resources, object, state, 0)), Reconciliation, state) as Effect.Effect<
+    void,
+    E,
+    Exclude<R, Reconciliation>
+  >
+
+const runFrom = <A extends KubeObject, E, R>(
+  resources: ReadonlyArray<Resource<A, E, R>>,
+  object: A,
+  state: ReconciliationState,
+  index: number
+): Effect.Effect<void, E, R> => {
+  const resource = resources[index]
+  if (resource === undefined || state.reconciliationCanceled) return Effect.void
+  state.resourceCanceled = false
+  const call = state.mode === "create" ? resource.ensureCreated(object) : resource.ensureDeleted(object)
+  return Effect.flatMap(
+    Effect.annotateLogs(call, { resource: resource.name }),
+    () => Effect.suspend(() => runFrom(resources, object, state, index + 1))
+  )
+}
