@@ -1,0 +1,331 @@
+/**
+ * Prometheus metrics on a prom-client `Registry` provided as a service, under controller-runtime's
+ * names and labels, so its dashboards and alerts work unchanged.
+ *
+ * Nothing runs between scrapes: the figures are bridged into the Registry when it is read.
+ * Counters and histograms come from Effect's metric registry, where the Controller and the
+ * Framework record them (`Metric.snapshot`); gauges come from the `stats` of the running
+ * controllers (`Controller.Registry`), informers (their controllers' and the shared `Informers`)
+ * and leader electors (`LeaderElection.Registry`).
+ *
+ * | metric | type | labels | source |
+ * | --- | --- | --- | --- |
+ * | `controller_runtime_reconcile_total` | counter | controller, result | Controller |
+ * | `controller_runtime_reconcile_errors_total` | counter | controller | Controller |
+ * | `controller_runtime_reconcile_time_seconds` | histogram | controller | Controller |
+ * | `controller_runtime_max_concurrent_reconciles` | gauge | controller | Controller stats |
+ * | `controller_runtime_active_workers` | gauge | controller | Controller stats |
+ * | `workqueue_depth` | gauge | name, controller | WorkQueue stats |
+ * | `workqueue_adds_total` | counter | name, controller | Controller |
+ * | `workqueue_queue_duration_seconds` | histogram | name, controller | Controller |
+ * | `workqueue_work_duration_seconds` | histogram | name, controller | Controller |
+ * | `workqueue_retries_total` | counter | name, controller | Controller |
+ * | `workqueue_unfinished_work_seconds` | gauge | name, controller | WorkQueue stats |
+ * | `workqueue_longest_running_processor_seconds` | gauge | name, controller | WorkQueue stats |
+ * | `leader_election_master_status` | gauge | name (the Lease) | elector stats |
+ * | `operatorkit_controller_operation_total` | counter | resource, operation | `Framework.withMetrics` |
+ * | `operatorkit_controller_operation_errors_total` | counter | resource, operation | `Framework.withMetrics` |
+ * | `operatorkit_controller_operation` | histogram (seconds) | resource, operation | `Framework.withMetrics` |
+ * | `operatorkit_informer_watch_event_total` | counter | group, kind, event | Informer stats |
+ * | `operatorkit_informer_lists_total`, `…_relists_total`, `…_watch_restarts_total`, `…_stalls_total`, `…_decode_failures_total`, `…_errors_total` | counter | group, kind | Informer stats |
+ * | `operatorkit_informer_cache_size` | gauge | group, kind | Informer stats |
+ * | `operatorkit_informer_synced` | gauge | group, kind | Informer stats |
+ * | `operatorkit_informer_last_sync_timestamp_seconds` | gauge | group, kind | Informer stats |
+ *
+ * As controller-runtime does, every running controller's reconcile series start at 0 for each
+ * result (`success`, `error`, `requeue`, `requeue_after`).
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as PromClient from "prom-client"
+import * as Controller from "./Controller.ts"
+import * as Informer from "./Informer.ts"
+import * as Prom from "./internal/prometheus.ts"
+import type * as Kind from "./Kind.ts"
+import * as LeaderElection from "./LeaderElection.ts"
+
+/**
+ * The metrics service: the Registry every figure is bridged into, and its exposition.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface MetricsService {
+  readonly registry: PromClient.Registry
+  /** The Registry's exposition (what `/metrics` serves) and its content type. */
+  readonly scrape: Effect.Effect<{ readonly contentType: string; readonly body: string }>
+}
+
+/**
+ * The prom-client Registry holding the operator's metrics.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Metrics } from "operatorkit"
+ *
+ * const text = Effect.gen(function*() {
+ *   const metrics = yield* Metrics.Metrics
+ *   return (yield* metrics.scrape).body
+ * }).pipe(Effect.provide(Metrics.layer))
+ * ```
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export class Metrics extends Context.Service<Metrics, MetricsService>()("operatorkit/Metrics") {}
+
+/**
+ * Options of {@link layerWith}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Your own Registry (default: a new one). The bridged families are removed from it on shutdown. */
+  readonly registry?: PromClient.Registry | undefined
+  /** Your own Effect metrics (counters, gauges, histograms) to expose too. */
+  readonly effectMetrics?: ReadonlyArray<Metric.Metric<any, any>> | undefined
+  /** Also collect prom-client's default process metrics (CPU, memory, event loop lag). Default false. */
+  readonly processMetrics?: boolean | undefined
+}
+
+/**
+ * The reconcile results controller-runtime counts.
+ *
+ * @example
+ * ```ts
+ * import { Metrics } from "operatorkit"
+ *
+ * Metrics.reconcileResults // => ["success", "error", "requeue", "requeue_after"]
+ * ```
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const reconcileResults = ["success", "error", "requeue", "requeue_after"] as const
+
+interface Sources {
+  readonly effect: ReadonlyArray<Metric.Metric.Snapshot>
+  readonly controllers: ReadonlyArray<Controller.Stats>
+  readonly informers: ReadonlyArray<{ readonly kind: Kind.Any; readonly stats: Informer.Stats }>
+  readonly electors: ReadonlyArray<LeaderElection.Stats>
+}
+
+type Collect = (sources: Sources) => Prom.Collected
+
+const fromEffect = (id: string, zero?: (controllers: ReadonlyArray<Controller.Stats>) => ReadonlyArray<Prom.Labels>): Collect => (sources) => {
+  const points: Array<Prom.Point> = []
+  const histograms: Array<Prom.HistogramPoint> = []
+  for (const s of sources.effect) {
+    if (s.id !== id) continue
+    const labels = Prom.cleanLabels(s.attributes)
+    switch (s.type) {
+      case "Counter":
+        points.push({ labels, value: Number((s.state as Metric.CounterState<number | bigint>).count) })
+        break
+      case "Gauge":
+        points.push({ labels, value: Number((s.state as Metric.GaugeState<number | bigint>).value) })
+        break
+      case "Histogram": {
+        const state = s.state as Metric.HistogramState
+        histograms.push({ labels, buckets: state.buckets, count: state.count, sum: state.sum })
+        break
+      }
+    }
+  }
+  for (const labels of zero?.(sources.controllers) ?? []) points.push({ labels, value: 0 })
+  return { points, histograms }
+}
+
+const perController = (f: (c: Controller.Stats) => number, merge?: (a: number, b: number) => number): Collect => (sources) => ({
+  points: Prom.mergePoints(sources.controllers.map((c) => ({ labels: { controller: c.name }, value: f(c) })), merge)
+})
+
+const perQueue = (f: (c: Controller.Stats) => number, merge?: (a: number, b: number) => number): Collect => (sources) => ({
+  points: Prom.mergePoints(sources.controllers.map((c) => ({ labels: { name: c.queue.name, controller: c.name }, value: f(c) })), merge)
+})
+
+const informerLabels = (kind: Kind.Any) => ({ group: kind.group, kind: kind.kind })
+
+const perInformer = (f: (s: Informer.Stats) => number | undefined, merge?: (a: number, b: number) => number): Collect => (sources) => ({
+  points: Prom.mergePoints(
+    sources.informers.flatMap(({ kind, stats }) => {
+      const value = f(stats)
+      return value === undefined ? [] : [{ labels: informerLabels(kind), value }]
+    }),
+    merge
+  )
+})
+
+const max = (a: number, b: number) => Math.max(a, b)
+const min = (a: number, b: number) => Math.min(a, b)
+
+const zeroResults = (controllers: ReadonlyArray<Controller.Stats>) =>
+  controllers.flatMap((c) => reconcileResults.map((result) => ({ controller: c.name, result })))
+const zeroController = (controllers: ReadonlyArray<Controller.Stats>) => controllers.map((c) => ({ controller: c.name }))
+const zeroQueue = (controllers: ReadonlyArray<Controller.Stats>) => controllers.map((c) => ({ name: c.queue.name, controller: c.name }))
+
+const families: ReadonlyArray<readonly [name: string, help: string, type: Prom.FamilyType, collect: Collect]> = [
+  ["controller_runtime_reconcile_total", "Total number of reconciliations per controller", "counter", fromEffect("controller_runtime_reconcile_total", zeroResults)],
+  ["controller_runtime_reconcile_errors_total", "Total number of reconciliation errors per controller", "counter", fromEffect("controller_runtime_reconcile_errors_total", zeroController)],
+  ["controller_runtime_reconcile_time_seconds", "Length of time per reconciliation per controller", "histogram", fromEffect("controller_runtime_reconcile_time_seconds")],
+  ["controller_runtime_max_concurrent_reconciles", "Maximum number of concurrent reconciles per controller", "gauge", perController((c) => c.maxConcurrentReconciles)],
+  ["controller_runtime_active_workers", "Number of currently used workers per controller", "gauge", perController((c) => c.activeWorkers)],
+  ["workqueue_depth", "Current depth of workqueue", "gauge", perQueue((c) => c.queue.depth)],
+  ["workqueue_adds_total", "Total number of adds handled by workqueue", "counter", fromEffect("workqueue_adds_total", zeroQueue)],
+  ["workqueue_queue_duration_seconds", "How long in seconds an item stays in workqueue before being requested", "histogram", fromEffect("workqueue_queue_duration_seconds")],
+  ["workqueue_work_duration_seconds", "How long in seconds processing an item from workqueue takes", "histogram", fromEffect("workqueue_work_duration_seconds")],
+  ["workqueue_retries_total", "Total number of retries handled by workqueue", "counter", fromEffect("workqueue_retries_total", zeroQueue)],
+  [
+    "workqueue_unfinished_work_seconds",
+    "How many seconds of work has been done that is in progress and hasn't been observed by work_duration. Large values indicate stuck threads. One can deduce the number of stuck threads by observing the rate at which this increases.",
+    "gauge",
+    perQueue((c) => c.queue.unfinishedWorkSeconds)
+  ],
+  [
+    "workqueue_longest_running_processor_seconds",
+    "How many seconds has the longest running processor for workqueue been running.",
+    "gauge",
+    perQueue((c) => c.queue.longestRunningProcessorSeconds, max)
+  ],
+  ["leader_election_master_status", "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master. 'name' is the string used to identify the lease. Please make sure to group by name.", "gauge", (sources) => ({
+    points: Prom.mergePoints(sources.electors.map((e) => ({ labels: { name: e.name }, value: e.leading ? 1 : 0 })), max)
+  })],
+  ["operatorkit_controller_operation_total", "Calls of resource operations, failures included", "counter", fromEffect("operatorkit_controller_operation_total")],
+  ["operatorkit_controller_operation_errors_total", "Failed calls of resource operations", "counter", fromEffect("operatorkit_controller_operation_errors_total")],
+  ["operatorkit_controller_operation", "Duration of resource operations in seconds", "histogram", fromEffect("operatorkit_controller_operation")],
+  ["operatorkit_informer_watch_event_total", "Watch events received by informers", "counter", (sources) => ({
+    points: Prom.mergePoints(sources.informers.flatMap(({ kind, stats }) =>
+      (["added", "modified", "deleted", "bookmarks"] as const).map((event) => ({
+        labels: { ...informerLabels(kind), event: event === "bookmarks" ? "bookmark" : event },
+        value: stats.events[event]
+      }))
+    ))
+  })],
+  ["operatorkit_informer_lists_total", "Lists made by informers, the initial one included", "counter", perInformer((s) => s.lists)],
+  ["operatorkit_informer_relists_total", "Lists made by informers after 410 Gone", "counter", perInformer((s) => s.relists)],
+  ["operatorkit_informer_watch_restarts_total", "Watches informers started again", "counter", perInformer((s) => s.watchRestarts)],
+  ["operatorkit_informer_stalls_total", "Watches restarted because they went silent", "counter", perInformer((s) => s.stalls)],
+  ["operatorkit_informer_decode_failures_total", "Objects informers could not decode", "counter", perInformer((s) => s.decodeFailures)],
+  ["operatorkit_informer_errors_total", "Failed lists and watches of informers", "counter", perInformer((s) => s.errors)],
+  ["operatorkit_informer_cache_size", "Objects in informer caches", "gauge", perInformer((s) => s.storeSize)],
+  ["operatorkit_informer_synced", "Whether informers completed their first list (1) or not (0)", "gauge", perInformer((s) => (s.synced ? 1 : 0), min)],
+  ["operatorkit_informer_last_sync_timestamp_seconds", "When informers last completed a list or received a watch event, in seconds since the epoch", "gauge", perInformer((s) => (s.lastSyncMillis === undefined ? undefined : s.lastSyncMillis / 1000), max)]
+]
+
+const effectType = (metric: Metric.Metric<any, any>): Prom.FamilyType | undefined =>
+  metric.type === "Counter" ? "counter" : metric.type === "Gauge" ? "gauge" : metric.type === "Histogram" ? "histogram" : undefined
+
+/**
+ * Builds the metrics service on a Registry: registers the bridged families (and removes them when
+ * the scope closes).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import * as PromClient from "prom-client"
+ * import { Metrics } from "operatorkit"
+ *
+ * const program = Effect.gen(function*() {
+ *   const registry = new PromClient.Registry()
+ *   const metrics = yield* Metrics.make({ registry })
+ *   return yield* Effect.promise(() => registry.metrics())
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = Effect.fnUntraced(function*(options: Options = {}) {
+  const registry = options.registry ?? new PromClient.Registry()
+  const context = yield* Effect.context<never>()
+  const controllers = yield* Controller.Registry
+  const electors = yield* LeaderElection.Registry
+  const informers = yield* Effect.serviceOption(Informer.Informers)
+
+  const gather: Effect.Effect<Sources> = Effect.gen(function*() {
+    const running = Array.from(controllers)
+    const controllerStats = yield* Effect.forEach(running, (c) => c.stats)
+    const seen = new Set<Informer.Informer<any>>(running.map((c) => c.informer))
+    if (Option.isSome(informers)) for (const i of yield* informers.value.all) seen.add(i)
+    const informerStats = yield* Effect.forEach(Array.from(seen), (i) => Effect.map(i.stats, (stats) => ({ kind: i.kind as Kind.Any, stats })))
+    const electorStats = yield* Effect.forEach(Array.from(electors), (e) => e.stats)
+    return { effect: Metric.snapshotUnsafe(context), controllers: controllerStats, informers: informerStats, electors: electorStats }
+  })
+
+  // prom-client asks every family in the same tick of one scrape: they share one reading
+  let pending: Promise<Sources> | undefined
+  const read = () => {
+    if (pending === undefined) {
+      const current = Effect.runPromiseWith(context)(gather)
+      pending = current
+      void current.finally(() => {
+        if (pending === current) pending = undefined
+      })
+    }
+    return pending
+  }
+
+  const bridged = [
+    ...families.map(([name, help, type, collect]) => new Prom.Family(name, help, type, () => read().then(collect))),
+    ...(options.effectMetrics ?? []).flatMap((metric) => {
+      const type = effectType(metric)
+      if (type === undefined) return []
+      return [new Prom.Family(metric.id, metric.description ?? metric.id, type, () => read().then(fromEffect(metric.id)))]
+    })
+  ]
+  for (const family of bridged) registry.registerMetric(family.asMetric())
+  if (options.processMetrics === true) PromClient.collectDefaultMetrics({ register: registry })
+  yield* Effect.addFinalizer(() =>
+    Effect.sync(() => {
+      for (const family of bridged) {
+        if (registry.getSingleMetric(family.name) === family.asMetric()) registry.removeSingleMetric(family.name)
+      }
+    })
+  )
+
+  return Metrics.of({
+    registry,
+    scrape: Effect.map(Effect.promise(() => registry.metrics()), (body) => ({ contentType: registry.contentType, body }))
+  })
+})
+
+/**
+ * The metrics service with options (your own Registry, your own Effect metrics, process metrics).
+ *
+ * @example
+ * ```ts
+ * import { Metric } from "effect"
+ * import * as PromClient from "prom-client"
+ * import { Metrics } from "operatorkit"
+ *
+ * const tenants = Metric.gauge("tenants", { description: "Tenants under management" })
+ * const MetricsLive = Metrics.layerWith({ registry: new PromClient.Registry(), effectMetrics: [tenants] })
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerWith = (options: Options): Layer.Layer<Metrics> => Layer.effect(Metrics, make(options))
+
+/**
+ * The metrics service on a new Registry.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { Health, Metrics } from "operatorkit"
+ *
+ * const Endpoints = Health.layer({ port: 8080 }).pipe(Layer.provide(Metrics.layer))
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<Metrics> = layerWith({})
