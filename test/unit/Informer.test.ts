@@ -1,0 +1,138 @@
+/** Informer timing and recovery on the in-memory API server, driven by TestClock. */
+import { assert, describe, it } from "@effect/vitest"
+import { Clock, type Duration, Effect, Stream } from "effect"
+import { TestClock } from "effect/testing"
+import * as Client from "../../src/Client.ts"
+import * as Informer from "../../src/Informer.ts"
+import * as Kind from "../../src/Kind.ts"
+import * as Testing from "../../src/Testing.ts"
+
+const ns = "default"
+const withServer = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provide(effect, Testing.layer, { local: true })
+
+const settle = (steps = 40, step: Duration.Input = "5 millis") =>
+  Effect.gen(function*() {
+    for (let i = 0; i < steps; i++) {
+      yield* Effect.yieldNow
+      yield* TestClock.adjust(step)
+    }
+  })
+
+const record = <A extends Kind.KubeObject>(informer: Informer.Informer<A>) =>
+  Effect.gen(function*() {
+    const seen: Array<{ change: Informer.Change<A>; at: number }> = []
+    yield* informer.changes.pipe(
+      Stream.runForEach((change) => Effect.map(Clock.currentTimeMillis, (at) => void seen.push({ change, at }))),
+      Effect.forkScoped
+    )
+    return seen
+  })
+
+const seed = (n: number) =>
+  Effect.gen(function*() {
+    const client = yield* Client.Client
+    for (let i = 0; i < n; i++) yield* client.create(Kind.ConfigMap, { metadata: { name: `cm-${i}`, namespace: ns } })
+  })
+
+describe("Informer (in-memory server, TestClock)", () => {
+  it.effect("a resync re-dispatches each object once per period, spread by its token bucket, without relisting", () =>
+    Effect.gen(function*() {
+      const server = yield* Testing.TestServer
+      yield* seed(10)
+      const informer = yield* Informer.make(Kind.ConfigMap, {
+        namespace: ns,
+        resyncPeriod: "1 minute",
+        resyncRate: { perSecond: 2, burst: 4 }
+      })
+      yield* informer.synced
+      const seen = yield* record(informer)
+      yield* settle(10)
+      const start = yield* Clock.currentTimeMillis
+      const listsBefore = yield* server.calls("list", Kind.ConfigMap)
+      yield* settle(70, "1 second")
+      const resyncs = seen.filter((s) => s.change._tag === "Resynced")
+      const first = resyncs.filter((s) => s.at < start + 2 * 60_000)
+      assert.strictEqual(first.length, 10, "each object once in the first period")
+      assert.strictEqual(new Set(first.map((s) => s.change.object.metadata.name)).size, 10)
+      const offsets = first.map((s) => s.at - first[0]!.at)
+      // a burst of 4, then one every 500 ms
+      assert.deepStrictEqual(offsets.map((o) => Math.round(o / 100) * 100), [0, 0, 0, 0, 500, 1000, 1500, 2000, 2500, 3000])
+      assert.strictEqual(yield* server.calls("list", Kind.ConfigMap), listsBefore, "no relist")
+    }).pipe(withServer))
+
+  it.effect("failing watches back off from about 0.8 s doubling to 30 s, jittered; a healthy period resets it", () =>
+    Effect.gen(function*() {
+      const server = yield* Testing.TestServer
+      yield* seed(1)
+      const informer = yield* Informer.make(Kind.ConfigMap, { namespace: ns })
+      yield* informer.synced
+      yield* settle(5)
+      yield* server.resetCalls
+      yield* server.failNext({ verb: "watch", code: 503, times: 8 })
+      yield* server.cutWatches // the first failure
+      const times: Array<number> = [yield* Clock.currentTimeMillis]
+      let last = 0
+      for (let i = 0; i < 2000 && times.length < 10; i++) {
+        const calls = yield* server.calls("watch", Kind.ConfigMap)
+        if (calls > last) {
+          last = calls
+          times.push(yield* Clock.currentTimeMillis)
+        }
+        yield* TestClock.adjust("100 millis")
+      }
+      const gaps = times.slice(1).map((t, i) => (t - times[i]!) / 1000)
+      // the cut, then 8 failing watch calls, then one that works
+      const expected = [0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 30, 30, 30]
+      assert.strictEqual(gaps.length, expected.length)
+      gaps.forEach((g, i) => {
+        // jitter ±20%, observed at 100 ms steps
+        assert.isAtLeast(g, expected[i]! * 0.8 - 0.1, `gap ${i}: ${g}`)
+        assert.isAtMost(g, expected[i]! * 1.2 + 0.1, `gap ${i}: ${g}`)
+      })
+      const stats = yield* informer.stats
+      assert.strictEqual(stats.errors, 9)
+      assert.strictEqual(stats.lastError?._tag, "ServerError")
+
+      // healthy for more than two minutes: the next failure starts from 0.8 s again
+      yield* settle(150, "1 second")
+      yield* server.resetCalls
+      yield* server.cutWatches
+      const before = yield* Clock.currentTimeMillis
+      let retriedAt = 0
+      for (let i = 0; i < 100 && retriedAt === 0; i++) {
+        yield* TestClock.adjust("100 millis")
+        if ((yield* server.calls("watch", Kind.ConfigMap)) >= 1) retriedAt = yield* Clock.currentTimeMillis
+      }
+      assert.isAtMost((retriedAt - before) / 1000, 0.8 * 1.2 + 0.2)
+    }).pipe(withServer))
+
+  it.effect("after cut watches and a compaction: one relist, deletes and uid changes dispatched, nothing twice", () =>
+    Effect.gen(function*() {
+      const server = yield* Testing.TestServer
+      const client = yield* Client.Client
+      yield* seed(5)
+      const informer = yield* Informer.make(Kind.ConfigMap, { namespace: ns })
+      yield* informer.synced
+      const seen = yield* record(informer)
+      yield* settle(10)
+      assert.strictEqual(seen.length, 5)
+      const listsBefore = yield* server.calls("list", Kind.ConfigMap)
+      // while the watch is down: a delete, a re-create under the same name, an update; then compaction
+      yield* server.failNext({ verb: "watch", code: 503, times: 1 })
+      yield* server.cutWatches
+      yield* client.delete(Kind.ConfigMap, { namespace: ns, name: "cm-1" })
+      yield* client.delete(Kind.ConfigMap, { namespace: ns, name: "cm-2" })
+      yield* client.create(Kind.ConfigMap, { metadata: { name: "cm-2", namespace: ns }, data: { again: "yes" } })
+      const cm3 = yield* client.get(Kind.ConfigMap, { namespace: ns, name: "cm-3" })
+      yield* client.replace(Kind.ConfigMap, { ...cm3, data: { v: "2" } })
+      yield* server.compact
+      yield* settle(100, "100 millis")
+      const live = seen.slice(5).map((s) => `${s.change._tag} ${s.change.object.metadata.name}`)
+      assert.deepStrictEqual(live, ["Deleted cm-2", "Added cm-2", "Updated cm-3", "Deleted cm-1"])
+      assert.strictEqual((yield* server.calls("list", Kind.ConfigMap)) - listsBefore, 1, "exactly one relist")
+      const stats = yield* informer.stats
+      assert.strictEqual(stats.relists, 1)
+      yield* settle(100, "1 second")
+      assert.strictEqual(seen.length, 9, "nothing dispatched again")
+    }).pipe(withServer))
+})
