@@ -19,6 +19,10 @@
  *   object; removing it resumes.
  * - Graceful shutdown: when the scope closes, no new keys are taken; reconciles in flight get up
  *   to `shutdownTimeout` to finish, then they are interrupted.
+ * - Observability: each reconcile is a root span `Controller.reconcile` linked to the
+ *   `Controller.watchEvent` spans of the watch events that caused it (see `Tracing`); with an
+ *   `Events.Recorder` in context a failed reconcile is a Warning Event (`ReconcileError`) on its
+ *   object, with the controller's name as source.
  *
  * @since 0.1.0
  */
@@ -32,9 +36,12 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import type * as Tracer from "effect/Tracer"
 import * as Client from "./Client.ts"
+import * as Events from "./Events.ts"
 import * as Framework from "./Framework.ts"
 import * as Informer from "./Informer.ts"
+import { causeMessage } from "./internal/causeMessage.ts"
 import * as LeaderElection from "./LeaderElection.ts"
 import type * as Kind from "./Kind.ts"
 import type * as KubeError from "./KubeError.ts"
@@ -378,6 +385,8 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
     const reconcile = (
       key: string
     ): Effect.Effect<WorkQueue.Outcome, unknown, Exclude<Framework.Requirements<Rs[number]>, Framework.Reconciliation>> =>
+      Effect.suspend(() => reconcileLinked(key, takeCauses(key)))
+    const reconcileLinked = (key: string, links: ReadonlyArray<Tracer.SpanLink>) =>
       Effect.flatMap(current(key), (found): Effect.Effect<WorkQueue.Outcome, unknown, any> => {
         if (Option.isNone(found)) return Effect.succeed(undefined) // deleted, or never ours: nothing to do
         const object = found.value
@@ -419,7 +428,10 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
             "operatorkit.controller": name,
             "k8s.kind": kind.kind,
             ...keyAttributes(key)
-          }
+          },
+          // a trace of its own, linked to the watch events that caused it
+          root: true,
+          links
         }, { captureStackTrace: false })
       ) as Effect.Effect<WorkQueue.Outcome, unknown, Exclude<Framework.Requirements<Rs[number]>, Framework.Reconciliation>>
 
@@ -458,8 +470,49 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
       Effect.gen(function*() {
         const object = Option.getOrUndefined(yield* informer.store.get(failure.key))
         yield* Effect.logError(`controller ${name}: reconcile of ${failure.key} failed; retry ${failure.retries} in ${Duration.format(failure.retryIn)}`, failure.cause)
+        if (Option.isSome(recorder) && object !== undefined) {
+          yield* recorder.value.warning(object, "ReconcileError", causeMessage(failure.cause), { component: name })
+        }
         if (options.onError !== undefined) yield* options.onError({ ...failure, controller: name, object })
       })
+
+    // A failed reconcile is a Warning Event on its object when an Events.Recorder is in context.
+    const recorder = yield* Effect.serviceOption(Events.Recorder)
+
+    // While leading, each watch event that enqueues keys gets a short span; the next reconcile of
+    // each key links to the spans of the events that caused it (the newest few).
+    const causes = new Map<string, Array<Tracer.AnySpan>>()
+    // the workers' fiber while leading (declared here: the change streams below read it)
+    let workers: Fiber.Fiber<void> | undefined
+    const takeCauses = (key: string): ReadonlyArray<Tracer.SpanLink> => {
+      const spans = causes.get(key)
+      if (spans === undefined) return []
+      causes.delete(key)
+      return spans.map((span) => ({ span, attributes: { "operatorkit.link": "watch event" } }))
+    }
+    const traced = (change: Informer.Change<Kind.KubeObject>, keys: ReadonlyArray<string>, add: Effect.Effect<void>) => {
+      if (change.source !== "watch" || workers === undefined || keys.length === 0) return add
+      const meta = change.object.metadata
+      return Effect.useSpan("Controller.watchEvent", {
+        root: true,
+        kind: "consumer",
+        attributes: {
+          "operatorkit.controller": name,
+          "operatorkit.event": change._tag,
+          ...(change.object.kind !== undefined ? { "k8s.kind": change.object.kind } : {}),
+          ...(meta.namespace !== undefined ? { "k8s.namespace": meta.namespace } : {}),
+          "k8s.name": meta.name,
+          "k8s.resource_version": meta.resourceVersion ?? ""
+        }
+      }, (span) => {
+        for (const key of keys) {
+          const spans = causes.get(key) ?? []
+          if (spans.push(span) > 4) spans.shift()
+          causes.set(key, spans)
+        }
+        return add
+      })
+    }
 
     // Primary changes → keys. List and resync changes queue behind watch changes.
     yield* informer.changes.pipe(
@@ -467,7 +520,7 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
         const key = Store.keyOf(change.object)
         if (change._tag === "Deleted") echoes.delete(key)
         if (change._tag === "Updated" && (isEcho(key, change) || !predicates.every((p) => p(change)))) return Effect.void
-        return queue.add(key, { priority: change.source === "watch" ? "live" : "bulk" })
+        return traced(change, [key], queue.add(key, { priority: change.source === "watch" ? "live" : "bulk" }))
       }),
       Effect.forkScoped
     )
@@ -476,10 +529,14 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
       const secondary = yield* informerOf(watch.kind, watch.options)
       const keysFor = watch.keysFor(kind)
       yield* secondary.changes.pipe(
-        Stream.runForEach((change) =>
-          Effect.forEach(keysFor(change.object), (key) =>
-            queue.add(key, { priority: change.source === "watch" ? "live" : "bulk" }), { discard: true })
-        ),
+        Stream.runForEach((change) => {
+          const keys = keysFor(change.object)
+          return traced(
+            change,
+            keys,
+            Effect.forEach(keys, (key) => queue.add(key, { priority: change.source === "watch" ? "live" : "bulk" }), { discard: true })
+          )
+        }),
         Effect.forkScoped
       )
     }
@@ -487,7 +544,6 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
     // Workers run while this process leads (always, without a Leadership service); losing the
     // lead interrupts reconciles in flight at once (their keys go back in the queue), so two
     // leaders never reconcile at the same time.
-    let workers: Fiber.Fiber<void> | undefined
     const startWorkers = Effect.suspend(() => {
       if (workers !== undefined) return Effect.void
       return Effect.map(
@@ -498,6 +554,7 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
     const stopWorkers = Effect.suspend(() => {
       const fiber = workers
       workers = undefined
+      causes.clear()
       return fiber === undefined ? Effect.void : Fiber.interrupt(fiber)
     })
     const leadership = yield* Effect.serviceOption(LeaderElection.Leadership)

@@ -5,7 +5,16 @@ import * as OtelTracer from "@effect/opentelemetry/OtelTracer"
 import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base"
 import { ConfigProvider, Effect, Layer, Option } from "effect"
 import { vi } from "vitest"
+import * as Client from "../../src/Client.ts"
+import * as Controller from "../../src/Controller.ts"
+import * as Framework from "../../src/Framework.ts"
+import * as Kind from "../../src/Kind.ts"
+import * as Patch from "../../src/Patch.ts"
+import * as Testing from "../../src/Testing.ts"
 import * as Tracing from "../../src/Tracing.ts"
+import { eventually } from "../support/eventually.ts"
+
+type Deployment = Kind.Type<typeof Kind.Deployment>
 
 const withEnv = (env: Record<string, string>) => Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env }))
 
@@ -102,5 +111,74 @@ describe("Tracing.layer", () => {
       const error = yield* Effect.flip(traced(Tracing.layer()).pipe(withEnv({ OTEL_TRACES_EXPORTER: "zipkin" })))
       assert.strictEqual(error._tag, "TracingConfigError")
       assert.strictEqual(error.message, "OTEL_TRACES_EXPORTER=zipkin is not supported; expected otlp, console or none")
+    }))
+})
+
+describe("the trace of a reconcile (in-memory API server)", () => {
+  it.live("a root Controller.reconcile span linked to its watch event, with resource steps and API calls as children", () =>
+    Effect.gen(function*() {
+      const exporter = new InMemorySpanExporter()
+      const spans = () => exporter.getFinishedSpans()
+      yield* Effect.gen(function*() {
+        const client = yield* Client.Client
+        const reader = Framework.make<Deployment>()({
+          name: "reader",
+          ensureCreated: (d) => Effect.asVoid(client.get(Kind.Deployment, { namespace: d.metadata.namespace, name: d.metadata.name })),
+          ensureDeleted: () => Effect.void
+        }).pipe(Framework.withTracing)
+        // made inside a long-lived span: reconciles must not become its children
+        const controller = yield* Controller.make({ name: "traced", kind: Kind.Deployment, namespace: "default", resources: [reader] }).pipe(
+          Effect.withSpan("app")
+        )
+        yield* controller.synced
+        // (its subscription to the informer starts in the background: objects seen before it come as a replay)
+        yield* Effect.sleep("50 millis")
+        const created = yield* client.create(Kind.Deployment, { metadata: { name: "web", namespace: "default" }, spec: { replicas: 1 } })
+        yield* eventually(Effect.sync(() => assert.isTrue(spans().some((s) => s.name === "Controller.reconcile" && s.attributes["operatorkit.result"] !== undefined))))
+
+        const all = spans()
+        const reconcile = all.find((s) => s.name === "Controller.reconcile")!
+        assert.isUndefined(reconcile.parentSpanContext, "a root span")
+        assert.deepStrictEqual(reconcile.attributes, {
+          "operatorkit.controller": "traced",
+          "k8s.kind": "Deployment",
+          "k8s.namespace": "default",
+          "k8s.name": "web",
+          "k8s.resource_version": created.metadata.resourceVersion!,
+          "k8s.generation": 1,
+          "operatorkit.mode": "create",
+          "operatorkit.result": "success"
+        })
+        const event = all.find((s) => s.name === "Controller.watchEvent")!
+        assert.strictEqual(event.attributes["operatorkit.event"], "Added")
+        assert.strictEqual(event.attributes["k8s.resource_version"], created.metadata.resourceVersion)
+        assert.deepStrictEqual(reconcile.links.map((l) => l.context.spanId), [event.spanContext().spanId])
+        assert.strictEqual(reconcile.links[0]!.context.traceId, event.spanContext().traceId)
+
+        const childrenOf = (parent: typeof reconcile, among = all) =>
+          among.filter((s) => s.parentSpanContext?.spanId === parent.spanContext().spanId).map((s) => s.name)
+        // the first reconcile adds the finalizer (a fresh read and a guarded patch), then runs the resource
+        assert.deepStrictEqual(childrenOf(reconcile), ["Client.get", "Client.patch", "resource.reader.ensureCreated"])
+        const step = all.find((s) => s.name === "resource.reader.ensureCreated")!
+        assert.strictEqual(step.attributes["operatorkit.resource"], "reader")
+        assert.strictEqual(step.attributes["k8s.generation"], 1)
+        assert.deepStrictEqual(childrenOf(step), ["Client.get"])
+        assert.strictEqual(all.find((s) => s.name === "Client.get" && s.parentSpanContext?.spanId === step.spanContext().spanId)!.kind, 2 /* CLIENT */)
+
+        // a change: the next reconcile links to its Updated event
+        exporter.reset()
+        const updated = yield* client.patch(Kind.Deployment, { namespace: "default", name: "web" }, Patch.merge({ spec: { replicas: 2 } }))
+        yield* eventually(Effect.sync(() => assert.isTrue(spans().some((s) => s.name === "Controller.reconcile"))))
+        const again = spans().find((s) => s.name === "Controller.reconcile")!
+        const update = spans().find((s) => s.name === "Controller.watchEvent")!
+        assert.strictEqual(update.attributes["operatorkit.event"], "Updated")
+        assert.deepStrictEqual(again.links.map((l) => l.context.spanId), [update.spanContext().spanId])
+        assert.strictEqual(again.attributes["k8s.resource_version"], updated.metadata.resourceVersion)
+        assert.strictEqual(again.attributes["k8s.generation"], 2)
+        assert.deepStrictEqual(childrenOf(again, spans()), ["resource.reader.ensureCreated"])
+      }).pipe(
+        Effect.provide(Tracing.layer({ serviceName: "test", exporter, processor: "simple" }), { local: true }),
+        Effect.provide(Testing.layer, { local: true })
+      )
     }))
 })
