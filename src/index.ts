@@ -34,11 +34,25 @@ export * as Crd from "./Crd.ts"
 export * as Envtest from "./Envtest.ts"
 
 /**
+ * Kubernetes Events: a recorder that aggregates repeats and rate limits per object.
+ *
+ * @since 0.1.0
+ */
+export * as Events from "./Events.ts"
+
+/**
  * The Resource interface, its CRUD form, reconcile values and combinators.
  *
  * @since 0.1.0
  */
 export * as Framework from "./Framework.ts"
+
+/**
+ * The HTTP endpoints: /metrics, /healthz and /readyz on one port.
+ *
+ * @since 0.1.0
+ */
+export * as Health from "./Health.ts"
 
 /**
  * A deterministic list+watch informer with a shared Store.
@@ -69,11 +83,18 @@ export * as KubeConfig from "./KubeConfig.ts"
 export * as KubeError from "./KubeError.ts"
 
 /**
- * Leader election: controllers reconcile only while their process leads.
+ * Leader election on a Lease: controllers reconcile only while their process leads.
  *
  * @since 0.1.0
  */
 export * as LeaderElection from "./LeaderElection.ts"
+
+/**
+ * Prometheus metrics under controller-runtime's names on a prom-client Registry.
+ *
+ * @since 0.1.0
+ */
+export * as Metrics from "./Metrics.ts"
 
 /**
  * Resources for objects a controller creates for each of its objects (owned ConfigMaps, Secrets, …).
@@ -109,6 +130,13 @@ export * as Store from "./Store.ts"
  * @since 0.1.0
  */
 export * as Testing from "./Testing.ts"
+
+/**
+ * OpenTelemetry tracing: an exporter Layer, and the library's span names and attributes.
+ *
+ * @since 0.1.0
+ */
+export * as Tracing from "./Tracing.ts"
 
 /**
  * The controller's work queue: keys not events, one worker per key, delays, backoff, fairness.
