@@ -2,6 +2,9 @@ import { defineConfig } from "vitest/config"
 
 export default defineConfig({
   resolve: { conditions: ["source"] },
+  // tests run in Vite's server environment, which takes its own conditions: without this the
+  // examples' self-reference `import … from "operatorkit"` asks for dist/ instead of src/
+  ssr: { resolve: { conditions: ["source"] } },
   test: {
     include: ["test/**/*.test.ts", "examples/**/*.test.ts"],
     globalSetup: ["test/globalSetup.ts"],
