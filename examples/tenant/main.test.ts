@@ -1,0 +1,124 @@
+/**
+ * `npm start` as a newcomer runs it: main.ts in a child process on an embedded control plane.
+ * It must converge, serve its endpoints, stop on Ctrl-C, and leave no etcd, kube-apiserver or
+ * kube-controller-manager behind (nor its temporary folder).
+ */
+import * as ChildProcess from "node:child_process"
+import * as Crypto from "node:crypto"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+
+const main = Path.join(import.meta.dirname, "main.ts")
+
+interface Run {
+  readonly child: ChildProcess.ChildProcess
+  readonly tag: string
+  readonly output: () => string
+  readonly exited: Promise<number | null>
+  /** Resolves once the output matches. */
+  readonly waitFor: (pattern: RegExp, timeoutMs?: number) => Promise<RegExpMatchArray>
+}
+
+const start = (args: ReadonlyArray<string>): Run => {
+  // the Envtest folder's name carries this tag: its processes can be found afterwards
+  const tag = `example-${Crypto.randomBytes(4).toString("hex")}-`
+  const child = ChildProcess.spawn(process.execPath, ["--conditions=source", main, ...args], {
+    env: { ...process.env, OPERATORKIT_ENVTEST_TAG: tag, KUBECONFIG: "" },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  let output = ""
+  const listeners = new Set<() => void>()
+  const append = (chunk: Buffer) => {
+    output += chunk.toString()
+    for (const l of listeners) l()
+  }
+  child.stdout!.on("data", append)
+  child.stderr!.on("data", append)
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+  const waitFor = (pattern: RegExp, timeoutMs = 90_000) =>
+    new Promise<RegExpMatchArray>((resolve, reject) => {
+      const check = () => {
+        const match = output.match(pattern)
+        if (match !== null) {
+          listeners.delete(check)
+          clearTimeout(timer)
+          resolve(match)
+        }
+      }
+      const timer = setTimeout(() => {
+        listeners.delete(check)
+        reject(new Error(`no ${pattern} within ${timeoutMs} ms; output so far:\n${output}`))
+      }, timeoutMs)
+      listeners.add(check)
+      void exited.then(() => {
+        if (listeners.has(check)) {
+          listeners.delete(check)
+          clearTimeout(timer)
+          reject(new Error(`exited before ${pattern}; output:\n${output}`))
+        }
+      })
+      check()
+    })
+  return { child, tag, output: () => output, exited, waitFor }
+}
+
+/** Control plane processes (or the watchdog) of this run still alive. */
+const leftovers = (tag: string) =>
+  ChildProcess.spawnSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" }).stdout
+    .split("\n")
+    .filter((l) => l.includes(`operatorkit-envtest-${tag}`))
+
+const withTimeout = <A>(promise: Promise<A>, ms: number, what: string) =>
+  Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms))])
+
+describe("npm start (examples/tenant/main.ts)", () => {
+  it.live("--check: converges the samples, cleans up a deleted Tenant, exits 0 and leaves nothing running", () =>
+    Effect.promise(async () => {
+      const run = start(["--check", "--port=0"])
+      const code = await withTimeout(run.exited, 150_000, "the --check run")
+      const output = run.output()
+      assert.strictEqual(code, 0, output)
+      assert.match(output, /starting an embedded control plane/)
+      assert.match(output, /CRD tenants\.tenancy\.example\.com: created/)
+      assert.match(output, /applied 3 sample Tenants: team-a, team-b, team-c/)
+      assert.match(output, /check: 3 Tenants Ready [\d.]+ s after they were applied; deleting team-c/)
+      assert.match(output, /check passed: Tenant team-c and its namespace were gone/)
+      assert.match(output, /control plane stopped and its files removed/)
+      assert.match(output, /tenants 2 \(ready 2, failing 0, deleting 0\) · owned 2 namespaces, 2 quotas, 2 role bindings, 2 config maps/)
+      assert.deepStrictEqual(leftovers(run.tag), [])
+    }), 180_000)
+
+  it.live("serves /metrics and the probes while it runs, and Ctrl-C stops everything and removes its files", () =>
+    Effect.promise(async () => {
+      const run = start(["--port=0"])
+      try {
+        const [, url] = await run.waitFor(/metrics and probes: (http:\/\/127\.0\.0\.1:\d+)\/metrics/)
+        const [, kubeconfig] = await run.waitFor(/export KUBECONFIG=(\S+)/)
+        await run.waitFor(/tenants 3 \(ready 3, failing 0, deleting 0\)/)
+        assert.isTrue(Fs.existsSync(kubeconfig!))
+
+        const readyz = await fetch(`${url}/readyz`)
+        assert.strictEqual(readyz.status, 200)
+        const healthz = await fetch(`${url}/healthz`)
+        assert.strictEqual(healthz.status, 200)
+        const metrics = await (await fetch(`${url}/metrics`)).text()
+        assert.match(metrics, /^controller_runtime_reconcile_total\{controller="tenant-operator",result="success"\} [1-9]\d*$/m)
+        assert.match(metrics, /^tenant_operator_namespaces_created_total 3$/m)
+        assert.match(metrics, /^leader_election_master_status\{name="tenant-operator"\} 1$/m)
+        assert.match(metrics, /^operatorkit_controller_operation_total\{resource="namespace",operation="ensureCreated"\} [1-9]\d*$/m)
+
+        run.child.kill("SIGINT")
+        const code = await withTimeout(run.exited, 60_000, "stopping after SIGINT")
+        const output = run.output()
+        assert.strictEqual(code, 0, output)
+        assert.match(output, /released the Lease/)
+        assert.match(output, /control plane stopped and its files removed\n.*stopped\n$/)
+        assert.isFalse(Fs.existsSync(Path.dirname(kubeconfig!)), "the control plane's folder is removed")
+        assert.deepStrictEqual(leftovers(run.tag), [])
+      } finally {
+        if (run.child.exitCode === null) run.child.kill("SIGKILL")
+      }
+    }), 180_000)
+})
