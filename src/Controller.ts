@@ -312,28 +312,37 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
     const paused = (object: A) => pause !== false && object.metadata.annotations?.[pause.annotation] === pause.value
     const refOf = (object: A) => ({ name: object.metadata.name, namespace: object.metadata.namespace })
 
-    /** Adds our finalizer to a fresh read, guarded by its resourceVersion. None: gone or being deleted. */
+    /**
+     * Adds our finalizer to a fresh read, guarded by its resourceVersion; a lost race (another
+     * writer moved the object in between) reads again. None: gone or being deleted.
+     */
     const addFinalizer = (
       object: A,
       writing: Framework.ReconciliationState["writing"]
     ): Effect.Effect<Option.Option<A>, KubeError.KubeError> =>
       Effect.gen(function*() {
-        const fresh = yield* client.get(kind, refOf(object)).pipe(
-          Effect.map(Option.some),
-          Effect.catchTag("NotFound", () => Effect.succeedNone)
-        )
-        if (Option.isNone(fresh)) return Option.none()
-        const current = fresh.value
-        if (current.metadata.deletionTimestamp !== undefined) return Option.none()
-        if (hasFinalizer(current)) return Option.some(current)
-        const finalizers = current.metadata.finalizers
-        const patched = yield* writing(client.patch(kind, refOf(current), Patch.json([
-          { op: "test", path: "/metadata/resourceVersion", value: current.metadata.resourceVersion },
-          finalizers === undefined
-            ? { op: "add", path: "/metadata/finalizers", value: [finalizer] }
-            : { op: "add", path: "/metadata/finalizers/-", value: finalizer }
-        ])))
-        return Option.some(patched)
+        for (let attempt = 0;; attempt++) {
+          const fresh = yield* client.get(kind, refOf(object)).pipe(
+            Effect.map(Option.some),
+            Effect.catchTag("NotFound", () => Effect.succeedNone)
+          )
+          if (Option.isNone(fresh)) return Option.none()
+          const current = fresh.value
+          if (current.metadata.deletionTimestamp !== undefined) return Option.none()
+          if (hasFinalizer(current)) return Option.some(current)
+          const finalizers = current.metadata.finalizers
+          const result = yield* writing(client.patch(kind, refOf(current), Patch.json([
+            { op: "test", path: "/metadata/resourceVersion", value: current.metadata.resourceVersion },
+            finalizers === undefined
+              ? { op: "add", path: "/metadata/finalizers", value: [finalizer] }
+              : { op: "add", path: "/metadata/finalizers/-", value: finalizer }
+          ]))).pipe(
+            Effect.map(Option.some),
+            // a failed resourceVersion test answers 422 (Invalid); a stale write 409
+            Effect.catchIf((e) => (e._tag === "Conflict" || e._tag === "Invalid") && attempt < 5, () => Effect.succeedNone)
+          )
+          if (Option.isSome(result)) return result
+        }
       })
 
     /**
