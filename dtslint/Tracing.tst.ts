@@ -1,7 +1,7 @@
 import type * as OtelResource from "@effect/opentelemetry/Resource"
 import type { Config, Layer } from "effect"
 import { describe, expect, it } from "tstyche"
-import { Tracing } from "operatorkit"
+import * as Tracing from "operatorkit/Tracing"
 
 describe("Tracing", () => {
   it("layer provides the OpenTelemetry Resource and fails with configuration errors", () => {

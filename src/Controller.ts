@@ -162,7 +162,10 @@ export interface Controller<A extends Kind.KubeObject> {
  * import { Effect } from "effect"
  * import { Controller } from "operatorkit"
  *
- * const names = Effect.map(Controller.Registry.asEffect(), (registry) => [...registry].map((c) => c.name))
+ * const names = Effect.gen(function*() {
+ *   const registry = yield* Controller.Registry
+ *   return [...registry].map((c) => c.name)
+ * })
  * ```
  *
  * @since 0.1.0

@@ -1,6 +1,9 @@
 /**
  * operatorkit: Kubernetes operators as Effect programs.
  *
+ * One namespace per module. `Tracing` is not in this barrel, so that programs without tracing do
+ * not load the OpenTelemetry SDK: import it by path, `import * as Tracing from "operatorkit/Tracing"`.
+ *
  * @since 0.1.0
  */
 
@@ -111,17 +114,17 @@ export * as Owned from "./Owned.ts"
 export * as Patch from "./Patch.ts"
 
 /**
- * The informer cache: objects by key and by index.
- *
- * @since 0.1.0
- */
-/**
  * Status conditions and writes through the /status subresource.
  *
  * @since 0.1.0
  */
 export * as Status from "./Status.ts"
 
+/**
+ * The informer cache: objects by key and by index.
+ *
+ * @since 0.1.0
+ */
 export * as Store from "./Store.ts"
 
 /**
@@ -130,13 +133,6 @@ export * as Store from "./Store.ts"
  * @since 0.1.0
  */
 export * as Testing from "./Testing.ts"
-
-/**
- * OpenTelemetry tracing: an exporter Layer, and the library's span names and attributes.
- *
- * @since 0.1.0
- */
-export * as Tracing from "./Tracing.ts"
 
 /**
  * The controller's work queue: keys not events, one worker per key, delays, backoff, fairness.
