@@ -1,0 +1,177 @@
+/**
+ * The deployment manifests of deploy/, on a real API server: the CRD is the one Tenant.ts
+ * generates, every manifest is accepted, the Deployment's probes and port match what main.ts
+ * serves, and the operator converges and cleans up with exactly the rights of rbac.yaml, signed in
+ * with its ServiceAccount's token.
+ */
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import { assert, describe, layer } from "@effect/vitest"
+import { Effect, Layer, Option, Schema } from "effect"
+import { Yaml } from "effect/encoding"
+import { Client, Crd, Envtest, Informer, Kind, KubeConfig } from "operatorkit"
+import * as TenantOperator from "./operator.ts"
+import { samples } from "./samples.ts"
+import { Tenant, TenantCrd } from "./Tenant.ts"
+
+const deploy = (file: string) => Fs.readFileSync(Path.join(import.meta.dirname, "deploy", file), "utf8")
+
+/** The documents of a YAML stream (`---` separated). */
+const documents = (text: string): Array<Record<string, any>> =>
+  text.split(/^---$/m)
+    .filter((doc) => doc.split("\n").some((line) => line.trim() !== "" && !line.trimStart().startsWith("#")))
+    .map((doc) => Yaml.parse(doc) as Record<string, any>)
+
+const manifests = ["crd.yaml", "namespace.yaml", "rbac.yaml", "deployment.yaml"]
+
+const Cluster = Client.layer.pipe(
+  Layer.provideMerge(KubeConfig.layerEnvtest),
+  // kube-controller-manager: namespace deletion, and the ServiceAccount's token Secret
+  Layer.provideMerge(Envtest.layer({ controllerManager: true })),
+  Layer.orDie
+)
+
+const kindOf = (doc: Record<string, any>): Kind.Any => {
+  const known: Record<string, Kind.Any> = {
+    CustomResourceDefinition: Kind.CustomResourceDefinition,
+    Namespace: Kind.Namespace,
+    ServiceAccount: Kind.ServiceAccount,
+    ClusterRole: Kind.ClusterRole,
+    ClusterRoleBinding: Kind.ClusterRoleBinding,
+    Role: Kind.Role,
+    RoleBinding: Kind.RoleBinding,
+    Deployment: Kind.Deployment,
+    Service: Kind.Service
+  }
+  const kind = known[doc["kind"]]
+  if (kind === undefined) throw new Error(`no Kind for ${doc["kind"]}`)
+  return kind
+}
+
+describe("deploy/ manifests", () => {
+  layer(Cluster, { excludeTestServices: true })("on kube-apiserver 1.20.2", (it) => {
+    it.effect("crd.yaml is what Tenant.ts generates; samples.yaml holds the samples of samples.ts", () =>
+      Effect.sync(() => {
+        const generated = deploy("crd.yaml").split("\n").filter((l) => !l.startsWith("#")).join("\n")
+        assert.strictEqual(
+          generated,
+          Crd.toYaml(TenantCrd),
+          "deploy/crd.yaml is stale: regenerate it with the command in its first lines"
+        )
+        const fromYaml = documents(deploy("samples.yaml")).map((doc) => Schema.decodeUnknownSync(Tenant.schema)(doc))
+        assert.deepStrictEqual(fromYaml, samples.map((s) => Schema.decodeUnknownSync(Tenant.schema)(s)))
+      }))
+
+    it.effect("the Deployment runs two replicas whose probes and port are the ones main.ts serves, as the ServiceAccount rbac.yaml binds", () =>
+      Effect.sync(() => {
+        const [deployment] = documents(deploy("deployment.yaml")).filter((d) => d["kind"] === "Deployment")
+        const spec = deployment!["spec"]
+        assert.strictEqual(spec.replicas, 2)
+        const pod = spec.template.spec
+        const [container] = pod.containers
+        assert.deepStrictEqual(container.args, ["--port=8080"])
+        assert.deepStrictEqual(container.ports, [{ name: "http", containerPort: 8080 }])
+        assert.deepStrictEqual(container.livenessProbe.httpGet, { path: "/healthz", port: "http" })
+        assert.deepStrictEqual(container.readinessProbe.httpGet, { path: "/readyz", port: "http" })
+        assert.deepStrictEqual(container.env.slice(0, 2).map((e: any) => [e.name, e.valueFrom.fieldRef.fieldPath]), [
+          ["POD_NAME", "metadata.name"],
+          ["POD_NAMESPACE", "metadata.namespace"]
+        ])
+        const subjects = documents(deploy("rbac.yaml")).flatMap((d) => d["subjects"] ?? [])
+        assert.isNotEmpty(subjects)
+        for (const s of subjects) {
+          assert.deepStrictEqual([s.kind, s.namespace, s.name], ["ServiceAccount", deployment!["metadata"].namespace, pod.serviceAccountName])
+        }
+        assert.deepStrictEqual(
+          deploy("kustomization.yaml").match(/^ {2}- (\S+)$/gm)?.map((l) => l.trim().slice(2)),
+          manifests
+        )
+      }))
+
+    it.effect("every manifest is accepted, and the operator converges and cleans up with only the rights of rbac.yaml", () =>
+      Effect.gen(function*() {
+        const admin = yield* Client.Client
+        for (const file of manifests) {
+          for (const doc of documents(deploy(file))) {
+            yield* admin.create(kindOf(doc), doc as Kind.KubeObject)
+          }
+        }
+        yield* (yield* Crd.Crd).ensureCreated(TenantCrd)
+
+        // sign in as the ServiceAccount: kube-controller-manager puts its token in a Secret
+        const token = yield* poll(Effect.gen(function*() {
+          const secrets = yield* admin.list(Kind.Secret, { namespace: "tenant-operator" })
+          const secret = secrets.items.find((s) =>
+            s.type === "kubernetes.io/service-account-token" &&
+            s.metadata.annotations?.["kubernetes.io/service-account.name"] === "tenant-operator"
+          )
+          return Option.fromUndefinedOr(secret?.data?.["token"])
+        }))
+        const env = yield* Envtest.Envtest
+        const kubeconfig = yield* KubeConfig.fromString([
+          "apiVersion: v1",
+          "kind: Config",
+          `clusters: [{ name: envtest, cluster: { server: "${env.server}", certificate-authority-data: "${Buffer.from(env.caData).toString("base64")}" } }]`,
+          `users: [{ name: tenant-operator, user: { token: "${Buffer.from(token, "base64").toString()}" } }]`,
+          "contexts: [{ name: envtest, context: { cluster: envtest, user: tenant-operator } }]",
+          "current-context: envtest",
+          ""
+        ].join("\n"))
+        const restricted = yield* Client.fromKubeConfig(kubeconfig)
+        // the rights really are restricted
+        const forbidden = yield* Effect.flip(restricted.list(Kind.Secret, { namespace: "tenant-operator" }))
+        assert.strictEqual(forbidden._tag, "Forbidden")
+
+        const results = yield* Effect.gen(function*() {
+          const running = yield* TenantOperator.start({ leaderElection: { namespace: "tenant-operator", identity: "pod-a" } })
+          yield* running.controller.synced
+          const tenant = yield* admin.create(Tenant, { ...samples[0]!, metadata: { name: "rbac-check" } })
+          yield* poll(Effect.map(admin.get(Tenant, { name: "rbac-check" }), (t) => TenantOperator.isReady(t) ? Option.some(t) : Option.none()))
+          const quota = yield* admin.get(Kind.ResourceQuota, { namespace: "rbac-check", name: "tenant-quota" })
+          assert.strictEqual(quota.spec?.hard?.["pods"], String(tenant.spec.quota.pods))
+          yield* admin.delete(Tenant, { name: "rbac-check" })
+          yield* poll(Effect.gen(function*() {
+            const exists = (kind: Kind.Any) =>
+              admin.get(kind, { name: "rbac-check" }).pipe(Effect.as(true), Effect.catchTag("NotFound", () => Effect.succeed(false)))
+            return (yield* exists(Tenant)) || (yield* exists(Kind.Namespace)) ? Option.none() : Option.some(true)
+          }))
+          yield* running.events.flush
+          const informers = yield* (yield* Informer.Informers).all
+          return {
+            leading: yield* running.elector!.isLeader,
+            controller: yield* running.controller.stats,
+            informerErrors: yield* Effect.forEach(informers, (i) =>
+              Effect.map(i.stats, (s) => [i.kind.kind, s.errors, s.lastError?.message] as const)),
+            events: yield* running.events.stats
+          }
+        }).pipe(
+          Effect.scoped,
+          Effect.provide(Informer.layer, { local: true }),
+          Effect.provideService(Client.Client, restricted)
+        )
+        assert.isTrue(results.leading)
+        assert.strictEqual(results.controller.errors, 0)
+        assert.isAtLeast(results.informerErrors.length, 4)
+        for (const [kind, errors, last] of results.informerErrors) assert.strictEqual(errors, 0, `${kind}: ${last}`)
+        assert.strictEqual(results.events.failed, 0)
+        assert.isAtLeast(results.events.created, 3) // NamespaceCreated, Ready, NamespaceDeleting
+        const events = yield* admin.list(Kind.Event, { namespace: "default" })
+        assert.includeMembers(
+          events.items.filter((e) => e.involvedObject.name === "rbac-check").map((e) => e.reason),
+          ["NamespaceCreated", "Ready", "NamespaceDeleting"]
+        )
+      }).pipe(Effect.provide(Crd.layer, { local: true })))
+  })
+})
+
+/** Polls every 100 ms (real time) until the effect gives Some, for up to 30 seconds. */
+const poll = <A, E, R>(effect: Effect.Effect<Option.Option<A>, E, R>) =>
+  Effect.gen(function*() {
+    const deadline = performance.now() + 30_000
+    while (true) {
+      const result = yield* effect
+      if (Option.isSome(result)) return result.value
+      if (performance.now() > deadline) return yield* Effect.die(new Error("timed out after 30 s"))
+      yield* Effect.sleep("100 millis")
+    }
+  })
