@@ -169,12 +169,11 @@ export const makeHttp = (
       Effect.flatMap(config.authHeaders, (auth) =>
         Effect.callback<ApiResponse, RequestFailure>((resume) => {
           const body = serialize(req.body)
-          let timedOut = false
           const r = lib.request(options_(req, auth, body), (res) => {
             const chunks: Array<Buffer> = []
             res.on("data", (c: Buffer) => chunks.push(c))
             res.once("end", () => {
-              clearTimeout(timer)
+              deadline.clear()
               const answer = Effect.succeed({
                 status: res.statusCode ?? 0,
                 body: parseBody(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)),
@@ -185,26 +184,35 @@ export const makeHttp = (
               process.nextTick(() => resume(answer))
             })
             res.once("error", (e) => {
-              clearTimeout(timer)
-              resume(Effect.fail(timedOut ? timeout(req) : transportError(req.info, e)))
+              deadline.clear()
+              resume(Effect.fail(deadline.failure(e)))
             })
           })
           r.once("error", (e) => {
-            clearTimeout(timer)
-            resume(Effect.fail(timedOut ? timeout(req) : transportError(req.info, e)))
+            deadline.clear()
+            resume(Effect.fail(deadline.failure(e)))
           })
-          const timer = setTimeout(() => {
-            timedOut = true
-            r.destroy(new Error("timeout"))
-          }, req.timeoutMs)
+          const deadline = withDeadline(r, req)
           r.end(body)
           return Effect.sync(() => {
-            clearTimeout(timer)
+            deadline.clear()
             r.destroy()
           })
         }))
 
-    const timeout = (req: ApiRequest) => new RequestTimeout({ request: req.info, timeoutMillis: req.timeoutMs })
+    /** Destroys a request at its deadline; a failure after that is reported as the timeout. */
+    const withDeadline = (r: Http.ClientRequest, req: ApiRequest) => {
+      let timedOut = false
+      const timer = setTimeout(() => {
+        timedOut = true
+        r.destroy(new Error("timeout"))
+      }, req.timeoutMs)
+      return {
+        clear: () => clearTimeout(timer),
+        failure: (e: unknown): RequestFailure =>
+          timedOut ? new RequestTimeout({ request: req.info, timeoutMillis: req.timeoutMs }) : transportError(req.info, e)
+      }
+    }
 
     interface Open {
       readonly req: Http.ClientRequest
@@ -214,22 +222,18 @@ export const makeHttp = (
     /** Sends the watch request; the deadline covers the response headers only. */
     const open = (req: ApiRequest, auth: Readonly<Record<string, string>>) =>
       Effect.callback<Open, RequestFailure>((resume) => {
-        let timedOut = false
         const r = lib.request(options_(req, auth, undefined), (res) => {
-          clearTimeout(timer)
+          deadline.clear()
           resume(Effect.succeed({ req: r, res }))
         })
         r.once("error", (e) => {
-          clearTimeout(timer)
-          resume(Effect.fail(timedOut ? timeout(req) : transportError(req.info, e)))
+          deadline.clear()
+          resume(Effect.fail(deadline.failure(e)))
         })
-        const timer = setTimeout(() => {
-          timedOut = true
-          r.destroy(new Error("timeout"))
-        }, req.timeoutMs)
+        const deadline = withDeadline(r, req)
         r.end()
         return Effect.sync(() => {
-          clearTimeout(timer)
+          deadline.clear()
           r.destroy()
         })
       })

@@ -1,24 +1,15 @@
 /** Controller features beyond the Go library's behaviours, on the in-memory server with TestClock. */
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, type Duration, Effect, Exit, Fiber, Scope } from "effect"
-import { TestClock } from "effect/testing"
+import { Clock, Effect, Exit, Fiber, Scope } from "effect"
 import * as Client from "../../src/Client.ts"
 import * as Controller from "../../src/Controller.ts"
 import * as Framework from "../../src/Framework.ts"
 import * as Kind from "../../src/Kind.ts"
-import * as Testing from "../../src/Testing.ts"
+import { settle, withServer } from "../support/testClock.ts"
 
 type ConfigMap = Kind.Type<typeof Kind.ConfigMap>
 const ns = "default"
-const withServer = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provide(effect, Testing.layer, { local: true })
 
-const settle = (steps = 40, step: Duration.Input = "5 millis") =>
-  Effect.gen(function*() {
-    for (let i = 0; i < steps; i++) {
-      yield* Effect.yieldNow
-      yield* TestClock.adjust(step)
-    }
-  })
 
 const create = (name: string, extra: Partial<ConfigMap["metadata"]> = {}, data?: Record<string, string>) =>
   Effect.gen(function*() {

@@ -12,19 +12,12 @@ import * as Framework from "../../src/Framework.ts"
 import type { ApiRequest, Transport } from "../../src/internal/transport.ts"
 import * as Kind from "../../src/Kind.ts"
 import * as Testing from "../../src/Testing.ts"
+import { settle, withServer } from "../support/testClock.ts"
 
 type ConfigMap = Kind.Type<typeof Kind.ConfigMap>
 const ns = "default"
 const F = (name: string) => `operatorkit.giantswarm.io/${name}`
 
-/** Let the fibers of the controller and the fake server run, moving the clock in small steps. */
-const settle = (steps = 40, step: Duration.Input = "5 millis") =>
-  Effect.gen(function*() {
-    for (let i = 0; i < steps; i++) {
-      yield* Effect.yieldNow
-      yield* TestClock.adjust(step)
-    }
-  })
 
 /** Moves the clock until a condition holds (fails the test after `maxSteps`). */
 const until = (check: () => boolean, what: string, maxSteps = 400, step: Duration.Input = "5 millis") =>
@@ -70,8 +63,6 @@ const recorder = () => {
   return { calls, resource, of }
 }
 
-/** A new in-memory server for each test (layers are otherwise memoised across provides). */
-const withServer = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provide(effect, Testing.layer, { local: true })
 
 const get = (name: string) =>
   Effect.gen(function*() {

@@ -1,22 +1,15 @@
 /** Informer timing and recovery on the in-memory API server, driven by TestClock. */
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, type Duration, Effect, Stream } from "effect"
+import { Clock, Effect, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import * as Client from "../../src/Client.ts"
 import * as Informer from "../../src/Informer.ts"
 import * as Kind from "../../src/Kind.ts"
 import * as Testing from "../../src/Testing.ts"
+import { settle, withServer } from "../support/testClock.ts"
 
 const ns = "default"
-const withServer = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provide(effect, Testing.layer, { local: true })
 
-const settle = (steps = 40, step: Duration.Input = "5 millis") =>
-  Effect.gen(function*() {
-    for (let i = 0; i < steps; i++) {
-      yield* Effect.yieldNow
-      yield* TestClock.adjust(step)
-    }
-  })
 
 const record = <A extends Kind.KubeObject>(informer: Informer.Informer<A>) =>
   Effect.gen(function*() {
