@@ -19,9 +19,8 @@
 import * as Os from "node:os"
 import { NodeRuntime } from "@effect/platform-node"
 import { Cause, Clock, Duration, Effect, Exit, Layer, Logger, Option, Schedule } from "effect"
-import { Client, Crd, Envtest, Informer, Kind, KubeConfig, Patch } from "operatorkit"
-import * as Health from "operatorkit/Health"
-import * as Metrics from "operatorkit/Metrics"
+import { Client, Crd, Envtest, Health, Informer, Kind, KubeConfig, Metrics, Patch } from "operatorkit"
+// not in the barrel, so that programs without tracing do not load the OpenTelemetry SDK
 import * as Tracing from "operatorkit/Tracing"
 import * as TenantOperator from "./operator.ts"
 import { namespacesCreated } from "./resources.ts"

@@ -11,8 +11,7 @@
  * ```
  */
 import { Cause, Duration, Effect, Layer, Option } from "effect"
-import { Client, Controller, Kind, LeaderElection } from "operatorkit"
-import * as Events from "operatorkit/Events"
+import { Client, Controller, Events, Kind, LeaderElection } from "operatorkit"
 import { controllerName, managedBy, resources, setReady } from "./resources.ts"
 import { Tenant } from "./Tenant.ts"
 

@@ -11,8 +11,7 @@
  * 3. `status`: Ready=True with the observed generation, and an Event when the Tenant becomes Ready.
  */
 import { Clock, DateTime, Effect, Metric, Option } from "effect"
-import { Client, Framework, Kind, Owned, Status } from "operatorkit"
-import * as Events from "operatorkit/Events"
+import { Client, Events, Framework, Kind, Owned, Status } from "operatorkit"
 import { Tenant } from "./Tenant.ts"
 
 /** The controller's name: its finalizer, its field manager and its Events' source. */
