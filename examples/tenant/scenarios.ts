@@ -5,7 +5,7 @@
  */
 import * as Crypto from "node:crypto"
 import { assert } from "@effect/vitest"
-import { Context, Duration, Effect, Exit, Layer, Option, Scope } from "effect"
+import { Context, Effect, Exit, Layer, Option, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import { Client, Crd, Kind, Patch } from "operatorkit"
 import * as TenantOperator from "./operator.ts"
@@ -303,6 +303,3 @@ export const scenarios: ReadonlyArray<{
     })
   }
 ]
-
-/** Two seconds of time for the in-memory harness to prove something does not happen. */
-export const quiet = Duration.seconds(2)
