@@ -573,13 +573,18 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
     if (Option.isNone(leadership)) {
       yield* startWorkers
     } else {
+      let first = true
       yield* leadership.value.changes.pipe(
         Stream.changes,
-        Stream.runForEach((leading) =>
-          leading
-            ? Effect.andThen(Effect.logInfo(`controller ${name}: leading, reconciling`), startWorkers)
+        Stream.runForEach((leading) => {
+          const wasFirst = first
+          first = false
+          if (leading) return Effect.andThen(Effect.logInfo(`controller ${name}: leading, reconciling`), startWorkers)
+          // not leading at start is the normal wait for the first election, not news
+          return wasFirst
+            ? Effect.andThen(Effect.logDebug(`controller ${name}: waiting for leadership`), stopWorkers)
             : Effect.andThen(Effect.logInfo(`controller ${name}: not leading, reconciles stopped`), stopWorkers)
-        ),
+        }),
         Effect.forkScoped
       )
     }

@@ -2,12 +2,17 @@
  * Resources for objects a controller creates for each of its objects (a ConfigMap, a Secret, or
  * anything else): `ensureCreated` server-side applies the desired object with an owner reference to
  * the reconciled object (field manager: the controller's name, forced, so the controller owns what
- * it sets), `ensureDeleted` deletes it (NotFound is success). Watch them with `Controller.owns` so a
- * change or deletion brings the owner back.
+ * it sets), `ensureDeleted` deletes it, but only if it carries that owner reference (so an object
+ * of the same name the controller never created is left alone; NotFound is success). Watch them
+ * with `Controller.owns` so a change or deletion brings the owner back.
+ *
+ * RBAC: server-side apply that creates an object needs `create` as well as `patch`; deletion needs
+ * `get` and `delete`.
  *
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Client from "./Client.ts"
 import * as Framework from "./Framework.ts"
 import * as Kind from "./Kind.ts"
@@ -15,7 +20,8 @@ import type * as KubeError from "./KubeError.ts"
 import * as Patch from "./Patch.ts"
 
 /**
- * The desired owned object, or `undefined` when the owner wants none (it is then deleted).
+ * The desired owned object, or `undefined` when the owner wants none: nothing is applied or
+ * deleted for it.
  *
  * @since 0.1.0
  * @category models
@@ -97,7 +103,16 @@ export const make = <A extends Kind.KubeObject, B extends Kind.KubeObject>(
         const client = yield* Client.Client
         const want = desired(owner)
         if (want === undefined) return
-        yield* client.delete(kind, { name: want.metadata.name, namespace: want.metadata.namespace }).pipe(
+        const ref = { name: want.metadata.name, namespace: want.metadata.namespace }
+        const current = yield* client.get(kind, ref).pipe(
+          Effect.map(Option.some),
+          Effect.catchTag("NotFound", () => Effect.succeedNone)
+        )
+        if (Option.isNone(current)) return
+        const ours = current.value.metadata.ownerReferences?.some((r) => r.uid === owner.metadata.uid) ?? false
+        if (!ours) return
+        // the uid precondition: never delete a namesake created after our read
+        yield* client.delete(kind, ref, { preconditions: { uid: current.value.metadata.uid! } }).pipe(
           Effect.catchTag("NotFound", () => Effect.void),
           Effect.asVoid
         )
