@@ -625,7 +625,7 @@ export const make = (transport: Transport, options: ClientOptions = {}): ClientS
           : fromTransport(e, info)
       )
     )
-    return Stream.transformPull(raw, (pull) =>
+    const events = Stream.transformPull(raw, (pull) =>
       Effect.sync(() => {
         // an ERROR event fails the stream, but only after the events before it were emitted
         let pending: KubeError.KubeError | undefined
@@ -646,13 +646,17 @@ export const make = (transport: Transport, options: ClientOptions = {}): ClientS
           })
         })
         return next
-      })).pipe(
-        Stream.withSpan("Client.watch", {
-          kind: "client",
-          captureStackTrace: false,
-          attributes: { "k8s.api_version": kind.apiVersion, "k8s.kind": kind.kind, ...(namespace !== undefined ? { "k8s.namespace": namespace } : {}) }
-        })
-      )
+      }))
+    // The span lives as long as the stream and ends with its exit. It is made in the stream's scope
+    // rather than by Stream.withSpan, which provides it to every pull: a context update per event.
+    // Nothing below opens spans, so nothing needs it as parent.
+    return Stream.unwrap(Effect.as(
+      Effect.makeSpanScoped("Client.watch", {
+        kind: "client",
+        attributes: { "k8s.api_version": kind.apiVersion, "k8s.kind": kind.kind, ...(namespace !== undefined ? { "k8s.namespace": namespace } : {}) }
+      }),
+      events
+    ))
   }
 
   const raw: ClientService["raw"] = (request) => {

@@ -99,7 +99,7 @@ export interface Options<A> {
   readonly resyncPeriod?: Duration.Input | undefined
   /** Spreads resync dispatches (the Go library's RateWait) as a token bucket. Default 100/s, burst 100. */
   readonly resyncRate?: { readonly perSecond: number; readonly burst: number } | undefined
-  /** Applied to every object before it is cached. Default: drop `metadata.managedFields`. */
+  /** Applied to every object before it is cached (keeping its name and namespace). Default: drop `metadata.managedFields`. */
   readonly transform?: ((object: A) => A) | undefined
   /** Label keys to index in the Store. */
   readonly indexLabels?: ReadonlyArray<string> | undefined
@@ -188,6 +188,7 @@ export const make = <A extends Kind.KubeObject>(
     const backoff = Backoff.make(options.backoff)
     const watchTimeoutMs = Duration.toMillis(Duration.fromInputUnsafe(options.watchTimeout ?? "5 minutes"))
     const inactivity = options.inactivityTimeout ?? Duration.millis(2 * watchTimeoutMs + 60_000)
+    const inactivityMs = Duration.toMillis(Duration.fromInputUnsafe(inactivity))
     const selectors = {
       namespace: options.namespace,
       labelSelector: options.labelSelector,
@@ -231,23 +232,28 @@ export const make = <A extends Kind.KubeObject>(
       }
     }
 
-    /** Applies one object the server says exists now. */
-    const upsert = (incoming: A, source: Source) => {
+    /** Applies one object the server says exists now; returns its key. */
+    const upsert = (incoming: A, source: Source): string => {
+      const key = Store.keyOf(incoming)
+      const old = cache.get(key)
+      // same uid and resourceVersion: already known, never dispatched twice (and not transformed again)
+      if (old !== undefined && old.metadata.uid === incoming.metadata.uid && old.metadata.resourceVersion === incoming.metadata.resourceVersion) {
+        return key
+      }
       const object = transform(incoming)
-      const old = cache.get(Store.keyOf(object))
       if (old === undefined) {
-        cache.set(object)
+        cache.set(object, key)
         publish({ _tag: "Added", object, source })
       } else if (old.metadata.uid !== object.metadata.uid) {
         // deleted and re-created under the same name while we were not looking
-        cache.set(object)
+        cache.set(object, key)
         publish({ _tag: "Deleted", object: old, source })
         publish({ _tag: "Added", object, source })
       } else if (old.metadata.resourceVersion !== object.metadata.resourceVersion) {
-        cache.set(object)
+        cache.set(object, key)
         publish({ _tag: "Updated", old, object, source })
       }
-      // same uid and resourceVersion: already known, never dispatched twice
+      return key
     }
 
     const remove = (key: string, source: Source) => {
@@ -274,7 +280,8 @@ export const make = <A extends Kind.KubeObject>(
       Effect.gen(function*() {
         stats.lists++
         if (consistent) stats.relists++
-        const seen = new Set<string>()
+        // the keys this list saw, to find the vanished ones; a first list into an empty Store has none
+        const seen = cache.size > 0 ? new Set<string>() : undefined
         let resourceVersion: string | undefined
         const invalid: Array<KubeError.DecodeError> = []
         yield* client.listPages(kind, {
@@ -287,12 +294,12 @@ export const make = <A extends Kind.KubeObject>(
             Effect.sync(() => {
               resourceVersion ??= page.resourceVersion
               for (const object of page.items) {
-                seen.add(Store.keyOf(object))
-                upsert(object, "list")
+                const key = upsert(object, "list")
+                seen?.add(key)
               }
               // an object that does not decode keeps its last good version
               for (const { error, meta } of page.invalid) {
-                if (meta.name !== undefined) seen.add(Store.key({ name: meta.name, namespace: meta.namespace }))
+                if (meta.name !== undefined) seen?.add(Store.key({ name: meta.name, namespace: meta.namespace }))
                 invalid.push(error)
               }
             })
@@ -300,7 +307,7 @@ export const make = <A extends Kind.KubeObject>(
         )
         yield* Effect.forEach(invalid, reportInvalid, { discard: true })
         yield* Effect.sync(() => {
-          for (const key of Array.from(cache.items.keys())) if (!seen.has(key)) remove(key, "list")
+          if (seen !== undefined) for (const key of Array.from(cache.items.keys())) if (!seen.has(key)) remove(key, "list")
           advance(resourceVersion)
         })
         stats.lastSyncMillis = yield* Clock.currentTimeMillis
@@ -313,14 +320,17 @@ export const make = <A extends Kind.KubeObject>(
       Effect.gen(function*() {
         let current = resourceVersion
         const timeoutSeconds = Math.round((watchTimeoutMs / 1000) * (1 + (yield* Random.next)))
-        yield* client.watch(kind, { ...selectors, resourceVersion, allowBookmarks: true, timeoutSeconds }).pipe(
-          Stream.timeoutOrElse({
-            duration: inactivity,
-            orElse: () => Stream.fail(new Stall())
-          }),
+        const clock = yield* Clock.Clock
+        let lastActivity = clock.currentTimeMillisUnsafe()
+        // one Effect per batch of events, allocated once: the batch itself is applied synchronously
+        const touched = Effect.sync(() => {
+          lastActivity = clock.currentTimeMillisUnsafe()
+          stats.lastSyncMillis = lastActivity
+        })
+        const consume = client.watch(kind, { ...selectors, resourceVersion, allowBookmarks: true, timeoutSeconds }).pipe(
           Stream.runForEachArray((events) =>
             Effect.suspend(() => {
-              const invalid: Array<KubeError.DecodeError> = []
+              let invalid: Array<KubeError.DecodeError> | undefined
               for (const event of events) {
                 switch (event.type) {
                   case "ADDED":
@@ -340,6 +350,7 @@ export const make = <A extends Kind.KubeObject>(
                     current = event.resourceVersion !== "" ? event.resourceVersion : current
                     break
                   case "INVALID":
+                    invalid ??= []
                     invalid.push(event.error)
                     if (event.eventType === "DELETED" && event.meta.name !== undefined) {
                       remove(Store.key({ name: event.meta.name, namespace: event.meta.namespace }), "watch")
@@ -349,14 +360,23 @@ export const make = <A extends Kind.KubeObject>(
                 }
               }
               advance(current)
-              return Effect.andThen(
-                Effect.forEach(invalid, reportInvalid, { discard: true }),
-                Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => (stats.lastSyncMillis = now)))
-              )
+              return invalid === undefined ? touched : Effect.andThen(Effect.forEach(invalid, reportInvalid, { discard: true }), touched)
             })
           ),
-          Effect.mapError((e): Stall | Gone | KubeError.KubeError => (e instanceof Stall ? e : e._tag === "Gone" ? new Gone() : e))
+          Effect.mapError((e): Gone | KubeError.KubeError => (e._tag === "Gone" ? new Gone() : e))
         )
+        // The inactivity deadline is a watchdog beside the consumer rather than a timeout around each
+        // pull (Stream.timeoutOrElse merges two streams, which costs a fiber hand-off per batch): it
+        // sleeps until the deadline counted from the last batch, and fails with Stall if nothing
+        // arrived meanwhile, which interrupts the consumer and closes the watch.
+        const watchdog = Effect.gen(function*() {
+          while (true) {
+            const left = lastActivity + inactivityMs - (yield* Clock.currentTimeMillis)
+            if (left <= 0) return yield* Effect.fail(new Stall())
+            yield* Effect.sleep(Duration.millis(left))
+          }
+        })
+        yield* Effect.raceFirst(consume, watchdog)
         return current
       })
 

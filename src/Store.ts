@@ -128,10 +128,14 @@ export class Cache<A extends KubeObject> {
   readonly items = new Map<string, A>()
   private readonly indexes = new Map<string, { readonly fn: IndexFunction<A>; readonly values: Map<string, Set<string>> }>()
   private readonly labelKeys: ReadonlySet<string>
+  private readonly namespaceIndex: { readonly fn: IndexFunction<A>; readonly values: Map<string, Set<string>> } = {
+    fn: (o) => (o.metadata.namespace !== undefined ? [o.metadata.namespace] : []),
+    values: new Map()
+  }
 
   constructor(labels: ReadonlyArray<string>, indexers: Readonly<Record<string, IndexFunction<A>>>) {
     this.labelKeys = new Set(labels)
-    this.indexes.set("namespace", { fn: (o) => (o.metadata.namespace !== undefined ? [o.metadata.namespace] : []), values: new Map() })
+    this.indexes.set("namespace", this.namespaceIndex)
     if (labels.length > 0) {
       this.indexes.set("~labels", {
         fn: (o) => {
@@ -150,12 +154,12 @@ export class Cache<A extends KubeObject> {
     return this.items.get(k)
   }
 
-  set(object: A): A | undefined {
-    const k = keyOf(object)
+  /** Stores an object; returns the one it replaced. `k` spares a caller holding its key computing it again. */
+  set(object: A, k: string = keyOf(object)): A | undefined {
     const old = this.items.get(k)
-    if (old !== undefined) this.unindex(k, old)
     this.items.set(k, object)
-    this.index(k, object)
+    if (old === undefined) this.index(k, object)
+    else this.reindex(k, old, object)
     return old
   }
 
@@ -174,6 +178,29 @@ export class Cache<A extends KubeObject> {
   private index(k: string, object: A) {
     for (const { fn, values } of this.indexes.values()) {
       for (const v of fn(object)) {
+        let keys = values.get(v)
+        if (keys === undefined) values.set(v, (keys = new Set()))
+        keys.add(k)
+      }
+    }
+  }
+
+  /** Moves a replaced object between index values, touching only the indexes whose values changed. */
+  private reindex(k: string, old: A, object: A) {
+    for (const index of this.indexes.values()) {
+      // the key holds the namespace, so a replacement never changes it
+      if (index === this.namespaceIndex) continue
+      const { fn, values } = index
+      const before = fn(old)
+      const after = fn(object)
+      if (before.length === after.length && before.every((v, i) => v === after[i])) continue
+      for (const v of before) {
+        const keys = values.get(v)
+        if (keys === undefined) continue
+        keys.delete(k)
+        if (keys.size === 0) values.delete(v)
+      }
+      for (const v of after) {
         let keys = values.get(v)
         if (keys === undefined) values.set(v, (keys = new Set()))
         keys.add(k)
