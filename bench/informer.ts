@@ -1,0 +1,79 @@
+/**
+ * Informer: 10,000 ConfigMaps of about 1.5 KB in one namespace, for operatorkit's Informer,
+ * @kubernetes/client-node's makeInformer, and a floor (one list GET with resourceVersion=0 and
+ * JSON.parse into a Map; a raw watch with JSON.parse per line into the same Map).
+ *
+ * Metrics: time to synced, retained heap after GC, the heap peak during a forced relist against the
+ * steady heap, and CPU time per watch event while another process updates all 10,000 objects.
+ * Each measurement runs in a fresh Node process (informer-worker.ts); implementations alternate
+ * within each round; the figures are medians over rounds.
+ */
+import * as Crypto from "node:crypto"
+import * as Path from "node:path"
+import { Effect } from "effect"
+import * as Client from "../src/Client.ts"
+import * as Envtest from "../src/Envtest.ts"
+import * as Kind from "../src/Kind.ts"
+import * as KubeConfig from "../src/KubeConfig.ts"
+import { N, NAMESPACE, PAYLOAD_CHARS, WRITE_CONCURRENCY } from "./informer-config.ts"
+import { log, printTable, type Result, runWorker, summarize, type Measurement, writeResults } from "./lib.ts"
+
+const impls = ["operatorkit", "client-node", "floor"] as const
+
+/** The target ratios of the issue, from the medians. */
+const targets = (results: ReadonlyArray<Result>) => {
+  const get = (impl: string, metric: string) => results.find((r) => r.impl === impl && r.metric === metric)?.median ?? NaN
+  const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100
+  const line = (name: string, value: number, limit: number) =>
+    `  ${name.padEnd(44)} ${String(value).padStart(5)}  (target ≤ ${limit}) ${value <= limit ? "met" : "MISSED"}`
+  return [
+    "targets (operatorkit):",
+    line("sync time vs floor", ratio(get("operatorkit", "sync_ms"), get("floor", "sync_ms")), 1.15),
+    line("retained heap vs client-node", ratio(get("operatorkit", "retained_mb"), get("client-node", "retained_mb")), 0.5),
+    line("relist peak vs steady heap (median of rounds)", get("operatorkit", "relist_peak_ratio"), 1.5),
+    line("CPU per event vs floor", ratio(get("operatorkit", "cpu_us_per_event"), get("floor", "cpu_us_per_event")), 1.25)
+  ].join("\n")
+}
+
+export const main = async (rounds = 5) => {
+  const measurements: Array<Measurement> = []
+  let objectBytes = 0
+  await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    log("informer: starting Envtest")
+    const env = yield* Envtest.make()
+    const client = yield* Client.fromKubeConfig(yield* KubeConfig.fromString(env.kubeconfig))
+    yield* client.create(Kind.Namespace, { metadata: { name: NAMESPACE } })
+    log(`informer: seeding ${N} ConfigMaps of ~1.5 KB`)
+    const started = performance.now()
+    yield* Effect.forEach(
+      Array.from({ length: N }, (_, i) => i),
+      (i) =>
+        client.create(Kind.ConfigMap, {
+          metadata: { name: `cm-${i}`, namespace: NAMESPACE, labels: { app: "bench", shard: String(i % 16) } },
+          // random, so no two payloads share storage
+          data: { payload: Crypto.randomBytes(Math.ceil((PAYLOAD_CHARS * 3) / 4)).toString("base64").slice(0, PAYLOAD_CHARS), i: String(i), v: "0" }
+        }),
+      { concurrency: WRITE_CONCURRENCY, discard: true }
+    )
+    log(`informer: seeded in ${Math.round(performance.now() - started)} ms`)
+    // the size of an object as the server sends it in a list
+    const sample = yield* client.raw({ method: "GET", path: `/api/v1/namespaces/${NAMESPACE}/configmaps/cm-0` })
+    objectBytes = JSON.stringify(sample).length
+    for (let round = 0; round < rounds; round++) {
+      // rotate the order so no implementation always runs first or last
+      const order = impls.map((_, i) => impls[(i + round) % impls.length]!)
+      for (const impl of order) {
+        const r = yield* Effect.promise(() =>
+          runWorker(Path.join(import.meta.dirname, "informer-worker.ts"), [impl, env.kubeconfigPath, NAMESPACE, `${impl}-${round}`])
+        )
+        log(`informer: round ${round + 1}/${rounds} ${impl}: ${JSON.stringify(r)}`)
+        if (r.events !== N) throw new Error(`${impl} received ${r.events} of ${N} update events`)
+        for (const [metric, value] of Object.entries(r)) measurements.push({ impl, metric, value: value as number })
+      }
+    }
+  })))
+  const results = summarize(measurements)
+  const file = writeResults("informer", rounds, results, { n: N, object_bytes: objectBytes })
+  printTable("informer", results)
+  process.stdout.write(`\n${targets(results)}\nresults: ${file}\n`)
+}
