@@ -19,6 +19,7 @@
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
@@ -26,7 +27,6 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Queue from "effect/Queue"
 import * as Random from "effect/Random"
 import * as RcMap from "effect/RcMap"
 import type * as Scope from "effect/Scope"
@@ -210,11 +210,17 @@ export const make = <A extends Kind.KubeObject>(
       resourceVersion: undefined as string | undefined
     }
 
-    // Subscribers and resourceVersion waiters are notified synchronously while a batch is applied,
-    // so the Store and every subscriber see the same sequence.
-    const subscribers = new Set<Queue.Queue<Change<A>>>()
+    // Changes are appended to every subscriber's buffer while a batch is applied, so the Store and
+    // every subscriber see the same sequence; once the batch is in the Store, `flush` hands each
+    // waiting subscriber its buffer. The hand-off resumes the subscriber's fiber directly (as a
+    // Deferred does), not through a Queue, whose offer schedules the taker on the next turn of
+    // the event loop: that hop was most of the cost of a watch event.
+    const subscribers = new Set<Subscriber<A>>()
     const publish = (change: Change<A>) => {
-      for (const q of subscribers) Queue.offerUnsafe(q, change)
+      for (const s of subscribers) s.pending.push(change)
+    }
+    const flush = () => {
+      for (const s of subscribers) if (s.pending.length > 0) s.wake()
     }
     let lastRv = NaN
     const waiters = new Set<{ readonly rv: number; readonly done: Deferred.Deferred<void> }>()
@@ -302,6 +308,7 @@ export const make = <A extends Kind.KubeObject>(
                 if (meta.name !== undefined) seen?.add(Store.key({ name: meta.name, namespace: meta.namespace }))
                 invalid.push(error)
               }
+              flush()
             })
           )
         )
@@ -309,6 +316,7 @@ export const make = <A extends Kind.KubeObject>(
         yield* Effect.sync(() => {
           if (seen !== undefined) for (const key of Array.from(cache.items.keys())) if (!seen.has(key)) remove(key, "list")
           advance(resourceVersion)
+          flush()
         })
         stats.lastSyncMillis = yield* Clock.currentTimeMillis
         yield* Deferred.succeed(synced, undefined)
@@ -360,6 +368,7 @@ export const make = <A extends Kind.KubeObject>(
                 }
               }
               advance(current)
+              flush()
               return invalid === undefined ? touched : Effect.andThen(Effect.forEach(invalid, reportInvalid, { discard: true }), touched)
             })
           ),
@@ -422,27 +431,34 @@ export const make = <A extends Kind.KubeObject>(
     yield* Effect.forkScoped(supervised)
 
     if (options.resyncPeriod !== undefined) {
-      yield* Effect.forkScoped(resync(cache, publish, Duration.fromInputUnsafe(options.resyncPeriod), options.resyncRate))
+      const publishNow = (change: Change<A>) => {
+        publish(change)
+        flush()
+      }
+      yield* Effect.forkScoped(resync(cache, publishNow, Duration.fromInputUnsafe(options.resyncPeriod), options.resyncRate))
     }
 
-    // End subscriber streams when the informer stops.
+    // End subscriber streams when the informer stops (after the changes they still hold).
     yield* Effect.addFinalizer(() =>
-      Effect.forEach(Array.from(subscribers), (q) => Queue.shutdown(q), { discard: true })
+      Effect.sync(() => {
+        for (const s of Array.from(subscribers)) s.end()
+      })
     )
 
     const changes: Stream.Stream<Change<A>> = Stream.unwrap(
-      Effect.gen(function*() {
-        const queue = yield* Effect.acquireRelease(
-          Queue.unbounded<Change<A>>(),
-          (q) => Effect.andThen(Effect.sync(() => subscribers.delete(q)), Queue.shutdown(q))
-        )
+      Effect.map(
         // snapshot and subscribe in one synchronous step: nothing is missed or seen twice
-        yield* Effect.sync(() => {
-          for (const object of cache.items.values()) Queue.offerUnsafe(queue, { _tag: "Added", object, source: "list" })
-          subscribers.add(queue)
-        })
-        return Stream.fromQueue(queue)
-      })
+        Effect.acquireRelease(
+          Effect.sync(() => {
+            const subscriber = new Subscriber<A>()
+            for (const object of cache.items.values()) subscriber.pending.push({ _tag: "Added", object, source: "list" })
+            subscribers.add(subscriber)
+            return subscriber
+          }),
+          (subscriber) => Effect.sync(() => subscribers.delete(subscriber))
+        ),
+        (subscriber) => Stream.fromPull(Effect.succeed(subscriber.pull))
+      )
     )
 
     const waitForResourceVersion = (resourceVersion: string) =>
@@ -473,6 +489,51 @@ export const make = <A extends Kind.KubeObject>(
 
 class Stall {
   readonly _tag = "Stall"
+}
+
+/**
+ * One subscriber of an informer's changes: a buffer the informer appends to, and the resume
+ * callback of the subscriber's fiber while it waits for more.
+ */
+class Subscriber<A> {
+  pending: Array<Change<A>> = []
+  private waiting: ((batch: Effect.Effect<ReadonlyArray<Change<A>>, Cause.Done>) => void) | undefined
+  private ended = false
+
+  /** Gives the buffer to the subscriber if it waits for it. */
+  wake(): void {
+    const resume = this.waiting
+    if (resume === undefined) return
+    this.waiting = undefined
+    const batch = this.pending
+    this.pending = []
+    resume(Effect.succeed(batch))
+  }
+
+  /** No more changes: the stream ends once the buffer is taken. */
+  end(): void {
+    this.ended = true
+    if (this.pending.length > 0) return this.wake()
+    const resume = this.waiting
+    if (resume === undefined) return
+    this.waiting = undefined
+    resume(Cause.done())
+  }
+
+  readonly pull = Effect.callback<ReadonlyArray<Change<A>>, Cause.Done>((resume) => {
+    if (this.pending.length > 0) {
+      const batch = this.pending
+      this.pending = []
+      resume(Effect.succeed(batch))
+    } else if (this.ended) {
+      resume(Cause.done())
+    } else {
+      this.waiting = resume
+    }
+    return Effect.sync(() => {
+      this.waiting = undefined
+    })
+  }) as unknown as Effect.Effect<readonly [Change<A>, ...Array<Change<A>>], Cause.Done>
 }
 
 /** Re-dispatches every cached object once per period, spread by a token bucket. */
