@@ -40,12 +40,60 @@ const withFastPath = (fast: (input: unknown) => unknown, detailed: Parser): Pars
   return Result.succeed(value)
 }
 
+/**
+ * Whether decoding with this AST yields a value deep-equal to its input whenever the input is
+ * valid: no transformation anywhere, no class or custom declaration, and no object level that
+ * drops keys it does not declare (each level with declared keys also has a rest of any string
+ * key, as `Kind.Open` makes). Kubernetes objects are usually built like that.
+ */
+const decodesToItself = (ast: SchemaAST.AST, visiting: Set<SchemaAST.AST> = new Set()): boolean => {
+  if (ast.encoding !== undefined) return false
+  if (visiting.has(ast)) return true // a recursive schema: judged by the rest of its tree
+  visiting.add(ast)
+  const all = (asts: ReadonlyArray<SchemaAST.AST>) => asts.every((a) => decodesToItself(a, visiting))
+  try {
+    switch (ast._tag) {
+      case "Declaration":
+        return false
+      case "Objects": {
+        if (ast.encodingChecks !== undefined) return false
+        const anyStringKey = ast.indexSignatures.some((is) =>
+          is.parameter._tag === "String" && is.parameter.checks === undefined && is.parameter.encoding === undefined
+        )
+        if ((ast.propertySignatures.length > 0 || ast.indexSignatures.length > 0) && !anyStringKey) return false
+        return all(ast.propertySignatures.map((ps) => ps.type)) && all(ast.indexSignatures.map((is) => is.type))
+      }
+      case "Arrays":
+        return ast.encodingChecks === undefined && all(ast.elements) && all(ast.rest)
+      case "Union":
+        return ast.encodingChecks === undefined && ast.options?.mode !== "oneOf" && all(ast.types)
+      case "Suspend":
+        return decodesToItself(ast.thunk(), visiting)
+      default:
+        // keywords, literals, enums and template literals decode to their input
+        return true
+    }
+  } finally {
+    visiting.delete(ast)
+  }
+}
+
 const decoderOf = (schema: Schema.Codec<any, any>): Parser => {
   let parser = decoders.get(schema)
   if (parser === undefined) {
     SchemaJITCompiler.enable(schema.ast)
     const codec = schema as Schema.Codec<unknown, unknown>
-    parser = withFastPath(SchemaParser.decodeUnknownSync(codec), SchemaParser.decodeUnknownResult(codec, { errors: "all" }))
+    const detailed = SchemaParser.decodeUnknownResult(codec, { errors: "all" })
+    if (decodesToItself(schema.ast)) {
+      // Decoding would copy a valid input level by level into an equal value: check it with the
+      // compiled type guard instead (no allocation) and keep the input; an invalid input gets the
+      // full decode and its issues.
+      SchemaJITCompiler.enable(SchemaAST.toType(schema.ast))
+      const guard = SchemaParser.is(codec)
+      parser = (input) => (guard(input) ? Result.succeed(input) : detailed(input))
+    } else {
+      parser = withFastPath(SchemaParser.decodeUnknownSync(codec), detailed)
+    }
     decoders.set(schema, parser)
   }
   return parser
