@@ -290,11 +290,21 @@ export const make = <A extends Kind.KubeObject>(
         const seen = cache.size > 0 ? new Set<string>() : undefined
         let resourceVersion: string | undefined
         const invalid: Array<KubeError.DecodeError> = []
+        // what the Store holds at the same uid and resourceVersion is only marked seen, never parsed
+        const unchanged = (meta: Client.RawMeta) => {
+          if (seen === undefined || meta.name === undefined) return false
+          const key = Store.key({ name: meta.name, namespace: meta.namespace })
+          const old = cache.get(key)
+          if (old === undefined || old.metadata.uid !== meta.uid || old.metadata.resourceVersion !== meta.resourceVersion) return false
+          seen.add(key)
+          return true
+        }
         yield* client.listPages(kind, {
           ...selectors,
           limit: options.pageSize ?? 500,
           // the first list may come from the server's watch cache; a relist after 410 must not
-          ...(consistent ? {} : { resourceVersion: "0" })
+          ...(consistent ? {} : { resourceVersion: "0" }),
+          ...(seen !== undefined ? { skip: unchanged } : {})
         }).pipe(
           Stream.runForEach((page) =>
             Effect.sync(() => {

@@ -24,6 +24,11 @@ export interface ApiRequest {
   readonly contentType?: string
   readonly timeoutMs: number
   readonly info: RequestInfo
+  /**
+   * Keep a 2xx answer's body as its bytes (a Buffer), for a caller that reads it itself. A
+   * transport without bytes (the in-memory server) may ignore it and answer parsed JSON.
+   */
+  readonly rawBody?: boolean
 }
 
 export interface ApiResponse {
@@ -174,9 +179,11 @@ export const makeHttp = (
             res.on("data", (c: Buffer) => chunks.push(c))
             res.once("end", () => {
               deadline.clear()
+              const status = res.statusCode ?? 0
+              const bytes = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
               const answer = Effect.succeed({
-                status: res.statusCode ?? 0,
-                body: parseBody(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)),
+                status,
+                body: req.rawBody === true && status >= 200 && status < 300 ? bytes ?? Buffer.alloc(0) : parseBody(bytes),
                 retryAfter: retryAfterOf(res)
               })
               // Node returns a keep-alive socket to the pool on the next tick after "end"; resuming

@@ -1,0 +1,288 @@
+/**
+ * Reads a list response (`{"kind":…,"metadata":{…},"items":[…]}`) from its bytes, parsing each item
+ * on its own and leaving out, unparsed, the items a predicate recognises from their metadata. A
+ * relist then costs memory and time for what changed, not for the whole list.
+ *
+ * The scan only follows the JSON structure: strings are skipped to their closing quote (no
+ * structural byte occurs inside a multi-byte UTF-8 sequence), containers by depth. Anything
+ * unexpected (not an object, `items` neither an array nor null, a malformed body) returns
+ * `undefined`, and the caller parses the whole body as usual.
+ * @internal
+ */
+
+/** The metadata an item is recognised by. */
+export interface ItemMeta {
+  readonly name: string | undefined
+  readonly namespace: string | undefined
+  readonly uid: string | undefined
+  readonly resourceVersion: string | undefined
+}
+
+export interface ListBody {
+  /** Every top-level member but `items`, parsed. */
+  readonly list: Record<string, unknown>
+  /** The items kept, parsed. */
+  readonly items: Array<unknown>
+}
+
+const QUOTE = 0x22
+const BACKSLASH = 0x5c
+const OPEN_OBJECT = 0x7b
+const CLOSE_OBJECT = 0x7d
+const OPEN_ARRAY = 0x5b
+const CLOSE_ARRAY = 0x5d
+const COMMA = 0x2c
+const COLON = 0x3a
+const LETTER_N = 0x6e
+
+const bytesOf = (s: string) => Buffer.from(s, "utf8")
+const ITEMS = bytesOf("items")
+const METADATA = bytesOf("metadata")
+const NAME = bytesOf("name")
+const NAMESPACE = bytesOf("namespace")
+const UID = bytesOf("uid")
+const RESOURCE_VERSION = bytesOf("resourceVersion")
+
+class Malformed extends Error {}
+
+const isSpace = (b: number) => b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09
+
+class Scanner {
+  pos = 0
+  /** Byte range of the last key read, without its quotes, and whether it held escapes. */
+  keyStart = 0
+  keyEnd = 0
+  keyEscaped = false
+  /** Position of the next backslash at or after the last string scanned (the length when none). */
+  private nextBackslash = -1
+
+  readonly buf: Buffer
+
+  constructor(buf: Buffer) {
+    this.buf = buf
+  }
+
+  /** Skips whitespace; returns the byte there. */
+  peek(): number {
+    const buf = this.buf
+    let p = this.pos
+    while (p < buf.length && isSpace(buf[p]!)) p++
+    this.pos = p
+    if (p >= buf.length) throw new Malformed()
+    return buf[p]!
+  }
+
+  expect(b: number) {
+    if (this.peek() !== b) throw new Malformed()
+    this.pos++
+  }
+
+  /** At an opening quote: moves past the closing one; returns whether the string holds escapes. */
+  skipString(): boolean {
+    const buf = this.buf
+    const start = this.pos + 1
+    let p = start
+    for (;;) {
+      const q = buf.indexOf(QUOTE, p)
+      if (q === -1) throw new Malformed()
+      let backslashes = 0
+      for (let i = q - 1; i >= start && buf[i] === BACKSLASH; i--) backslashes++
+      p = q + 1
+      if (backslashes % 2 === 0) break
+    }
+    this.pos = p
+    // the scan only moves forward, so the next backslash found stays valid until it is passed
+    if (this.nextBackslash < start) {
+      const b = buf.indexOf(BACKSLASH, start)
+      this.nextBackslash = b === -1 ? buf.length : b
+    }
+    return this.nextBackslash < p
+  }
+
+  /** At the start of a value: moves past it. */
+  skipValue() {
+    const buf = this.buf
+    const first = this.peek()
+    if (first === QUOTE) {
+      this.skipString()
+      return
+    }
+    let p = this.pos
+    if (first !== OPEN_OBJECT && first !== OPEN_ARRAY) {
+      // a number, true, false or null
+      while (p < buf.length) {
+        const b = buf[p]!
+        if (b === COMMA || b === CLOSE_OBJECT || b === CLOSE_ARRAY || isSpace(b)) break
+        p++
+      }
+      this.pos = p
+      return
+    }
+    let depth = 0
+    while (p < buf.length) {
+      const b = buf[p]!
+      if (b === QUOTE) {
+        this.pos = p
+        this.skipString()
+        p = this.pos
+        continue
+      }
+      if (b === OPEN_OBJECT || b === OPEN_ARRAY) {
+        depth++
+      } else if (b === CLOSE_OBJECT || b === CLOSE_ARRAY) {
+        depth--
+        if (depth === 0) {
+          this.pos = p + 1
+          return
+        }
+      }
+      p++
+    }
+    throw new Malformed()
+  }
+
+  /** At a value: parses it. */
+  parseValue(): unknown {
+    this.peek()
+    const start = this.pos
+    this.skipValue()
+    return JSON.parse(this.buf.toString("utf8", start, this.pos))
+  }
+
+  /** At a value: the string it holds (undefined for any other value), moving past it. */
+  readString(): string | undefined {
+    if (this.peek() !== QUOTE) {
+      this.skipValue()
+      return undefined
+    }
+    const start = this.pos
+    const escaped = this.skipString()
+    return escaped ? (JSON.parse(this.buf.toString("utf8", start, this.pos)) as string) : this.buf.toString("utf8", start + 1, this.pos - 1)
+  }
+
+  /** At `{`: enters the object; returns false when it is empty (and moves past it). */
+  enterObject(): boolean {
+    this.expect(OPEN_OBJECT)
+    if (this.peek() === CLOSE_OBJECT) {
+      this.pos++
+      return false
+    }
+    return true
+  }
+
+  /** Reads the next member's key and its colon. */
+  key() {
+    if (this.peek() !== QUOTE) throw new Malformed()
+    this.keyStart = this.pos + 1
+    this.keyEscaped = this.skipString()
+    this.keyEnd = this.pos - 1
+    this.expect(COLON)
+  }
+
+  keyIs(key: Buffer): boolean {
+    return !this.keyEscaped && this.keyEnd - this.keyStart === key.length &&
+      this.buf.compare(key, 0, key.length, this.keyStart, this.keyEnd) === 0
+  }
+
+  keyString(): string {
+    return this.keyEscaped
+      ? (JSON.parse(this.buf.toString("utf8", this.keyStart - 1, this.keyEnd + 1)) as string)
+      : this.buf.toString("utf8", this.keyStart, this.keyEnd)
+  }
+
+  /** After a member: true if another follows, false at the end of the object. */
+  nextMember(): boolean {
+    const b = this.peek()
+    this.pos++
+    if (b === COMMA) return true
+    if (b === CLOSE_OBJECT) return false
+    throw new Malformed()
+  }
+
+  /** After an element: true if another follows, false at the end of the array. */
+  nextElement(): boolean {
+    const b = this.peek()
+    this.pos++
+    if (b === COMMA) return true
+    if (b === CLOSE_ARRAY) return false
+    throw new Malformed()
+  }
+}
+
+/** At an item: its name, namespace, uid and resourceVersion, leaving the position after the item. */
+const itemMeta = (s: Scanner): ItemMeta => {
+  let name: string | undefined
+  let namespace: string | undefined
+  let uid: string | undefined
+  let resourceVersion: string | undefined
+  if (s.peek() !== OPEN_OBJECT) {
+    s.skipValue()
+    return { name, namespace, uid, resourceVersion }
+  }
+  if (s.enterObject()) {
+    do {
+      s.key()
+      if (!s.keyIs(METADATA) || s.peek() !== OPEN_OBJECT) {
+        s.skipValue()
+        continue
+      }
+      if (!s.enterObject()) continue
+      do {
+        s.key()
+        if (s.keyIs(NAME)) name = s.readString()
+        else if (s.keyIs(NAMESPACE)) namespace = s.readString()
+        else if (s.keyIs(UID)) uid = s.readString()
+        else if (s.keyIs(RESOURCE_VERSION)) resourceVersion = s.readString()
+        else s.skipValue()
+      } while (s.nextMember())
+    } while (s.nextMember())
+  }
+  return { name, namespace, uid, resourceVersion }
+}
+
+/**
+ * Splits a list body into its top-level members and its items, each item parsed on its own;
+ * items for which `skip` returns true are left out unparsed. `undefined` when the body is not a
+ * list object as expected.
+ */
+export const splitList = (buf: Buffer, skip: (meta: ItemMeta) => boolean): ListBody | undefined => {
+  try {
+    const s = new Scanner(buf)
+    const list: Record<string, unknown> = {}
+    const items: Array<unknown> = []
+    if (s.enterObject()) {
+      do {
+        s.key()
+        if (!s.keyIs(ITEMS)) {
+          const key = s.keyString()
+          const value = s.parseValue()
+          if (key === "__proto__") Object.defineProperty(list, key, { value, writable: true, enumerable: true, configurable: true })
+          else list[key] = value
+          continue
+        }
+        const first = s.peek()
+        if (first === LETTER_N) {
+          if (s.parseValue() !== null) return undefined
+          continue
+        }
+        if (first !== OPEN_ARRAY) return undefined
+        s.pos++
+        if (s.peek() === CLOSE_ARRAY) {
+          s.pos++
+          continue
+        }
+        do {
+          s.peek()
+          const start = s.pos
+          const meta = itemMeta(s)
+          if (!skip(meta)) items.push(JSON.parse(buf.toString("utf8", start, s.pos)))
+        } while (s.nextElement())
+      } while (s.nextMember())
+    }
+    if (s.pos < buf.length && buf.subarray(s.pos).toString("utf8").trim() !== "") return undefined
+    return { list, items }
+  } catch (e) {
+    if (e instanceof Malformed || e instanceof SyntaxError) return undefined
+    throw e
+  }
+}
