@@ -219,6 +219,7 @@ export const make = <A extends Kind.KubeObject>(
     const publish = (change: Change<A>) => {
       for (const s of subscribers) s.pending.push(change)
     }
+    const publishing = () => subscribers.size > 0
     const flush = () => {
       for (const s of subscribers) if (s.pending.length > 0) s.wake()
     }
@@ -249,7 +250,7 @@ export const make = <A extends Kind.KubeObject>(
       const object = transform(incoming)
       if (old === undefined) {
         cache.set(object, key)
-        publish({ _tag: "Added", object, source })
+        if (publishing()) publish({ _tag: "Added", object, source })
       } else if (old.metadata.uid !== object.metadata.uid) {
         // deleted and re-created under the same name while we were not looking
         cache.set(object, key)

@@ -132,6 +132,8 @@ export class Cache<A extends KubeObject> {
     fn: (o) => (o.metadata.namespace !== undefined ? [o.metadata.namespace] : []),
     values: new Map()
   }
+  /** The namespace index is built on its first lookup (an informer on one namespace never needs it). */
+  private namespaceIndexBuilt = false
 
   constructor(labels: ReadonlyArray<string>, indexers: Readonly<Record<string, IndexFunction<A>>>) {
     this.labelKeys = new Set(labels)
@@ -176,12 +178,16 @@ export class Cache<A extends KubeObject> {
   }
 
   private index(k: string, object: A) {
-    for (const { fn, values } of this.indexes.values()) {
-      for (const v of fn(object)) {
-        let keys = values.get(v)
-        if (keys === undefined) values.set(v, (keys = new Set()))
-        keys.add(k)
-      }
+    for (const index of this.indexes.values()) {
+      if (index !== this.namespaceIndex || this.namespaceIndexBuilt) this.index1(index, k, object)
+    }
+  }
+
+  private index1(index: { readonly fn: IndexFunction<A>; readonly values: Map<string, Set<string>> }, k: string, object: A) {
+    for (const v of index.fn(object)) {
+      let keys = index.values.get(v)
+      if (keys === undefined) index.values.set(v, (keys = new Set()))
+      keys.add(k)
     }
   }
 
@@ -209,7 +215,9 @@ export class Cache<A extends KubeObject> {
   }
 
   private unindex(k: string, object: A) {
-    for (const { fn, values } of this.indexes.values()) {
+    for (const index of this.indexes.values()) {
+      if (index === this.namespaceIndex && !this.namespaceIndexBuilt) continue
+      const { fn, values } = index
       for (const v of fn(object)) {
         const keys = values.get(v)
         if (keys === undefined) continue
@@ -220,7 +228,12 @@ export class Cache<A extends KubeObject> {
   }
 
   private lookup(index: string, value: string): ReadonlyArray<A> {
-    const keys = this.indexes.get(index)?.values.get(value)
+    const entry = this.indexes.get(index)
+    if (entry === this.namespaceIndex && !this.namespaceIndexBuilt) {
+      this.namespaceIndexBuilt = true
+      for (const [k, object] of this.items) this.index1(entry, k, object)
+    }
+    const keys = entry?.values.get(value)
     if (keys === undefined) return []
     const out: Array<A> = []
     for (const k of keys) out.push(this.items.get(k)!)

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { type ItemMeta, splitList } from "../../src/internal/listBody.ts"
+import { type ItemMeta, ListParser, splitList } from "../../src/internal/listBody.ts"
 
 const item = (i: number) => ({
   metadata: {
@@ -46,6 +46,37 @@ describe("splitList", () => {
       assert.deepStrictEqual(seen, items.map(metaOf))
     })
   }
+
+  it("reads a body cut anywhere into chunks the same way, each item judged once", () => {
+    const wire = Buffer.from(JSON.stringify(list, null, 1), "utf8")
+    let seed = 11
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
+    const { items, ...rest } = list
+    for (let round = 0; round < 300; round++) {
+      const cuts = Array.from({ length: Math.floor(random() * 60) }, () => Math.floor(random() * wire.length)).sort((a, b) => a - b)
+      const judged: Array<string | undefined> = []
+      const parser = new ListParser((meta) => {
+        judged.push(meta.name)
+        return meta.name === "cm-3"
+      })
+      let start = 0
+      for (const c of [...cuts, wire.length]) {
+        parser.push(wire.subarray(start, c))
+        start = c
+      }
+      assert.deepStrictEqual(parser.end(), { list: rest, items: items.filter((o) => o.metadata.name !== "cm-3") })
+      assert.deepStrictEqual(judged, items.map((o) => o.metadata.name))
+    }
+  })
+
+  it("gives up on a body cut short", () => {
+    const wire = Buffer.from(JSON.stringify(list))
+    for (const at of [1, 50, wire.length - 2, wire.length - 1]) {
+      const parser = new ListParser()
+      parser.push(wire.subarray(0, at))
+      assert.strictEqual(parser.end(), undefined, String(at))
+    }
+  })
 
   it("leaves out the items the predicate recognises", () => {
     const out = splitList(Buffer.from(JSON.stringify(list)), (meta) => Number(meta.resourceVersion) % 3 !== 0)
