@@ -15,9 +15,9 @@ import type * as Pull from "effect/Pull"
 import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import * as Tracer from "effect/Tracer"
 
 import { decodeObject, encodeObject, isDecodeError, rawMeta } from "./internal/codec.ts"
+import { whenTraced } from "./internal/tracing.ts"
 import { type ApiRequest, type ApiResponse, type Method, makeHttp, type Transport } from "./internal/transport.ts"
 import * as Kind from "./Kind.ts"
 import { KubeConfig, type KubeConfigError, type KubeConfigService } from "./KubeConfig.ts"
@@ -359,8 +359,6 @@ export const make = (transport: Transport, options: ClientOptions = {}): ClientS
     return isDecodeError(out) ? Effect.fail(out) : Effect.succeed(out)
   }
 
-  // Under Effect's native tracer a span is recorded nowhere and nothing runs inside a call to read
-  // it, yet entering one costs more than a GET's own decoding: spans only when a tracer is installed
   /** {@link check} then {@link decoded}, in one step (every object call's hot path). */
   const checkDecoded = <A>(res: ApiResponse, info: KubeError.RequestInfo, kind: Kind.Any): Effect.Effect<A, KubeError.KubeError> => {
     if (res.status < 200 || res.status >= 300) return Effect.fail(KubeError.fromStatus(res.status, res.body, info, res.retryAfter))
@@ -370,17 +368,17 @@ export const make = (transport: Transport, options: ClientOptions = {}): ClientS
 
   const span = (verb: string, kind: Kind.Any, namespace: string | undefined, name: string | undefined) =>
   <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Effect.withFiber((fiber) =>
-      fiber.getRef(Tracer.Tracer) === Tracer.nativeTracer ? self : Effect.withSpan(`Client.${verb}`, {
+    whenTraced(self, (self) =>
+      Effect.withSpan(self, `Client.${verb}`, {
         kind: "client",
         attributes: {
           "k8s.api_version": kind.apiVersion,
           "k8s.kind": kind.kind,
           ...(namespace !== undefined ? { "k8s.namespace": namespace } : {}),
           ...(name !== undefined ? { "k8s.name": name } : {})
-        }
-      }, noStackTrace)(self)
-    )
+        },
+        ...noStackTrace
+      }))
 
   const infoOf = (verb: string, kind: Kind.Any, path: string, namespace?: string, name?: string): KubeError.RequestInfo => ({
     verb,

@@ -36,12 +36,13 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type * as Tracer from "effect/Tracer"
+import * as Tracer from "effect/Tracer"
 import * as Client from "./Client.ts"
 import * as Events from "./Events.ts"
 import * as Framework from "./Framework.ts"
 import * as Informer from "./Informer.ts"
 import { causeMessage } from "./internal/causeMessage.ts"
+import { whenTraced } from "./internal/tracing.ts"
 import * as LeaderElection from "./LeaderElection.ts"
 import type * as Kind from "./Kind.ts"
 import type * as KubeError from "./KubeError.ts"
@@ -175,19 +176,27 @@ export const Registry = Context.Reference<Set<Controller<any>>>("operatorkit/Con
   defaultValue: () => new Set()
 })
 
-// controller-runtime's metric names, so its dashboards and alerts work unchanged
-const reconcileTotal = Metric.counter("controller_runtime_reconcile_total", {
-  description: "Total number of reconciliations per controller",
-  incremental: true
-})
-const reconcileErrors = Metric.counter("controller_runtime_reconcile_errors_total", {
-  description: "Total number of reconciliation errors per controller",
-  incremental: true
-})
-const reconcileTime = Metric.histogram("controller_runtime_reconcile_time_seconds", {
-  description: "Length of time per reconciliation per controller",
-  boundaries: [0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.25, 1.5, 1.75, 2, 2.5, 3, 3.5, 4, 4.5, 5, 6, 7, 8, 9, 10, 15, 20, 25, 30, 40, 50, 60]
-})
+// controller-runtime's metric names, so its dashboards and alerts work unchanged. Each controller
+// builds its series with their attributes fixed: Metric.withAttributes would merge them into the
+// context and key the series again on every update, the larger part of a no-op reconcile's cost.
+const reconcileTotal = (attributes: Metric.Metric.Attributes) =>
+  Metric.counter("controller_runtime_reconcile_total", {
+    description: "Total number of reconciliations per controller",
+    incremental: true,
+    attributes
+  })
+const reconcileErrors = (attributes: Metric.Metric.Attributes) =>
+  Metric.counter("controller_runtime_reconcile_errors_total", {
+    description: "Total number of reconciliation errors per controller",
+    incremental: true,
+    attributes
+  })
+const reconcileTime = (attributes: Metric.Metric.Attributes) =>
+  Metric.histogram("controller_runtime_reconcile_time_seconds", {
+    description: "Length of time per reconciliation per controller",
+    attributes,
+    boundaries: [0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.25, 1.5, 1.75, 2, 2.5, 3, 3.5, 4, 4.5, 5, 6, 7, 8, 9, 10, 15, 20, 25, 30, 40, 50, 60]
+  })
 
 /**
  * The finalizer a controller uses.
@@ -397,8 +406,24 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
     const reconcile = (
       key: string
     ): Effect.Effect<WorkQueue.Outcome, unknown, Exclude<Framework.Requirements<Rs[number]>, Framework.Reconciliation>> =>
-      Effect.suspend(() => reconcileLinked(key, takeCauses(key)))
-    const reconcileLinked = (key: string, links: ReadonlyArray<Tracer.SpanLink>) =>
+      Effect.withFiber((fiber) => {
+        // spans and their annotations only when a tracer records them (see internal/tracing.ts)
+        if (fiber.getRef(Tracer.Tracer) === Tracer.nativeTracer) return timed(reconcileObject(key, false), false)
+        return timed(reconcileObject(key, true), true).pipe(
+          Effect.withSpan("Controller.reconcile", {
+            attributes: {
+              "operatorkit.controller": name,
+              "k8s.kind": kind.kind,
+              ...keyAttributes(key)
+            },
+            // a trace of its own, linked to the watch events that caused it
+            root: true,
+            links: takeCauses(key)
+          }, { captureStackTrace: false })
+        )
+      }) as Effect.Effect<WorkQueue.Outcome, unknown, Exclude<Framework.Requirements<Rs[number]>, Framework.Reconciliation>>
+
+    const reconcileObject = (key: string, traced: boolean) =>
       Effect.flatMap(current(key), (found): Effect.Effect<WorkQueue.Outcome, unknown, any> => {
         if (Option.isNone(found)) return Effect.succeed(undefined) // deleted, or never ours: nothing to do
         const object = found.value
@@ -411,52 +436,43 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
         })
         const done = (): WorkQueue.Outcome =>
           state.requeueAfter !== undefined ? { requeueAfter: state.requeueAfter } : undefined
-        const annotate = Effect.annotateCurrentSpan({
-          "k8s.resource_version": object.metadata.resourceVersion ?? "",
-          ...(object.metadata.generation !== undefined ? { "k8s.generation": object.metadata.generation } : {}),
-          "operatorkit.mode": state.mode
-        })
         // the common case, kept free of generators: a live object that already has our finalizer
-        if (state.mode === "create" && hasFinalizer(object)) {
-          return Effect.andThen(annotate, Effect.map(Framework.runResources(options.resources, object, state), done))
-        }
-        return Effect.andThen(annotate, Effect.gen(function*() {
-          if (state.mode === "delete") {
-            if (!hasFinalizer(object)) return // not ours to clean up
-            yield* Framework.runResources(options.resources, object, state)
-            if (state.reconciliationCanceled || state.finalizersKept) return done()
-            yield* removeFinalizer(object, state.writing)
+        const steps = state.mode === "create" && hasFinalizer(object)
+          ? Effect.map(Framework.runResources(options.resources, object, state), done)
+          : Effect.gen(function*() {
+            if (state.mode === "delete") {
+              if (!hasFinalizer(object)) return // not ours to clean up
+              yield* Framework.runResources(options.resources, object, state)
+              if (state.reconciliationCanceled || state.finalizersKept) return done()
+              yield* removeFinalizer(object, state.writing)
+              return done()
+            }
+            const added = yield* addFinalizer(object, state.writing)
+            if (Option.isNone(added)) return // gone, or being deleted: its next event brings it back
+            yield* Framework.runResources(options.resources, added.value, state)
             return done()
-          }
-          const added = yield* addFinalizer(object, state.writing)
-          if (Option.isNone(added)) return // gone, or being deleted: its next event brings it back
-          yield* Framework.runResources(options.resources, added.value, state)
-          return done()
-        }))
-      }).pipe(
-        timed,
-        Effect.withSpan("Controller.reconcile", {
-          attributes: {
-            "operatorkit.controller": name,
-            "k8s.kind": kind.kind,
-            ...keyAttributes(key)
-          },
-          // a trace of its own, linked to the watch events that caused it
-          root: true,
-          links
-        }, { captureStackTrace: false })
-      ) as Effect.Effect<WorkQueue.Outcome, unknown, Exclude<Framework.Requirements<Rs[number]>, Framework.Reconciliation>>
+          })
+        if (!traced) return steps
+        return Effect.andThen(
+          Effect.annotateCurrentSpan({
+            "k8s.resource_version": object.metadata.resourceVersion ?? "",
+            ...(object.metadata.generation !== undefined ? { "k8s.generation": object.metadata.generation } : {}),
+            "operatorkit.mode": state.mode
+          }),
+          steps
+        )
+      })
 
     // the metrics with this controller's attributes, built once, updated synchronously
     const metricContext = yield* Effect.context<never>()
     const metrics = {
-      success: Metric.withAttributes(reconcileTotal, { ...attributes, result: "success" }),
-      requeueAfter: Metric.withAttributes(reconcileTotal, { ...attributes, result: "requeue_after" }),
-      error: Metric.withAttributes(reconcileTotal, { ...attributes, result: "error" }),
-      errors: Metric.withAttributes(reconcileErrors, attributes),
-      time: Metric.withAttributes(reconcileTime, attributes)
+      success: reconcileTotal({ ...attributes, result: "success" }),
+      requeueAfter: reconcileTotal({ ...attributes, result: "requeue_after" }),
+      error: reconcileTotal({ ...attributes, result: "error" }),
+      errors: reconcileErrors(attributes),
+      time: reconcileTime(attributes)
     }
-    const timed = <X, E, R>(effect: Effect.Effect<X, E, R>) =>
+    const timed = <X, E, R>(effect: Effect.Effect<X, E, R>, traced: boolean) =>
       Effect.flatMap(Clock.currentTimeMillis, (start) => {
         counters.active++
         return Effect.onExit(effect, (exit) =>
@@ -474,7 +490,7 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
             } else {
               ;(requeued ? metrics.requeueAfter : metrics.success).updateUnsafe(1, metricContext)
             }
-            return Effect.annotateCurrentSpan("operatorkit.result", result)
+            return traced ? Effect.annotateCurrentSpan("operatorkit.result", result) : Effect.void
           }))
       })
 
@@ -502,8 +518,11 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
       causes.delete(key)
       return spans.map((span) => ({ span, attributes: { "operatorkit.link": "watch event" } }))
     }
-    const traced = (change: Informer.Change<Kind.KubeObject>, keys: ReadonlyArray<string>, add: Effect.Effect<void>) => {
+    const withEventSpan = (change: Informer.Change<Kind.KubeObject>, keys: ReadonlyArray<string>, add: Effect.Effect<void>) => {
       if (change.source !== "watch" || workers === undefined || keys.length === 0) return add
+      return whenTraced(add, (add) => eventSpan(change, keys, add))
+    }
+    const eventSpan = (change: Informer.Change<Kind.KubeObject>, keys: ReadonlyArray<string>, add: Effect.Effect<void>) => {
       const meta = change.object.metadata
       return Effect.useSpan("Controller.watchEvent", {
         root: true,
@@ -532,7 +551,7 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
         const key = Store.keyOf(change.object)
         if (change._tag === "Deleted") echoes.delete(key)
         if (change._tag === "Updated" && (isEcho(key, change) || !predicates.every((p) => p(change)))) return Effect.void
-        return traced(change, [key], queue.add(key, { priority: change.source === "watch" ? "live" : "bulk" }))
+        return withEventSpan(change, [key], queue.add(key, { priority: change.source === "watch" ? "live" : "bulk" }))
       }),
       Effect.forkScoped
     )
@@ -543,7 +562,7 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
       yield* secondary.changes.pipe(
         Stream.runForEach((change) => {
           const keys = keysFor(change.object)
-          return traced(
+          return withEventSpan(
             change,
             keys,
             Effect.forEach(keys, (key) => queue.add(key, { priority: change.source === "watch" ? "live" : "bulk" }), { discard: true })
@@ -630,17 +649,23 @@ const keyAttributes = (key: string) => {
   return { "k8s.name": name, ...(namespace !== undefined ? { "k8s.namespace": namespace } : {}) }
 }
 
-const wqAdds = Metric.counter("workqueue_adds_total", { description: "Total number of adds handled by workqueue", incremental: true })
-const wqRetries = Metric.counter("workqueue_retries_total", { description: "Total number of retries handled by workqueue", incremental: true })
+const wqAdds = (attributes: Metric.Metric.Attributes) =>
+  Metric.counter("workqueue_adds_total", { description: "Total number of adds handled by workqueue", incremental: true, attributes })
+const wqRetries = (attributes: Metric.Metric.Attributes) =>
+  Metric.counter("workqueue_retries_total", { description: "Total number of retries handled by workqueue", incremental: true, attributes })
 const latencyBuckets = Metric.exponentialBoundaries({ start: 1e-8, factor: 10, count: 10 })
-const wqQueueDuration = Metric.histogram("workqueue_queue_duration_seconds", {
-  description: "How long in seconds an item stays in workqueue before being requested",
-  boundaries: latencyBuckets
-})
-const wqWorkDuration = Metric.histogram("workqueue_work_duration_seconds", {
-  description: "How long in seconds processing an item from workqueue takes",
-  boundaries: latencyBuckets
-})
+const wqQueueDuration = (attributes: Metric.Metric.Attributes) =>
+  Metric.histogram("workqueue_queue_duration_seconds", {
+    description: "How long in seconds an item stays in workqueue before being requested",
+    boundaries: latencyBuckets,
+    attributes
+  })
+const wqWorkDuration = (attributes: Metric.Metric.Attributes) =>
+  Metric.histogram("workqueue_work_duration_seconds", {
+    description: "How long in seconds processing an item from workqueue takes",
+    boundaries: latencyBuckets,
+    attributes
+  })
 
 /** The per-event workqueue metrics under client-go's names; gauges come from `stats` at scrape time. */
 const workQueueMetrics = (
@@ -649,10 +674,10 @@ const workQueueMetrics = (
   context: Context.Context<never>
 ): WorkQueue.MetricHooks => {
   const attrs = { name, controller: name }
-  const adds = Metric.withAttributes(wqAdds, attrs)
-  const retries = Metric.withAttributes(wqRetries, attrs)
-  const queueDuration = Metric.withAttributes(wqQueueDuration, attrs)
-  const workDuration = Metric.withAttributes(wqWorkDuration, attrs)
+  const adds = wqAdds(attrs)
+  const retries = wqRetries(attrs)
+  const queueDuration = wqQueueDuration(attrs)
+  const workDuration = wqWorkDuration(attrs)
   // the hooks are synchronous: update the metrics in the registry of the controller's context
   const record = <I>(metric: Metric.Metric<I, any>, input: I) => metric.updateUnsafe(input, context)
   return {

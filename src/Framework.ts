@@ -19,6 +19,7 @@ import * as Option from "effect/Option"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
+import { whenTraced } from "./internal/tracing.ts"
 import type { KubeObject } from "./Kind.ts"
 
 // ---------------------------------------------------------------------------------------------
@@ -691,7 +692,8 @@ export const withMetrics = <A extends KubeObject, E, R>(self: Resource<A, E, R>)
  */
 export const withTracing = <A extends KubeObject, E, R>(self: Resource<A, E, R>): Resource<A, E, R> =>
   self.wrap((info, call) =>
-    Effect.withSpan(call, `resource.${info.resource}.${info.step}`, {
+    whenTraced(call, (call) =>
+      Effect.withSpan(call, `resource.${info.resource}.${info.step}`, {
       captureStackTrace: false,
       attributes: {
         "operatorkit.resource": info.resource,
@@ -701,7 +703,7 @@ export const withTracing = <A extends KubeObject, E, R>(self: Resource<A, E, R>)
         "k8s.name": info.object.metadata.name,
         ...(info.object.metadata.generation !== undefined ? { "k8s.generation": info.object.metadata.generation } : {})
       }
-    })
+    }))
   )
 
 /**
