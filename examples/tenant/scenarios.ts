@@ -282,6 +282,10 @@ export const scenarios: ReadonlyArray<{
       yield* client.create(Kind.Namespace, { metadata: { name: leaseNamespace } })
       const first = yield* Scope.make()
       const a = yield* setup({ leaderElection: { namespace: leaseNamespace, identity: "replica-a" } }).pipe(Scope.provide(first))
+      // a must hold the Lease before b starts, or the two race for it
+      yield* eventually(Effect.gen(function*() {
+        assert.isTrue(yield* a.running.elector!.isLeader)
+      }))
       const selector = `test-id=${a.id}`
       const b = yield* TenantOperator.start({ labelSelector: selector, leaderElection: { namespace: leaseNamespace, identity: "replica-b" } })
       yield* a.create(`h-${suffix()}`).pipe(Effect.flatMap((t) => ready(t.metadata.name)))
