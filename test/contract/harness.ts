@@ -15,6 +15,7 @@ import * as Kind from "../../src/Kind.ts"
 import * as KubeConfig from "../../src/KubeConfig.ts"
 import * as Testing from "../../src/Testing.ts"
 import { cluster } from "../support/cluster.ts"
+import { openCrd } from "../support/crds.ts"
 
 export interface RawAnswer {
   readonly status: number
@@ -114,28 +115,14 @@ export const widgetKind = (group: string) => {
     status: Kind.Open({}),
     subresources: { status: true }
   })
+  // the open v1 of test/support/crds.ts, plus a served v1beta1
+  const open = openCrd(group, "Widget", "widgets")
   const crd = {
-    metadata: { name: `widgets.${group}` },
+    ...open,
     spec: {
-      group,
-      scope: "Namespaced",
-      names: { plural: "widgets", kind: "Widget" },
+      ...open.spec,
       versions: [
-        {
-          name: "v1",
-          served: true,
-          storage: true,
-          subresources: { status: {} },
-          schema: {
-            openAPIV3Schema: {
-              type: "object",
-              properties: {
-                spec: { type: "object", "x-kubernetes-preserve-unknown-fields": true },
-                status: { type: "object", "x-kubernetes-preserve-unknown-fields": true }
-              }
-            }
-          }
-        },
+        ...open.spec.versions,
         {
           name: "v1beta1",
           served: true,
