@@ -118,6 +118,21 @@ const seed = (namespace: string, n: number) =>
 
 const leading = (instance: Instance) => instance.elector.isLeader
 
+/**
+ * Leader `a` behind the proxy (it does not release the Lease when stopped, as a killed process),
+ * standby `b` direct, and `n` objects each reconciled at least twice by `a`.
+ */
+const leaderBehindProxy = (ns: string, ledger: ReturnType<typeof makeLedger>, n: number) =>
+  Effect.gen(function*() {
+    const { direct, proxy, viaProxy } = yield* clients
+    const a = yield* startInstance("a", viaProxy, ns, ledger, { releaseOnShutdown: false })
+    yield* eventually(Effect.map(leading(a), (l) => assert.isTrue(l)))
+    const b = yield* startInstance("b", direct, ns, ledger)
+    yield* seed(ns, n)
+    yield* eventually(Effect.sync(() => assert.isAtLeast(ledger.by("a").length, 2 * n)))
+    return { a, b, proxy }
+  })
+
 const stop = (instance: Instance) => Scope.close(instance.scope, Exit.void)
 
 layer(cluster(), { excludeTestServices: true })("Leader election on kube-apiserver 1.20.2", (it) => {
@@ -154,12 +169,7 @@ layer(cluster(), { excludeTestServices: true })("Leader election on kube-apiserv
     Effect.gen(function*() {
       const ns = yield* freshNamespace("le")
       const ledger = makeLedger()
-      const { direct, proxy, viaProxy } = yield* clients
-      const a = yield* startInstance("a", viaProxy, ns, ledger, { releaseOnShutdown: false })
-      yield* eventually(Effect.map(leading(a), (l) => assert.isTrue(l)))
-      const b = yield* startInstance("b", direct, ns, ledger)
-      yield* seed(ns, 3)
-      yield* eventually(Effect.sync(() => assert.isAtLeast(ledger.by("a").length, 6)))
+      const { a, b, proxy } = yield* leaderBehindProxy(ns, ledger, 3)
       // the process dies: its connections drop, nothing more comes from it, the Lease is not released
       const killedAt = performance.now()
       proxy.blackHole(true)
@@ -181,12 +191,7 @@ layer(cluster(), { excludeTestServices: true })("Leader election on kube-apiserv
     Effect.gen(function*() {
       const ns = yield* freshNamespace("le")
       const ledger = makeLedger()
-      const { direct, proxy, viaProxy } = yield* clients
-      const a = yield* startInstance("a", viaProxy, ns, ledger, { releaseOnShutdown: false })
-      yield* eventually(Effect.map(leading(a), (l) => assert.isTrue(l)))
-      const b = yield* startInstance("b", direct, ns, ledger)
-      yield* seed(ns, 4)
-      yield* eventually(Effect.sync(() => assert.isAtLeast(ledger.by("a").length, 8)))
+      const { a, b, proxy } = yield* leaderBehindProxy(ns, ledger, 4)
       // a is partitioned from the API server but keeps running: its reconciles (which need no
       // API call) would go on, and its renewals hang
       const partitionedAt = performance.now()
