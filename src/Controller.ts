@@ -36,13 +36,13 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import * as Tracer from "effect/Tracer"
+import type * as Tracer from "effect/Tracer"
 import * as Client from "./Client.ts"
 import * as Events from "./Events.ts"
 import * as Framework from "./Framework.ts"
 import * as Informer from "./Informer.ts"
 import { causeMessage } from "./internal/causeMessage.ts"
-import { whenTraced } from "./internal/tracing.ts"
+import { isTraced, whenTraced } from "./internal/tracing.ts"
 import * as LeaderElection from "./LeaderElection.ts"
 import type * as Kind from "./Kind.ts"
 import type * as KubeError from "./KubeError.ts"
@@ -402,7 +402,7 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
     ): Effect.Effect<WorkQueue.Outcome, unknown, Exclude<Framework.Requirements<Rs[number]>, Framework.Reconciliation>> =>
       Effect.withFiber((fiber) => {
         // spans and their annotations only when a tracer records them (see internal/tracing.ts)
-        if (fiber.getRef(Tracer.Tracer) === Tracer.nativeTracer) return timed(reconcileObject(key, false), false)
+        if (!isTraced(fiber)) return timed(reconcileObject(key, false), false)
         return timed(reconcileObject(key, true), true).pipe(
           Effect.withSpan("Controller.reconcile", {
             attributes: {
