@@ -349,10 +349,12 @@ export const make = (transport: Transport, options: ClientOptions = {}): ClientS
     return attempt(retries429, 1)
   }
 
+  const isOk = (res: ApiResponse) => res.status >= 200 && res.status < 300
+  const statusError = (res: ApiResponse, info: KubeError.RequestInfo) =>
+    Effect.fail(KubeError.fromStatus(res.status, res.body, info, res.retryAfter))
+
   const check = (res: ApiResponse, info: KubeError.RequestInfo): Effect.Effect<unknown, KubeError.KubeError> =>
-    res.status >= 200 && res.status < 300
-      ? Effect.succeed(res.body)
-      : Effect.fail(KubeError.fromStatus(res.status, res.body, info, res.retryAfter))
+    isOk(res) ? Effect.succeed(res.body) : statusError(res, info)
 
   const decoded = <A>(kind: Kind.Any, body: unknown): Effect.Effect<A, KubeError.DecodeError> => {
     const out = decodeObject<A>(kind, body)
@@ -360,11 +362,8 @@ export const make = (transport: Transport, options: ClientOptions = {}): ClientS
   }
 
   /** {@link check} then {@link decoded}, in one step (every object call's hot path). */
-  const checkDecoded = <A>(res: ApiResponse, info: KubeError.RequestInfo, kind: Kind.Any): Effect.Effect<A, KubeError.KubeError> => {
-    if (res.status < 200 || res.status >= 300) return Effect.fail(KubeError.fromStatus(res.status, res.body, info, res.retryAfter))
-    const out = decodeObject<A>(kind, res.body)
-    return isDecodeError(out) ? Effect.fail(out) : Effect.succeed(out)
-  }
+  const checkDecoded = <A>(res: ApiResponse, info: KubeError.RequestInfo, kind: Kind.Any): Effect.Effect<A, KubeError.KubeError> =>
+    isOk(res) ? decoded<A>(kind, res.body) : statusError(res, info)
 
   const span = (verb: string, kind: Kind.Any, namespace: string | undefined, name: string | undefined) =>
   <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>

@@ -694,16 +694,16 @@ export const withTracing = <A extends KubeObject, E, R>(self: Resource<A, E, R>)
   self.wrap((info, call) =>
     whenTraced(call, (call) =>
       Effect.withSpan(call, `resource.${info.resource}.${info.step}`, {
-      captureStackTrace: false,
-      attributes: {
-        "operatorkit.resource": info.resource,
-        "operatorkit.step": info.step,
-        ...(info.object.kind !== undefined ? { "k8s.kind": info.object.kind } : {}),
-        ...(info.object.metadata.namespace !== undefined ? { "k8s.namespace": info.object.metadata.namespace } : {}),
-        "k8s.name": info.object.metadata.name,
-        ...(info.object.metadata.generation !== undefined ? { "k8s.generation": info.object.metadata.generation } : {})
-      }
-    }))
+        captureStackTrace: false,
+        attributes: {
+          "operatorkit.resource": info.resource,
+          "operatorkit.step": info.step,
+          ...(info.object.kind !== undefined ? { "k8s.kind": info.object.kind } : {}),
+          ...(info.object.metadata.namespace !== undefined ? { "k8s.namespace": info.object.metadata.namespace } : {}),
+          "k8s.name": info.object.metadata.name,
+          ...(info.object.metadata.generation !== undefined ? { "k8s.generation": info.object.metadata.generation } : {})
+        }
+      }))
   )
 
 /**
