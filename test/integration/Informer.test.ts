@@ -44,14 +44,20 @@ const serverState = (namespace: string, labelSelector?: string) =>
 const storeState = (informer: Informer.Informer<ConfigMap>) =>
   Effect.map(informer.store.list(), (items) => items.map((o) => `${o.metadata.name}@${o.metadata.resourceVersion}`).sort())
 
+/**
+ * Creates `n` ConfigMaps, then waits until the watch cache holds them: an informer's first list
+ * (resourceVersion=0) is served from it, and may otherwise miss the newest objects.
+ */
 const seed = (namespace: string, n: number, labels?: Record<string, string>) =>
   Effect.gen(function*() {
     const client = yield* Client.Client
-    yield* Effect.forEach(
+    const created = yield* Effect.forEach(
       Array.from({ length: n }, (_, i) => i),
       (i) => client.create(Kind.ConfigMap, { metadata: { name: `cm-${i}`, namespace, ...(labels ? { labels } : {}) }, data: { v: "0" } }),
-      { concurrency: 8, discard: true }
+      { concurrency: 8 }
     )
+    const newest = Math.max(...created.map((cm) => Number(cm.metadata.resourceVersion)))
+    yield* client.list(Kind.ConfigMap, { namespace, resourceVersion: String(newest), resourceVersionMatch: "NotOlderThan" })
   })
 
 const bump = (namespace: string, name: string, v: string) =>
