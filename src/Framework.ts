@@ -628,18 +628,41 @@ export const rateLimit: {
   return self.wrap((_, call) => Effect.andThen(acquire, call))
 })
 
-const operationTotal = Metric.counter("operatorkit_controller_operation_total", {
-  description: "Calls of resource operations, failures included (the Go operatorkit's metric)",
-  incremental: true
-})
-const operationErrors = Metric.counter("operatorkit_controller_operation_errors_total", {
-  description: "Failed calls of resource operations",
-  incremental: true
-})
-const operationSeconds = Metric.histogram("operatorkit_controller_operation", {
-  description: "Duration of resource operations in seconds",
-  boundaries: Metric.exponentialBoundaries({ start: 0.001, factor: 2, count: 16 })
-})
+/**
+ * The three series of one resource operation, built once with their attributes fixed (as the
+ * Controller's are: `Metric.withAttributes` would key the series again on every update).
+ */
+const operationSeries = new Map<string, {
+  readonly total: Metric.Counter<number>
+  readonly errors: Metric.Counter<number>
+  readonly seconds: Metric.Histogram<number>
+}>()
+const operationSeriesOf = (resource: string, operation: string) => {
+  const key = `${resource}\u0000${operation}`
+  let series = operationSeries.get(key)
+  if (series === undefined) {
+    const attributes = { resource, operation }
+    series = {
+      total: Metric.counter("operatorkit_controller_operation_total", {
+        description: "Calls of resource operations, failures included (the Go operatorkit's metric)",
+        incremental: true,
+        attributes
+      }),
+      errors: Metric.counter("operatorkit_controller_operation_errors_total", {
+        description: "Failed calls of resource operations",
+        incremental: true,
+        attributes
+      }),
+      seconds: Metric.histogram("operatorkit_controller_operation", {
+        description: "Duration of resource operations in seconds",
+        boundaries: Metric.exponentialBoundaries({ start: 0.001, factor: 2, count: 16 }),
+        attributes
+      })
+    }
+    operationSeries.set(key, series)
+  }
+  return series
+}
 
 /**
  * Counts every call (failures included, separately too) and times it, with attributes `resource`
@@ -659,16 +682,16 @@ const operationSeconds = Metric.histogram("operatorkit_controller_operation", {
  */
 export const withMetrics = <A extends KubeObject, E, R>(self: Resource<A, E, R>): Resource<A, E, R> =>
   self.wrap((info, call) => {
-    const attributes = { resource: info.resource, operation: info.step }
+    const series = operationSeriesOf(info.resource, info.step)
     return Effect.gen(function*() {
       const start = yield* Clock.currentTimeMillis
       return yield* call.pipe(
         Effect.onExit((exit) =>
           Effect.gen(function*() {
             const end = yield* Clock.currentTimeMillis
-            yield* Metric.update(Metric.withAttributes(operationTotal, attributes), 1)
-            yield* Metric.update(Metric.withAttributes(operationSeconds, attributes), (end - start) / 1000)
-            if (exit._tag === "Failure") yield* Metric.update(Metric.withAttributes(operationErrors, attributes), 1)
+            yield* Metric.update(series.total, 1)
+            yield* Metric.update(series.seconds, (end - start) / 1000)
+            if (exit._tag === "Failure") yield* Metric.update(series.errors, 1)
           })
         )
       )
