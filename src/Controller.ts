@@ -466,26 +466,28 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
       errors: reconcileErrors(attributes),
       time: reconcileTime(attributes)
     }
+    // the clock of the controller's context (TestClock in tests), read without an Effect per reading
+    const clock = yield* Clock.Clock
     const timed = <X, E, R>(effect: Effect.Effect<X, E, R>, traced: boolean) =>
-      Effect.flatMap(Clock.currentTimeMillis, (start) => {
+      Effect.suspend(() => {
+        const start = clock.currentTimeMillisUnsafe()
         counters.active++
-        return Effect.onExit(effect, (exit) =>
-          Effect.flatMap(Clock.currentTimeMillis, (end) => {
-            counters.active--
-            counters.reconciles++
-            const requeued = exit._tag === "Success" && exit.value !== undefined &&
-              (exit.value as { requeueAfter?: unknown }).requeueAfter !== undefined
-            const result = exit._tag === "Failure" ? "error" : requeued ? "requeue_after" : "success"
-            metrics.time.updateUnsafe((end - start) / 1000, metricContext)
-            if (exit._tag === "Failure") {
-              counters.errors++
-              metrics.error.updateUnsafe(1, metricContext)
-              metrics.errors.updateUnsafe(1, metricContext)
-            } else {
-              ;(requeued ? metrics.requeueAfter : metrics.success).updateUnsafe(1, metricContext)
-            }
-            return traced ? Effect.annotateCurrentSpan("operatorkit.result", result) : Effect.void
-          }))
+        return Effect.onExit(effect, (exit) => {
+          counters.active--
+          counters.reconciles++
+          const requeued = exit._tag === "Success" && exit.value !== undefined &&
+            (exit.value as { requeueAfter?: unknown }).requeueAfter !== undefined
+          const result = exit._tag === "Failure" ? "error" : requeued ? "requeue_after" : "success"
+          metrics.time.updateUnsafe((clock.currentTimeMillisUnsafe() - start) / 1000, metricContext)
+          if (exit._tag === "Failure") {
+            counters.errors++
+            metrics.error.updateUnsafe(1, metricContext)
+            metrics.errors.updateUnsafe(1, metricContext)
+          } else {
+            ;(requeued ? metrics.requeueAfter : metrics.success).updateUnsafe(1, metricContext)
+          }
+          return traced ? Effect.annotateCurrentSpan("operatorkit.result", result) : Effect.void
+        })
       })
 
     const onError = (failure: WorkQueue.Failure<string, unknown>) =>
