@@ -15,7 +15,7 @@ import * as Kind from "../../src/Kind.ts"
 import * as KubeConfig from "../../src/KubeConfig.ts"
 import * as Testing from "../../src/Testing.ts"
 import { cluster } from "../support/cluster.ts"
-import { openCrd } from "../support/crds.ts"
+import { openCrd, openKind } from "../support/crds.ts"
 
 export interface RawAnswer {
   readonly status: number
@@ -106,15 +106,7 @@ export const eventually = <A, E, R>(effect: Effect.Effect<A, E, R>, check: (a: A
 
 /** A namespaced custom kind with the status subresource, in its own group, and its CRD. */
 export const widgetKind = (group: string) => {
-  const kind = Kind.custom({
-    group,
-    version: "v1",
-    kind: "Widget",
-    namespaced: true,
-    spec: Kind.Open({}),
-    status: Kind.Open({}),
-    subresources: { status: true }
-  })
+  const kind = openKind(group, "Widget")
   // the open v1 of test/support/crds.ts, plus a served v1beta1
   const open = openCrd(group, "Widget", "widgets")
   const crd = {

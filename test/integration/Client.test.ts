@@ -8,7 +8,7 @@ import * as Kind from "../../src/Kind.ts"
 import * as KubeConfig from "../../src/KubeConfig.ts"
 import * as Patch from "../../src/Patch.ts"
 import { cluster, freshNamespace, restrictedClient } from "../support/cluster.ts"
-import { installCrd, openCrd } from "../support/crds.ts"
+import { installCrd, openCrd, openKind } from "../support/crds.ts"
 import * as TcpProxy from "../support/tcpProxy.ts"
 
 /** A Client on a kubeconfig text (e.g. pointed at a proxy), with its own connection pool. */
@@ -31,15 +31,7 @@ const cm = (namespace: string, name: string, data: Record<string, string> = { k:
   data
 })
 
-const Widget = Kind.custom({
-  group: "client.test.operatorkit.dev",
-  version: "v1",
-  kind: "Widget",
-  namespaced: true,
-  spec: Kind.Open({}),
-  status: Kind.Open({}),
-  subresources: { status: true }
-})
+const Widget = openKind("client.test.operatorkit.dev", "Widget")
 
 const ensureWidgetCrd = installCrd(openCrd("client.test.operatorkit.dev", "Widget", "widgets"), Widget)
 

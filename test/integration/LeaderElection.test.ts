@@ -118,6 +118,12 @@ const seed = (namespace: string, n: number) =>
 
 const leading = (instance: Instance) => instance.elector.isLeader
 
+/** Waits until the instance leads. */
+const leads = (instance: Instance, options?: { readonly timeoutMs?: number; readonly intervalMs?: number }) =>
+  eventually(Effect.map(leading(instance), (l) => assert.isTrue(l)), options)
+
+const leaseIn = (namespace: string) => Effect.flatMap(Client.Client, (c) => c.get(Kind.Lease, { namespace, name: "ha-operator" }))
+
 /**
  * Leader `a` behind the proxy (it does not release the Lease when stopped, as a killed process),
  * standby `b` direct, and `n` objects each reconciled at least twice by `a`.
@@ -126,7 +132,7 @@ const leaderBehindProxy = (ns: string, ledger: ReturnType<typeof makeLedger>, n:
   Effect.gen(function*() {
     const { direct, proxy, viaProxy } = yield* clients
     const a = yield* startInstance("a", viaProxy, ns, ledger, { releaseOnShutdown: false })
-    yield* eventually(Effect.map(leading(a), (l) => assert.isTrue(l)))
+    yield* leads(a)
     const b = yield* startInstance("b", direct, ns, ledger)
     yield* seed(ns, n)
     yield* eventually(Effect.sync(() => assert.isAtLeast(ledger.by("a").length, 2 * n)))
@@ -142,7 +148,7 @@ layer(cluster(), { excludeTestServices: true })("Leader election on kube-apiserv
       const ledger = makeLedger()
       const { direct, viaProxy } = yield* clients
       const a = yield* startInstance("a", viaProxy, ns, ledger)
-      yield* eventually(Effect.map(leading(a), (l) => assert.isTrue(l)))
+      yield* leads(a)
       const b = yield* startInstance("b", direct, ns, ledger)
       yield* seed(ns, 5)
       yield* eventually(Effect.sync(() => {
@@ -158,7 +164,7 @@ layer(cluster(), { excludeTestServices: true })("Leader election on kube-apiserv
       const cache = yield* b.controller.informer.stats
       assert.isTrue(cache.synced)
       assert.strictEqual(cache.storeSize, 5, "the standby's informer holds every object")
-      const lease = yield* Effect.flatMap(Client.Client, (c) => c.get(Kind.Lease, { namespace: ns, name: "ha-operator" }))
+      const lease = yield* leaseIn(ns)
       assert.strictEqual(lease.spec?.holderIdentity, "a")
       assert.strictEqual(lease.spec?.leaseDurationSeconds, 3)
       yield* stop(b)
@@ -175,13 +181,13 @@ layer(cluster(), { excludeTestServices: true })("Leader election on kube-apiserv
       proxy.blackHole(true)
       proxy.cut()
       yield* stop(a)
-      yield* eventually(Effect.map(leading(b), (l) => assert.isTrue(l)), { timeoutMs: 15_000, intervalMs: 20 })
+      yield* leads(b, { timeoutMs: 15_000, intervalMs: 20 })
       const handover = b.transitions[0]![0] - killedAt
       assert.isAtLeast(handover, LEASE_MS - 1.2 * RETRY_MS, "not before the Lease could have expired")
       assert.isAtMost(handover, LEASE_MS + 2 * 1.2 * RETRY_MS + 700, "within the lease duration after the last renewal it saw")
       yield* eventually(Effect.sync(() => assert.isAtLeast(ledger.by("b").length, 3)))
       assert.deepStrictEqual(ledger.overlaps, [])
-      const lease = yield* Effect.flatMap(Client.Client, (c) => c.get(Kind.Lease, { namespace: ns, name: "ha-operator" }))
+      const lease = yield* leaseIn(ns)
       assert.strictEqual(lease.spec?.holderIdentity, "b")
       assert.strictEqual(lease.spec?.leaseTransitions, 1)
       yield* stop(b)
@@ -196,7 +202,7 @@ layer(cluster(), { excludeTestServices: true })("Leader election on kube-apiserv
       // API call) would go on, and its renewals hang
       const partitionedAt = performance.now()
       proxy.stall()
-      yield* eventually(Effect.map(leading(b), (l) => assert.isTrue(l)), { timeoutMs: 15_000, intervalMs: 20 })
+      yield* leads(b, { timeoutMs: 15_000, intervalMs: 20 })
       yield* eventually(Effect.sync(() => assert.isAtLeast(ledger.by("b").length, 4)))
       const aStopped = a.transitions.find(([, l]) => !l)![0]
       const bStarted = b.transitions.find(([, l]) => l)![0]
@@ -229,16 +235,16 @@ layer(cluster(), { excludeTestServices: true })("Leader election on kube-apiserv
       const ledger = makeLedger()
       const { direct, viaProxy } = yield* clients
       const a = yield* startInstance("a", viaProxy, ns, ledger)
-      yield* eventually(Effect.map(leading(a), (l) => assert.isTrue(l)))
+      yield* leads(a)
       const b = yield* startInstance("b", direct, ns, ledger)
       yield* seed(ns, 3)
       yield* eventually(Effect.sync(() => assert.isAtLeast(ledger.by("a").length, 6)))
       const stopping = performance.now()
       yield* stop(a) // reconciles in flight finish, then the Lease is released
       const released = performance.now()
-      const lease = yield* Effect.flatMap(Client.Client, (c) => c.get(Kind.Lease, { namespace: ns, name: "ha-operator" }))
+      const lease = yield* leaseIn(ns)
       assert.include(["", "b"], lease.spec?.holderIdentity, "a is no longer the holder")
-      yield* eventually(Effect.map(leading(b), (l) => assert.isTrue(l)), { timeoutMs: 10_000, intervalMs: 20 })
+      yield* leads(b, { timeoutMs: 10_000, intervalMs: 20 })
       const takeover = b.transitions[0]![0]
       assert.isAtMost(takeover - released, 1.2 * RETRY_MS + 300, "within about one retry period of the release")
       assert.isAtMost(takeover - stopping, 1_500, "far sooner than the lease duration")

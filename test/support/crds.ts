@@ -13,6 +13,10 @@ export const installCrd = (crd: unknown, kind: Kind.Any) =>
     )
   }).pipe(Effect.orDie)
 
+/** The namespaced kind {@link openCrd} serves at v1: open spec and status, the status subresource. */
+export const openKind = (group: string, kind: string) =>
+  Kind.custom({ group, version: "v1", kind, namespaced: true, spec: Kind.Open({}), status: Kind.Open({}), subresources: { status: true } })
+
 /** A namespaced CRD whose spec and status keep any field. */
 export const openCrd = (group: string, kind: string, plural: string) => ({
   metadata: { name: `${plural}.${group}` },

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Effect, Metric, Stream } from "effect"
+import { Clock, Effect, Stream } from "effect"
 import * as Client from "../../src/Client.ts"
 import * as Controller from "../../src/Controller.ts"
 import * as Health from "../../src/Health.ts"
@@ -8,16 +8,10 @@ import * as LeaderElection from "../../src/LeaderElection.ts"
 import * as Metrics from "../../src/Metrics.ts"
 import * as Testing from "../../src/Testing.ts"
 import { eventually } from "../support/eventually.ts"
+import { isolated } from "../support/isolated.ts"
 import { parse } from "../support/promText.ts"
 
-/** Real clock (real sockets), fresh registries and a fresh in-memory server per test. */
-const isolated = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  effect.pipe(
-    Effect.provide(Testing.layer, { local: true }),
-    Effect.provideService(Metric.MetricRegistry, new Map()),
-    Effect.provideService(Controller.Registry, new Set()),
-    Effect.provideService(LeaderElection.Registry, new Set())
-  )
+// these tests run on the real clock: the probes are real sockets
 
 const http = (url: string, init: RequestInit = {}) =>
   Effect.promise(async () => {

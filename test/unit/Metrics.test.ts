@@ -8,19 +8,11 @@ import * as Framework from "../../src/Framework.ts"
 import * as Kind from "../../src/Kind.ts"
 import * as LeaderElection from "../../src/LeaderElection.ts"
 import * as Metrics from "../../src/Metrics.ts"
-import * as Testing from "../../src/Testing.ts"
+import { isolated } from "../support/isolated.ts"
 import { parse, valueOf } from "../support/promText.ts"
 
 type ConfigMap = Kind.Type<typeof Kind.ConfigMap>
 
-/** Fresh registries (Effect metrics, controllers, electors) and a fresh in-memory server per test. */
-const isolated = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  effect.pipe(
-    Effect.provide(Testing.layer, { local: true }),
-    Effect.provideService(Metric.MetricRegistry, new Map()),
-    Effect.provideService(Controller.Registry, new Set()),
-    Effect.provideService(LeaderElection.Registry, new Set())
-  )
 
 const until = (check: Effect.Effect<boolean>, what: string) =>
   Effect.gen(function*() {
