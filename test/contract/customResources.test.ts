@@ -4,7 +4,7 @@ import * as Client from "../../src/Client.ts"
 import * as Kind from "../../src/Kind.ts"
 import * as Patch from "../../src/Patch.ts"
 import { freshNamespace } from "../support/cluster.ts"
-import { Backend, contract, establishedWidgets, eventually, unique } from "./harness.ts"
+import { Backend, contract, establishedWidgets, eventually, failureStatus, unique } from "./harness.ts"
 
 contract("custom resources", {}, (it) => {
   describe("CustomResourceDefinitions", () => {
@@ -82,48 +82,21 @@ contract("custom resources", {}, (it) => {
         const unconditional = yield* backend.send({ method: "PUT", path, body: { ...resized, metadata: unversioned } })
         assert.deepStrictEqual(unconditional, {
           status: 422,
-          body: {
-            kind: "Status",
-            apiVersion: "v1",
-            metadata: {},
-            status: "Failure",
-            message: `widgets.${kind.group} "w" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update`,
-            reason: "Invalid",
-            details: {
-              name: "w",
-              group: kind.group,
-              kind: "widgets",
-              causes: [{ reason: "FieldValueInvalid", message: "Invalid value: 0x0: must be specified for an update", field: "metadata.resourceVersion" }]
-            },
-            code: 422
-          }
+          body: failureStatus(422, "Invalid", `widgets.${kind.group} "w" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update`, {
+            name: "w",
+            group: kind.group,
+            kind: "widgets",
+            causes: [{ reason: "FieldValueInvalid", message: "Invalid value: 0x0: must be specified for an update", field: "metadata.resourceVersion" }]
+          })
         })
         const strategic = yield* backend.send({ method: "PATCH", path, body: { spec: {} }, contentType: "application/strategic-merge-patch+json" })
         assert.deepStrictEqual(strategic, {
           status: 415,
-          body: {
-            kind: "Status",
-            apiVersion: "v1",
-            metadata: {},
-            status: "Failure",
-            message:
-              "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
-            reason: "UnsupportedMediaType",
-            code: 415
-          }
+          body: failureStatus(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml")
         })
         assert.deepStrictEqual(yield* backend.send({ method: "GET", path: `${path}-nope` }), {
           status: 404,
-          body: {
-            kind: "Status",
-            apiVersion: "v1",
-            metadata: {},
-            status: "Failure",
-            message: `widgets.${kind.group} "w-nope" not found`,
-            reason: "NotFound",
-            details: { name: "w-nope", group: kind.group, kind: "widgets" },
-            code: 404
-          }
+          body: failureStatus(404, "NotFound", `widgets.${kind.group} "w-nope" not found`, { name: "w-nope", group: kind.group, kind: "widgets" })
         })
       }))
 
@@ -171,17 +144,7 @@ contract("custom resources", {}, (it) => {
         const created = yield* client.create(kind, { metadata: { name: "w", namespace: ns, finalizers: ["x.io/hold"] }, spec: {} })
         const path = `/apis/${kind.group}/v1/namespaces/${ns}/widgets/w`
         const refused = yield* backend.send({ method: "DELETE", path, body: { preconditions: { uid: "x" } } })
-        assert.deepStrictEqual(refused.body, {
-          kind: "Status",
-          apiVersion: "v1",
-          metadata: {},
-          status: "Failure",
-          message:
-            `Operation cannot be fulfilled on Widget.${kind.group} "w": the UID in the precondition (x) does not match the UID in record (${created.metadata.uid}). The object might have been deleted and then recreated`,
-          reason: "Conflict",
-          details: { name: "w", group: kind.group, kind: "Widget" },
-          code: 409
-        })
+        assert.deepStrictEqual(refused.body, failureStatus(409, "Conflict", `Operation cannot be fulfilled on Widget.${kind.group} "w": the UID in the precondition (x) does not match the UID in record (${created.metadata.uid}). The object might have been deleted and then recreated`, { name: "w", group: kind.group, kind: "Widget" }))
         const pending = Option.getOrThrow(yield* client.delete(kind, { namespace: ns, name: "w" }))
         assert.strictEqual(pending.metadata.generation, 2)
         assert.strictEqual(pending.metadata.deletionGracePeriodSeconds, 0)

@@ -104,6 +104,18 @@ export const eventually = <A, E, R>(effect: Effect.Effect<A, E, R>, check: (a: A
     Effect.orDie
   )
 
+/** The `Status` body the API server answers a failed request with, written out for expectations. */
+export const failureStatus = (code: number, reason: string | undefined, message: string, details?: object) => ({
+  kind: "Status",
+  apiVersion: "v1",
+  metadata: {},
+  status: "Failure",
+  message,
+  ...(reason !== undefined ? { reason } : {}),
+  ...(details !== undefined ? { details } : {}),
+  code
+})
+
 /** A namespaced custom kind with the status subresource, in its own group, and its CRD. */
 export const widgetKind = (group: string) => {
   const kind = openKind(group, "Widget")

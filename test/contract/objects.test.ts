@@ -3,22 +3,11 @@ import { Effect, Fiber, Option, Stream } from "effect"
 import * as Client from "../../src/Client.ts"
 import * as Kind from "../../src/Kind.ts"
 import { freshNamespace } from "../support/cluster.ts"
-import { Backend, contract } from "./harness.ts"
+import { Backend, contract, failureStatus } from "./harness.ts"
 
 const cm = (namespace: string, name: string, data: Record<string, string> = { k: "v" }) => ({
   metadata: { name, namespace },
   data
-})
-
-const status = (code: number, reason: string | undefined, message: string, details?: object) => ({
-  kind: "Status",
-  apiVersion: "v1",
-  metadata: {},
-  status: "Failure",
-  message,
-  ...(reason !== undefined ? { reason } : {}),
-  ...(details !== undefined ? { details } : {}),
-  code
 })
 
 const SUBDOMAIN =
@@ -114,13 +103,13 @@ contract("objects", {}, (it) => {
         const ns = yield* freshNamespace()
         assert.deepStrictEqual(
           yield* backend.send({ method: "GET", path: `/api/v1/namespaces/${ns}/configmaps/nope` }),
-          { status: 404, body: status(404, "NotFound", `configmaps "nope" not found`, { name: "nope", kind: "configmaps" }) }
+          { status: 404, body: failureStatus(404, "NotFound", `configmaps "nope" not found`, { name: "nope", kind: "configmaps" }) }
         )
         assert.deepStrictEqual(
           yield* backend.send({ method: "GET", path: `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/nope` }),
           {
             status: 404,
-            body: status(404, "NotFound", `leases.coordination.k8s.io "nope" not found`, {
+            body: failureStatus(404, "NotFound", `leases.coordination.k8s.io "nope" not found`, {
               name: "nope",
               group: "coordination.k8s.io",
               kind: "leases"
@@ -131,19 +120,19 @@ contract("objects", {}, (it) => {
           yield* backend.send({ method: "POST", path: `/api/v1/namespaces/${ns}-missing/configmaps`, body: cm(`${ns}-missing`, "a") }),
           {
             status: 404,
-            body: status(404, "NotFound", `namespaces "${ns}-missing" not found`, { name: `${ns}-missing`, kind: "namespaces" })
+            body: failureStatus(404, "NotFound", `namespaces "${ns}-missing" not found`, { name: `${ns}-missing`, kind: "namespaces" })
           }
         )
         assert.deepStrictEqual(
           yield* backend.send({ method: "GET", path: `/api/v1/namespaces/${ns}/widgets` }),
-          { status: 404, body: status(404, "NotFound", "the server could not find the requested resource", {}) }
+          { status: 404, body: failureStatus(404, "NotFound", "the server could not find the requested resource", {}) }
         )
         const group = yield* backend.send({ method: "GET", path: "/apis/nope.example.com/v1/widgets" })
         assert.strictEqual(group.status, 404)
         assert.strictEqual(String(group.body).trim(), "404 page not found")
         assert.deepStrictEqual(
           yield* backend.send({ method: "GET", path: `/api/v1/namespaces/${ns}/configmaps/a/status` }),
-          { status: 404, body: status(404, "NotFound", "the server could not find the requested resource", {}) }
+          { status: 404, body: failureStatus(404, "NotFound", "the server could not find the requested resource", {}) }
         )
       }))
 
@@ -155,7 +144,7 @@ contract("objects", {}, (it) => {
         const created = yield* client.create(Kind.ConfigMap, cm(ns, "a"))
         assert.deepStrictEqual(
           yield* backend.send({ method: "POST", path: `/api/v1/namespaces/${ns}/configmaps`, body: cm(ns, "a") }),
-          { status: 409, body: status(409, "AlreadyExists", `configmaps "a" already exists`, { name: "a", kind: "configmaps" }) }
+          { status: 409, body: failureStatus(409, "AlreadyExists", `configmaps "a" already exists`, { name: "a", kind: "configmaps" }) }
         )
         yield* client.replace(Kind.ConfigMap, { ...created, data: { k: "2" } })
         assert.deepStrictEqual(
@@ -166,7 +155,7 @@ contract("objects", {}, (it) => {
           }),
           {
             status: 409,
-            body: status(
+            body: failureStatus(
               409,
               "Conflict",
               `Operation cannot be fulfilled on configmaps "a": the object has been modified; please apply your changes to the latest version and try again`,
@@ -176,7 +165,7 @@ contract("objects", {}, (it) => {
         )
         assert.deepStrictEqual(
           yield* backend.send({ method: "PUT", path: `/api/v1/namespaces/${ns}/configmaps/missing`, body: cm(ns, "missing") }),
-          { status: 404, body: status(404, "NotFound", `configmaps "missing" not found`, { name: "missing", kind: "configmaps" }) }
+          { status: 404, body: failureStatus(404, "NotFound", `configmaps "missing" not found`, { name: "missing", kind: "configmaps" }) }
         )
         const typed = yield* Effect.flip(client.create(Kind.ConfigMap, cm(ns, "a")))
         assert.strictEqual(typed._tag, "AlreadyExists")
@@ -191,7 +180,7 @@ contract("objects", {}, (it) => {
         const path = `/api/v1/namespaces/${ns}/configmaps`
         assert.deepStrictEqual(yield* backend.send({ method: "POST", path, body: cm(ns, "Not_Valid") }), {
           status: 422,
-          body: status(422, "Invalid", `ConfigMap "Not_Valid" is invalid: metadata.name: Invalid value: "Not_Valid": ${SUBDOMAIN}`, {
+          body: failureStatus(422, "Invalid", `ConfigMap "Not_Valid" is invalid: metadata.name: Invalid value: "Not_Valid": ${SUBDOMAIN}`, {
             name: "Not_Valid",
             kind: "ConfigMap",
             causes: [{ reason: "FieldValueInvalid", message: `Invalid value: "Not_Valid": ${SUBDOMAIN}`, field: "metadata.name" }]
@@ -199,7 +188,7 @@ contract("objects", {}, (it) => {
         })
         assert.deepStrictEqual(yield* backend.send({ method: "POST", path, body: { metadata: {} } }), {
           status: 422,
-          body: status(422, "Invalid", `ConfigMap "" is invalid: metadata.name: Required value: name or generateName is required`, {
+          body: failureStatus(422, "Invalid", `ConfigMap "" is invalid: metadata.name: Required value: name or generateName is required`, {
             kind: "ConfigMap",
             causes: [{ reason: "FieldValueRequired", message: "Required value: name or generateName is required", field: "metadata.name" }]
           })
@@ -233,11 +222,11 @@ contract("objects", {}, (it) => {
         yield* client.create(Kind.ConfigMap, cm(ns, "a"))
         assert.deepStrictEqual(
           yield* backend.send({ method: "PUT", path: `/api/v1/namespaces/${ns}/configmaps/a`, body: cm(ns, "b") }),
-          { status: 400, body: status(400, "BadRequest", "the name of the object (b) does not match the name on the URL (a)") }
+          { status: 400, body: failureStatus(400, "BadRequest", "the name of the object (b) does not match the name on the URL (a)") }
         )
         assert.deepStrictEqual(
           yield* backend.send({ method: "POST", path: `/api/v1/namespaces/${ns}/configmaps`, body: cm("elsewhere", "c") }),
-          { status: 400, body: status(400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request") }
+          { status: 400, body: failureStatus(400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request") }
         )
       }))
   })
@@ -286,7 +275,7 @@ contract("objects", {}, (it) => {
         assert.deepStrictEqual(everywhere.items.map((i) => `${i.metadata.namespace}/${i.metadata.name}`), [`${other}/x`])
         assert.deepStrictEqual(
           yield* backend.send({ method: "GET", path: `/api/v1/namespaces/${ns}/configmaps?fieldSelector=spec.x%3D1` }),
-          { status: 400, body: status(400, "BadRequest", `"spec.x" is not a known field selector: only "metadata.name", "metadata.namespace"`) }
+          { status: 400, body: failureStatus(400, "BadRequest", `"spec.x" is not a known field selector: only "metadata.name", "metadata.namespace"`) }
         )
       }))
 
@@ -367,7 +356,7 @@ contract("objects", {}, (it) => {
           yield* backend.send({ method: "DELETE", path, body: { preconditions: { uid: "not-the-uid" } } }),
           {
             status: 409,
-            body: status(
+            body: failureStatus(
               409,
               "Conflict",
               `Operation cannot be fulfilled on ConfigMap "p": the UID in the precondition (not-the-uid) does not match the UID in record (${created.metadata.uid}). The object might have been deleted and then recreated`,
@@ -379,7 +368,7 @@ contract("objects", {}, (it) => {
           yield* backend.send({ method: "DELETE", path, body: { preconditions: { resourceVersion: "1" } } }),
           {
             status: 409,
-            body: status(
+            body: failureStatus(
               409,
               "Conflict",
               `Operation cannot be fulfilled on ConfigMap "p": the ResourceVersion in the precondition (1) does not match the ResourceVersion in record (${created.metadata.resourceVersion}). The object might have been modified`,

@@ -4,18 +4,9 @@ import * as Client from "../../src/Client.ts"
 import * as Kind from "../../src/Kind.ts"
 import * as Patch from "../../src/Patch.ts"
 import { freshNamespace } from "../support/cluster.ts"
-import { Backend, contract } from "./harness.ts"
+import { Backend, contract, failureStatus } from "./harness.ts"
 
-const rejected = {
-  kind: "Status",
-  apiVersion: "v1",
-  metadata: {},
-  status: "Failure",
-  message: "the server rejected our request due to an error in our request",
-  reason: "Invalid",
-  details: {},
-  code: 422
-}
+const rejected = failureStatus(422, "Invalid", "the server rejected our request due to an error in our request", {})
 
 const deployment = (namespace: string) => ({
   metadata: { name: "d", namespace },
@@ -119,7 +110,7 @@ contract("patches", {}, (it) => {
         })
         assert.deepStrictEqual(unknownType, {
           status: 415,
-          body: { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message: "415: Unsupported Media Type", reason: "UnsupportedMediaType", details: {}, code: 415 }
+          body: failureStatus(415, "UnsupportedMediaType", "415: Unsupported Media Type", {})
         })
       }))
   })
@@ -195,21 +186,12 @@ contract("patches", {}, (it) => {
         })
         assert.deepStrictEqual(conflict, {
           status: 409,
-          body: {
-            kind: "Status",
-            apiVersion: "v1",
-            metadata: {},
-            status: "Failure",
-            message: "Apply failed with 2 conflicts: conflicts with \"alpha\":\n- .data.x\n- .metadata.labels.l",
-            reason: "Conflict",
-            details: {
-              causes: [
-                { reason: "FieldManagerConflict", message: "conflict with \"alpha\"", field: ".data.x" },
-                { reason: "FieldManagerConflict", message: "conflict with \"alpha\"", field: ".metadata.labels.l" }
-              ]
-            },
-            code: 409
-          }
+          body: failureStatus(409, "Conflict", "Apply failed with 2 conflicts: conflicts with \"alpha\":\n- .data.x\n- .metadata.labels.l", {
+            causes: [
+              { reason: "FieldManagerConflict", message: "conflict with \"alpha\"", field: ".data.x" },
+              { reason: "FieldManagerConflict", message: "conflict with \"alpha\"", field: ".metadata.labels.l" }
+            ]
+          })
         })
         // the same value is no conflict: both own it
         const shared = yield* client.patch(Kind.ConfigMap, ref, Patch.apply(body({ y: "1", z: "1" }), { fieldManager: "beta" }))
@@ -269,20 +251,11 @@ contract("patches", {}, (it) => {
         })
         assert.deepStrictEqual(noManager, {
           status: 422,
-          body: {
-            kind: "Status",
-            apiVersion: "v1",
-            metadata: {},
-            status: "Failure",
-            message: "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
-            reason: "Invalid",
-            details: {
-              group: "meta.k8s.io",
-              kind: "PatchOptions",
-              causes: [{ reason: "FieldValueRequired", message: "Required value: is required for apply patch", field: "fieldManager" }]
-            },
-            code: 422
-          }
+          body: failureStatus(422, "Invalid", "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch", {
+            group: "meta.k8s.io",
+            kind: "PatchOptions",
+            causes: [{ reason: "FieldValueRequired", message: "Required value: is required for apply patch", field: "fieldManager" }]
+          })
         })
         const ref = { namespace: ns, name: "dry" }
         const dry = yield* client.patch(

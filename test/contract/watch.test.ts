@@ -4,7 +4,7 @@ import * as Client from "../../src/Client.ts"
 import * as Kind from "../../src/Kind.ts"
 import * as Patch from "../../src/Patch.ts"
 import { freshNamespace } from "../support/cluster.ts"
-import { Backend, contract } from "./harness.ts"
+import { Backend, contract, failureStatus } from "./harness.ts"
 
 type Event = Client.WatchEvent<Kind.Type<typeof Kind.ConfigMap>>
 
@@ -117,15 +117,7 @@ contract("watch", { watchCache: false }, (it) => {
       })
       assert.deepStrictEqual(listed, {
         status: 410,
-        body: {
-          kind: "Status",
-          apiVersion: "v1",
-          metadata: {},
-          status: "Failure",
-          message: "The resourceVersion for the provided list is too old.",
-          reason: "Expired",
-          code: 410
-        }
+        body: failureStatus(410, "Expired", "The resourceVersion for the provided list is too old.")
       })
     }))
 
