@@ -18,7 +18,7 @@ import * as Stream from "effect/Stream"
 
 import { decodeObject, encodeObject, isDecodeError, rawMeta } from "./internal/codec.ts"
 import { whenTraced } from "./internal/tracing.ts"
-import { type ApiRequest, type ApiResponse, type Method, makeHttp, type Transport } from "./internal/transport.ts"
+import { type ApiRequest, type ApiResponse, BAD_WATCH_EVENT, type Method, makeHttp, type Transport } from "./internal/transport.ts"
 import * as Kind from "./Kind.ts"
 import { KubeConfig, type KubeConfigError, type KubeConfigService } from "./KubeConfig.ts"
 import * as KubeError from "./KubeError.ts"
@@ -155,7 +155,10 @@ export interface ListPage<A> {
 
 /**
  * One watch event. ERROR events end the stream with their typed error (410 → `Gone`); an object
- * that does not decode arrives as `INVALID`, and the watch goes on.
+ * that does not decode arrives as `INVALID`, and the watch goes on. A line that is no event at all
+ * (not JSON, not UTF-8, not an object, no `type`, an ERROR without a Status) ends the stream with a
+ * `TransportError` whose code is `"BAD_WATCH_EVENT"` and whose detail says what came (never the
+ * content): resume from the last resourceVersion seen.
  *
  * @since 0.1.0
  * @category models
@@ -281,7 +284,10 @@ export class Client extends Context.Service<Client, ClientService>()("operatorki
 export interface ClientOptions {
   /** Deadline of each call unless the call says otherwise. Default 30 seconds. */
   readonly timeout?: Duration.Input
-  /** How many times a 429 is retried, honouring Retry-After. Default 3. */
+  /**
+   * How many times a 429 is retried, honouring Retry-After (seconds or an HTTP date), within the
+   * call's deadline. Default 3.
+   */
   readonly retries429?: number
   /** The longest Retry-After wait honoured. Default 10 seconds. */
   readonly maxRetryAfter?: Duration.Input
@@ -330,24 +336,38 @@ export const make = (transport: Transport, options: ClientOptions = {}): ClientS
       ? new KubeError.TransportError({ request: info, detail: e.message, code: "KUBECONFIG" })
       : e
 
-  /** Sends a request; 429 is retried honouring Retry-After, a 401 once with fresh credentials. */
-  const send = (req: ApiRequest): Effect.Effect<ApiResponse, KubeError.KubeError> => {
-    const attempt = (left429: number, left401: number): Effect.Effect<ApiResponse, KubeError.KubeError> =>
-      Effect.flatMap(
-        Effect.mapError(transport.request(req), (e) => fromTransport(e, req.info)),
-        (res) => {
-          if (res.status === 429 && left429 > 0) {
-            const waitMs = Math.min((res.retryAfter ?? 1) * 1000, maxRetryAfterMs)
-            return Effect.andThen(Effect.sleep(Duration.millis(waitMs)), attempt(left429 - 1, left401))
+  /**
+   * Sends a request; 429 is retried honouring Retry-After, a 401 once with fresh credentials. The
+   * request's deadline spans every attempt and every wait: a Retry-After that would pass it ends the
+   * call at once with the 429's TooManyRequests.
+   */
+  const send = (req: ApiRequest): Effect.Effect<ApiResponse, KubeError.KubeError> =>
+    Effect.clockWith((clock) => {
+      const deadline = clock.currentTimeMillisUnsafe() + req.timeoutMs
+      const attempt = (left429: number, left401: number, first: boolean): Effect.Effect<ApiResponse, KubeError.KubeError> => {
+        const remaining = deadline - clock.currentTimeMillisUnsafe()
+        if (!first && remaining <= 0) return Effect.fail(new KubeError.RequestTimeout({ request: req.info, timeoutMillis: req.timeoutMs }))
+        const sent = first ? transport.request(req) : transport.request({ ...req, timeoutMs: remaining })
+        return Effect.flatMap(
+          Effect.mapError(sent, (e) =>
+            e._tag === "RequestTimeout" && !first
+              ? new KubeError.RequestTimeout({ request: req.info, timeoutMillis: req.timeoutMs })
+              : fromTransport(e, req.info)),
+          (res) => {
+            if (res.status === 429 && left429 > 0) {
+              const waitMs = Math.min((res.retryAfter ?? 1) * 1000, maxRetryAfterMs)
+              if (clock.currentTimeMillisUnsafe() + waitMs >= deadline) return Effect.succeed(res)
+              return Effect.andThen(Effect.sleep(Duration.millis(waitMs)), Effect.suspend(() => attempt(left429 - 1, left401, false)))
+            }
+            if (res.status === 401 && left401 > 0) {
+              return Effect.andThen(transport.invalidateAuth, Effect.suspend(() => attempt(left429, left401 - 1, false)))
+            }
+            return Effect.succeed(res)
           }
-          if (res.status === 401 && left401 > 0) {
-            return Effect.andThen(transport.invalidateAuth, attempt(left429, left401 - 1))
-          }
-          return Effect.succeed(res)
-        }
-      )
-    return attempt(retries429, 1)
-  }
+        )
+      }
+      return attempt(retries429, 1, true)
+    })
 
   const isOk = (res: ApiResponse) => res.status >= 200 && res.status < 300
   const statusError = (res: ApiResponse, info: KubeError.RequestInfo) =>
@@ -707,8 +727,27 @@ export const make = (transport: Transport, options: ClientOptions = {}): ClientS
   }
 }
 
+/** What a JSON value is, for messages that must not quote it (a watch line may carry a Secret). */
+const shapeOf = (u: unknown) =>
+  u === null ? "null" : Array.isArray(u) ? "an array" : typeof u === "object" ? "an object" : `a ${typeof u}`
+
+const badEvent = (info: KubeError.RequestInfo, what: string) =>
+  new KubeError.TransportError({ request: info, code: BAD_WATCH_EVENT, detail: `the server sent ${what}` })
+
+const isStatus = (u: unknown): u is { readonly code?: unknown } =>
+  typeof u === "object" && u !== null && !Array.isArray(u) &&
+  ((u as { kind?: unknown }).kind === "Status" || typeof (u as { code?: unknown }).code === "number")
+
+/**
+ * One parsed watch line as an event. A line that is no event at all (not an object, no or an
+ * unknown `type`, an ERROR without a Status) is a typed error that ends the watch, so the caller
+ * resumes from the last good resourceVersion; an event whose object does not decode is INVALID.
+ */
 const toEvent = <A>(kind: Kind.Any, raw: unknown, info: KubeError.RequestInfo): WatchEvent<A> | KubeError.KubeError => {
-  const e = raw as { type?: string; object?: unknown }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    return badEvent(info, `a watch line that is not an event but ${shapeOf(raw)}`)
+  }
+  const e = raw as { type?: unknown; object?: unknown }
   switch (e.type) {
     case "ADDED":
     case "MODIFIED":
@@ -721,11 +760,14 @@ const toEvent = <A>(kind: Kind.Any, raw: unknown, info: KubeError.RequestInfo): 
     case "BOOKMARK":
       return { type: "BOOKMARK", resourceVersion: rawMeta(e.object).resourceVersion ?? "" }
     case "ERROR": {
-      const status = e.object as { code?: number } | undefined
-      return KubeError.fromStatus(typeof status?.code === "number" ? status.code : 500, status, info)
+      if (!isStatus(e.object)) return badEvent(info, `an ERROR event whose object is not a Status but ${shapeOf(e.object)}`)
+      const status = e.object
+      return KubeError.fromStatus(typeof status.code === "number" ? status.code : 500, status, info)
     }
+    case undefined:
+      return badEvent(info, "a watch event without a type")
     default:
-      return new KubeError.TransportError({ request: info, detail: `unknown watch event type ${JSON.stringify(e.type)}` })
+      return badEvent(info, `a watch event of unknown type ${typeof e.type === "string" ? JSON.stringify(e.type.slice(0, 40)) : shapeOf(e.type)}`)
   }
 }
 

@@ -10,6 +10,10 @@
  *   for vanished objects and a delete followed by an add for an object whose uid changed.
  * - A watch silent past its inactivity deadline is restarted; failures back off from about 0.8 s,
  *   doubling to 30 s, jittered, starting over after two quiet minutes (client-go's reflector).
+ * - A watch the server ends within a second with no event (a proxy or load balancer in front of
+ *   the API server, an API server shutting down) is a failure, as client-go's "very short watch":
+ *   it backs off like one, is counted (`veryShortWatches`), and warned about once per run of them.
+ *   A watch that lasted longer or brought events resumes at once.
  * - Errors (Forbidden included) are logged and retried; the informer never fails and never stops
  *   the process. An object that does not decode is reported (kind, namespace, name, issue) and the
  *   stream goes on; its last good version stays in the Store.
@@ -72,6 +76,8 @@ export interface Stats {
   /** Lists after a 410 Gone. */
   readonly relists: number
   readonly watchRestarts: number
+  /** Watches the server ended within a second with no event (each backed off like a failure). */
+  readonly veryShortWatches: number
   readonly stalls: number
   readonly decodeFailures: number
   readonly errors: number
@@ -108,7 +114,11 @@ export interface Options<A> {
   readonly pageSize?: number | undefined
   /** Server-side watch timeout; each watch gets 1 to 2 times this (default 5 minutes). */
   readonly watchTimeout?: Duration.Input | undefined
-  /** Restart a watch that delivered nothing for this long (default: watch timeout + 1 minute). */
+  /**
+   * Restart a watch that delivered nothing for this long. Default: that watch's server-side
+   * timeout (1 to 2 times `watchTimeout`) plus one minute, so a healthy quiet watch always ends
+   * on the server's side first.
+   */
   readonly inactivityTimeout?: Duration.Input | undefined
   readonly backoff?: Backoff.BackoffOptions | undefined
 }
@@ -187,8 +197,9 @@ export const make = <A extends Kind.KubeObject>(
     const synced = yield* Deferred.make<void>()
     const backoff = Backoff.make(options.backoff)
     const watchTimeoutMs = Duration.toMillis(Duration.fromInputUnsafe(options.watchTimeout ?? "5 minutes"))
-    const inactivity = options.inactivityTimeout ?? Duration.millis(2 * watchTimeoutMs + 60_000)
-    const inactivityMs = Duration.toMillis(Duration.fromInputUnsafe(inactivity))
+    const inactivityOptionMs = options.inactivityTimeout !== undefined
+      ? Duration.toMillis(Duration.fromInputUnsafe(options.inactivityTimeout))
+      : undefined
     const selectors = {
       namespace: options.namespace,
       labelSelector: options.labelSelector,
@@ -202,6 +213,7 @@ export const make = <A extends Kind.KubeObject>(
       lists: 0,
       relists: 0,
       watchRestarts: 0,
+      veryShortWatches: 0,
       stalls: 0,
       decodeFailures: 0,
       errors: 0,
@@ -339,8 +351,11 @@ export const make = <A extends Kind.KubeObject>(
       Effect.gen(function*() {
         let current = resourceVersion
         const timeoutSeconds = Math.round((watchTimeoutMs / 1000) * (1 + (yield* Random.next)))
+        const inactivityMs = inactivityOptionMs ?? timeoutSeconds * 1000 + 60_000
         const clock = yield* Clock.Clock
-        let lastActivity = clock.currentTimeMillisUnsafe()
+        const startedAt = clock.currentTimeMillisUnsafe()
+        let lastActivity = startedAt
+        let received = 0
         // one Effect per batch of events, allocated once: the batch itself is applied synchronously
         const touched = Effect.sync(() => {
           lastActivity = clock.currentTimeMillisUnsafe()
@@ -350,6 +365,7 @@ export const make = <A extends Kind.KubeObject>(
           Stream.runForEachArray((events) =>
             Effect.suspend(() => {
               let invalid: Array<KubeError.DecodeError> | undefined
+              received += events.length
               for (const event of events) {
                 switch (event.type) {
                   case "ADDED":
@@ -392,13 +408,36 @@ export const make = <A extends Kind.KubeObject>(
         const watchdog = Effect.gen(function*() {
           while (true) {
             const left = lastActivity + inactivityMs - (yield* Clock.currentTimeMillis)
-            if (left <= 0) return yield* Effect.fail(new Stall())
+            if (left <= 0) return yield* Effect.fail(new Stall(inactivityMs))
             yield* Effect.sleep(Duration.millis(left))
           }
         })
         yield* Effect.raceFirst(consume, watchdog)
+        // a clean end within a second and with no event is not the server's timeout (client-go's
+        // "very short watch"): resuming at once would hammer the server in a loop
+        if (received === 0 && clock.currentTimeMillisUnsafe() - startedAt < VERY_SHORT_WATCH_MS) {
+          return yield* Effect.fail(new VeryShortWatch())
+        }
         return current
       })
+
+    // very short watches in a row: one warning for the run, one line when it ends
+    let shortRun = 0
+    const veryShort = Effect.suspend(() => {
+      stats.veryShortWatches++
+      shortRun++
+      return shortRun === 1
+        ? Effect.logWarning(
+          `informer ${where}: the server ended the watch at once with no event (a proxy or load balancer in front of the API server, or an API server shutting down?); backing off as after a failure until a watch lasts. Counted in veryShortWatches (operatorkit_informer_very_short_watches_total); no further warning while it lasts`
+        )
+        : Effect.logDebug(`informer ${where}: very short watch #${shortRun}`)
+    })
+    const watchLasted = Effect.suspend(() => {
+      if (shortRun === 0) return Effect.void
+      const n = shortRun
+      shortRun = 0
+      return Effect.logInfo(`informer ${where}: watches last again, after ${n} very short one${n === 1 ? "" : "s"}`)
+    })
 
     // The state machine: Listing → Watching ⇄ Watching (resume) → Listing (after 410 only).
     const step = (state: State): Effect.Effect<State> => {
@@ -415,14 +454,15 @@ export const make = <A extends Kind.KubeObject>(
       return watch(state.resourceVersion).pipe(
         // the server ended the watch (timeoutSeconds): resume at once
         Effect.map((rv): State => ({ _tag: "Watching", resourceVersion: rv })),
-        Effect.tap(() => Effect.sync(() => stats.watchRestarts++)),
+        Effect.tap(() => Effect.andThen(Effect.sync(() => stats.watchRestarts++), watchLasted)),
         Effect.catch((error): Effect.Effect<State> => {
           stats.watchRestarts++
           const resume: State = { _tag: "Watching", resourceVersion: stats.resourceVersion ?? state.resourceVersion }
           if (error instanceof Gone) return Effect.succeed({ _tag: "Listing", consistent: true })
+          if (error instanceof VeryShortWatch) return Effect.as(Effect.andThen(veryShort, sleepBackoff), resume)
           if (error instanceof Stall) {
             stats.stalls++
-            return Effect.as(Effect.logWarning(`informer ${where}: watch silent for ${Duration.format(Duration.fromInputUnsafe(inactivity))}, restarting it`), resume)
+            return Effect.as(Effect.logWarning(`informer ${where}: watch silent for ${Duration.format(Duration.millis(error.afterMillis))}, restarting it`), resume)
           }
           return Effect.as(Effect.andThen(report(error, "watch"), sleepBackoff), resume)
         })
@@ -500,7 +540,19 @@ export const make = <A extends Kind.KubeObject>(
 
 class Stall {
   readonly _tag = "Stall"
+  readonly afterMillis: number
+  constructor(afterMillis: number) {
+    this.afterMillis = afterMillis
+  }
 }
+
+/** A watch the server ended cleanly within {@link VERY_SHORT_WATCH_MS} and with no event. */
+class VeryShortWatch {
+  readonly _tag = "VeryShortWatch"
+}
+
+/** client-go's threshold for a "very short watch". */
+const VERY_SHORT_WATCH_MS = 1000
 
 /**
  * One subscriber of an informer's changes: a buffer the informer appends to, and the resume

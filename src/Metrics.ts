@@ -27,7 +27,7 @@
  * | `operatorkit_controller_operation_errors_total` | counter | resource, operation | `Framework.withMetrics` |
  * | `operatorkit_controller_operation` | histogram (seconds) | resource, operation | `Framework.withMetrics` |
  * | `operatorkit_informer_watch_event_total` | counter | group, kind, event | Informer stats |
- * | `operatorkit_informer_lists_total`, `…_relists_total`, `…_watch_restarts_total`, `…_stalls_total`, `…_decode_failures_total`, `…_errors_total` | counter | group, kind | Informer stats |
+ * | `operatorkit_informer_lists_total`, `…_relists_total`, `…_watch_restarts_total`, `…_very_short_watches_total`, `…_stalls_total`, `…_decode_failures_total`, `…_errors_total` | counter | group, kind | Informer stats |
  * | `operatorkit_informer_cache_size` | gauge | group, kind | Informer stats |
  * | `operatorkit_informer_synced` | gauge | group, kind | Informer stats |
  * | `operatorkit_informer_last_sync_timestamp_seconds` | gauge | group, kind | Informer stats |
@@ -211,6 +211,7 @@ const families: ReadonlyArray<readonly [name: string, help: string, type: Prom.F
   ["operatorkit_informer_lists_total", "Lists made by informers, the initial one included", "counter", perInformer((s) => s.lists)],
   ["operatorkit_informer_relists_total", "Lists made by informers after 410 Gone", "counter", perInformer((s) => s.relists)],
   ["operatorkit_informer_watch_restarts_total", "Watches informers started again", "counter", perInformer((s) => s.watchRestarts)],
+  ["operatorkit_informer_very_short_watches_total", "Watches the server ended within a second with no event (backed off like failures)", "counter", perInformer((s) => s.veryShortWatches)],
   ["operatorkit_informer_stalls_total", "Watches restarted because they went silent", "counter", perInformer((s) => s.stalls)],
   ["operatorkit_informer_decode_failures_total", "Objects informers could not decode", "counter", perInformer((s) => s.decodeFailures)],
   ["operatorkit_informer_errors_total", "Failed lists and watches of informers", "counter", perInformer((s) => s.errors)],

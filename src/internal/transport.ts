@@ -3,6 +3,7 @@
  * Two implementations: HTTP(S) with one keep-alive pool (below) and the in-memory server (Testing).
  * @internal
  */
+import { constants as BufferConstants, isUtf8 } from "node:buffer"
 import * as Http from "node:http"
 import * as Https from "node:https"
 import * as Cause from "effect/Cause"
@@ -37,7 +38,7 @@ export interface ApiResponse {
   readonly status: number
   /** Parsed JSON, or the text when it is not JSON, or undefined when empty. */
   readonly body: unknown
-  /** Seconds, from a Retry-After header. */
+  /** Seconds, from a Retry-After header (delay-seconds or an HTTP-date). */
   readonly retryAfter?: number | undefined
 }
 
@@ -56,39 +57,74 @@ export interface Transport {
 
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * A watch line that is not a JSON value: truncated, not JSON, not UTF-8, or too long for a string.
+ * The message says what, never the content (a line may carry a Secret).
+ */
+export class BadLine extends Error {}
+
+/** The code of the TransportError a watch ends with on a line that is not an event. */
+export const BAD_WATCH_EVENT = "BAD_WATCH_EVENT"
+
+/** The longest string V8 makes (about 512 MiB): a line or body beyond it cannot be parsed as one. */
+export const MAX_STRING_BYTES = BufferConstants.MAX_STRING_LENGTH
+
 /** Splits newline-delimited JSON across chunk boundaries without decoding partial UTF-8. */
 export class NdjsonDecoder {
   private partial: Array<Buffer> = []
+  private partialBytes = 0
 
+  /** Parses the complete lines of `chunk` into `out`; throws {@link BadLine} at the first bad one. */
   push(chunk: Buffer, out: Array<unknown>): void {
     let nl = chunk.indexOf(10)
     if (nl === -1) {
-      this.partial.push(chunk)
+      this.keep(chunk)
       return
     }
     if (this.partial.length > 0) {
       this.partial.push(chunk.subarray(0, nl))
-      this.emit(Buffer.concat(this.partial).toString("utf8"), out)
+      const line = Buffer.concat(this.partial)
       this.partial = []
+      this.partialBytes = 0
+      this.emit(line, out)
     } else {
-      this.emit(chunk.toString("utf8", 0, nl), out)
+      this.emit(chunk.subarray(0, nl), out)
     }
     let start = nl + 1
     while ((nl = chunk.indexOf(10, start)) !== -1) {
-      this.emit(chunk.toString("utf8", start, nl), out)
+      this.emit(chunk.subarray(start, nl), out)
       start = nl + 1
     }
-    if (start < chunk.length) this.partial.push(chunk.subarray(start))
+    if (start < chunk.length) this.keep(chunk.subarray(start))
   }
 
   end(out: Array<unknown>): void {
-    if (this.partial.length > 0) this.emit(Buffer.concat(this.partial).toString("utf8"), out)
+    const rest = this.partial
     this.partial = []
+    this.partialBytes = 0
+    if (rest.length > 0) this.emit(Buffer.concat(rest), out)
   }
 
-  private emit(line: string, out: Array<unknown>) {
-    if (line.trim() === "") return
-    out.push(JSON.parse(line))
+  private keep(bytes: Buffer) {
+    this.partialBytes += bytes.length
+    if (this.partialBytes > MAX_STRING_BYTES) {
+      throw new BadLine(`a line longer than ${MAX_STRING_BYTES} bytes, more than one string can hold`)
+    }
+    this.partial.push(bytes)
+  }
+
+  private emit(line: Buffer, out: Array<unknown>) {
+    let i = 0
+    while (i < line.length && (line[i] === 0x20 || line[i] === 0x09 || line[i] === 0x0d)) i++
+    if (i === line.length) return
+    if (!isUtf8(line)) throw new BadLine(`a line of ${line.length} bytes that is not valid UTF-8`)
+    let value: unknown
+    try {
+      value = JSON.parse(line.toString("utf8"))
+    } catch {
+      throw new BadLine(`a line of ${line.length} bytes that is not valid JSON (truncated?)`)
+    }
+    out.push(value)
   }
 }
 
@@ -106,10 +142,36 @@ const parseBody = (buf: Buffer | undefined): unknown => {
   }
 }
 
+const HTTP_DATE = [
+  // IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT
+  /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/,
+  // obsolete RFC 850: Sunday, 06-Nov-94 08:49:37 GMT
+  /^[A-Z][a-z]+, \d{2}-[A-Z][a-z]{2}-\d{2} \d{2}:\d{2}:\d{2} GMT$/
+]
+// obsolete asctime, always UTC: Sun Nov  6 08:49:37 1994
+const ASCTIME = /^[A-Z][a-z]{2} ([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d{2}:\d{2}:\d{2}) (\d{4})$/
+
+/**
+ * Seconds to wait from a `Retry-After` header: delay-seconds, or an HTTP-date (RFC 9110, its three
+ * forms) counted from `nowMillis` (0 when already past). Undefined when absent or unreadable.
+ */
+export const parseRetryAfter = (value: string | undefined, nowMillis: number): number | undefined => {
+  if (value === undefined) return undefined
+  const v = value.trim()
+  if (/^\d+(\.\d+)?$/.test(v)) return Number(v)
+  let at = NaN
+  if (HTTP_DATE.some((re) => re.test(v))) {
+    at = Date.parse(v)
+  } else {
+    const m = ASCTIME.exec(v)
+    if (m !== null) at = Date.parse(`${m[2]} ${m[1]} ${m[4]} ${m[3]} GMT`)
+  }
+  return Number.isFinite(at) ? Math.max(0, (at - nowMillis) / 1000) : undefined
+}
+
 const retryAfterOf = (res: Http.IncomingMessage) => {
   const h = res.headers["retry-after"]
-  const n = typeof h === "string" ? Number(h) : NaN
-  return Number.isFinite(n) && n >= 0 ? n : undefined
+  return parseRetryAfter(typeof h === "string" ? h : undefined, Date.now())
 }
 
 const transportError = (info: RequestInfo, err: unknown) => {
@@ -327,13 +389,15 @@ const eventPull = (req: ApiRequest, r: Http.ClientRequest, res: Http.IncomingMes
     wake()
   }
 
+  const badLine = (e: unknown) => {
+    fail(e instanceof BadLine ? `the server sent ${e.message}` : `unreadable watch line: ${String(e)}`, BAD_WATCH_EVENT)
+    r.destroy()
+  }
   res.on("data", (chunk: Buffer) => {
     try {
       decoder.push(chunk, ready)
     } catch (e) {
-      fail(`malformed watch event: ${(e as Error).message}`)
-      r.destroy()
-      return
+      return badLine(e)
     }
     if (ready.length >= HIGH_WATER && !paused) {
       paused = true
@@ -345,7 +409,7 @@ const eventPull = (req: ApiRequest, r: Http.ClientRequest, res: Http.IncomingMes
     try {
       decoder.end(ready)
     } catch (e) {
-      fail(`malformed watch event: ${(e as Error).message}`)
+      return badLine(e)
     }
     ended = true
     wake()

@@ -1,9 +1,10 @@
 /** Informer timing and recovery on the in-memory API server, driven by TestClock. */
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Effect, Stream } from "effect"
+import { Clock, Effect, Logger, Option, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import * as Client from "../../src/Client.ts"
 import * as Informer from "../../src/Informer.ts"
+import type { ApiRequest, Transport } from "../../src/internal/transport.ts"
 import * as Kind from "../../src/Kind.ts"
 import * as Testing from "../../src/Testing.ts"
 import { settle, withServer } from "../support/testClock.ts"
@@ -26,6 +27,53 @@ const seed = (n: number) =>
     const client = yield* Client.Client
     for (let i = 0; i < n; i++) yield* client.create(Kind.ConfigMap, { metadata: { name: `cm-${i}`, namespace: ns } })
   })
+
+/**
+ * The in-memory server behind a Client whose watches can be made to end at once, cleanly, with no
+ * event (`short`) or after one bookmark (`oneEvent`), each for a number of watches; every watch
+ * request is recorded with its Clock time and query.
+ */
+const faultyWatches = Effect.gen(function*() {
+  const server = yield* Testing.makeServer({ bookmarkInterval: false })
+  const control = {
+    short: 0,
+    oneEvent: 0,
+    stripTimeout: false,
+    watches: [] as Array<{ at: number; query: URLSearchParams }>
+  }
+  const clock = yield* Clock.Clock
+  const transport: Transport = {
+    ...server.transport,
+    watch: (req: ApiRequest) => {
+      const url = new URL(req.path, "http://fake.invalid")
+      control.watches.push({ at: clock.currentTimeMillisUnsafe(), query: new URLSearchParams(url.searchParams) })
+      if (control.short > 0) {
+        control.short--
+        return Stream.empty
+      }
+      if (control.oneEvent > 0) {
+        control.oneEvent--
+        const rv = url.searchParams.get("resourceVersion") ?? ""
+        return Stream.make({ type: "BOOKMARK", object: { kind: "ConfigMap", apiVersion: "v1", metadata: { resourceVersion: rv } } })
+      }
+      if (control.stripTimeout) {
+        // a server that never ends the watch on its own
+        url.searchParams.delete("timeoutSeconds")
+        return server.transport.watch({ ...req, path: url.pathname + url.search })
+      }
+      return server.transport.watch(req)
+    }
+  }
+  return { server, control, client: Client.make(transport) }
+})
+
+const captureWarnings = () => {
+  const warnings: Array<string> = []
+  const logger = Logger.make((options) => {
+    if (options.logLevel === "Warn") warnings.push(String((options.message as Array<unknown>)[0]))
+  })
+  return { warnings, layer: Logger.layer([logger]) }
+}
 
 describe("Informer (in-memory server, TestClock)", () => {
   it.effect("a resync re-dispatches each object once per period, spread by its token bucket, without relisting", () =>
@@ -127,5 +175,93 @@ describe("Informer (in-memory server, TestClock)", () => {
       assert.strictEqual(stats.relists, 1)
       yield* settle(100, "1 second")
       assert.strictEqual(seen.length, 9, "nothing dispatched again")
+    }).pipe(withServer))
+  it.effect("a watch the server ends at once, again and again, backs off like a failure, warns once and is counted", () => {
+    const { warnings, layer } = captureWarnings()
+    return Effect.gen(function*() {
+      const { server, control, client } = yield* faultyWatches
+      yield* server.client.create(Kind.ConfigMap, { metadata: { name: "a", namespace: ns } })
+      const informer = yield* Informer.make(Kind.ConfigMap, { namespace: ns, watchTimeout: "10 seconds" }).pipe(
+        Effect.provideService(Client.Client, client)
+      )
+      yield* informer.synced
+      yield* settle(5)
+      // from the next watch on, 50 in a row end at once (today's code would send them all at once)
+      control.short = 50
+      const before = control.watches.length
+      // the running watch ends at its server-side timeout (10 to 20 s); then the short ones start
+      for (let i = 0; i < 250 && control.watches.length === before; i++) yield* TestClock.adjust("100 millis")
+      const shortStart = control.watches[before]!.at
+      yield* settle(105, "100 millis")
+      const inWindow = control.watches.filter((w) => w.at >= shortStart && w.at < shortStart + 10_000)
+      assert.isAtLeast(inWindow.length, 3, `${control.watches.map((w) => w.at)} ${before}`)
+      assert.isAtMost(inWindow.length, 10, `watch requests in the first 10 s of very short watches: ${inWindow.map((w) => w.at - shortStart)}`)
+      // jittered, doubling gaps
+      const gaps = inWindow.slice(1).map((w, i) => w.at - inWindow[i]!.at)
+      gaps.forEach((g, i) => assert.isAtLeast(g, 800 * 2 ** i * 0.8 - 100, `gap ${i}: ${g}`))
+      const stats = yield* informer.stats
+      assert.isAtLeast(stats.veryShortWatches, 3)
+      assert.strictEqual(stats.lists, 1, "no relist")
+      const shortWarnings = warnings.filter((w) => w.includes("ended the watch at once"))
+      assert.strictEqual(shortWarnings.length, 1, `one warning for the run: ${warnings.join("\n")}`)
+      // each one resumes from the same resourceVersion
+      const rvs = new Set(control.watches.slice(before).map((w) => w.query.get("resourceVersion")))
+      assert.strictEqual(rvs.size, 1)
+
+      // the server heals: the next watch lasts, and changes flow again with no relist
+      control.short = 0
+      yield* settle(40, "1 second")
+      yield* server.client.create(Kind.ConfigMap, { metadata: { name: "b", namespace: ns } })
+      yield* settle(5)
+      assert.isTrue(Option.isSome(yield* informer.store.get(`${ns}/b`)))
+      assert.strictEqual((yield* informer.stats).lists, 1)
+    }).pipe(withServer, Effect.provide(layer))
+  })
+
+  it.effect("a watch that ends at its server-side timeout, or at once after an event, resumes at once with no relist", () =>
+    Effect.gen(function*() {
+      const { server, control, client } = yield* faultyWatches
+      yield* server.client.create(Kind.ConfigMap, { metadata: { name: "a", namespace: ns } })
+      const informer = yield* Informer.make(Kind.ConfigMap, { namespace: ns, watchTimeout: "10 seconds" }).pipe(
+        Effect.provideService(Client.Client, client)
+      )
+      yield* informer.synced
+      yield* settle(5)
+      // the first watch ends at its timeout: the next one is sent at the same instant
+      yield* settle(210, "100 millis")
+      assert.isAtLeast(control.watches.length, 2)
+      const first = control.watches[0]!
+      const timeoutMs = Number(first.query.get("timeoutSeconds")) * 1000
+      assert.strictEqual(control.watches[1]!.at - first.at, timeoutMs)
+      // three watches that each end at once after one event: resumed at once each time
+      const before = control.watches.length
+      control.oneEvent = 3
+      yield* server.cutWatches
+      yield* settle(40, "100 millis")
+      const after = control.watches.slice(before)
+      assert.isAtLeast(after.length, 4)
+      // the cut is backed off once; the watches with an event that follow it are not
+      assert.strictEqual(after[3]!.at - after[1]!.at, 0)
+      const stats = yield* informer.stats
+      assert.strictEqual(stats.veryShortWatches, 0)
+      assert.strictEqual(stats.lists, 1)
+    }).pipe(withServer))
+
+  it.effect("by default a silent watch is restarted one minute after its own server-side timeout", () =>
+    Effect.gen(function*() {
+      const { server, control, client } = yield* faultyWatches
+      control.stripTimeout = true
+      yield* server.client.create(Kind.ConfigMap, { metadata: { name: "a", namespace: ns } })
+      const informer = yield* Informer.make(Kind.ConfigMap, { namespace: ns, watchTimeout: "5 minutes" }).pipe(
+        Effect.provideService(Client.Client, client)
+      )
+      yield* informer.synced
+      yield* settle(5)
+      for (let i = 0; i < 1300 && control.watches.length < 2; i++) yield* TestClock.adjust("1 second")
+      assert.strictEqual(control.watches.length, 2)
+      const first = control.watches[0]!
+      const expected = Number(first.query.get("timeoutSeconds")) * 1000 + 60_000
+      assert.approximately(control.watches[1]!.at - first.at, expected, 1000)
+      assert.strictEqual((yield* informer.stats).stalls, 1)
     }).pipe(withServer))
 })
