@@ -1,7 +1,7 @@
 /**
  * One informer benchmark measurement in a fresh process: `informer-worker.ts <impl> <kubeconfig> <namespace> <value>`.
  *
- * In order: time to synced; retained heap after GC; CPU per watch event while a separate process
+ * In order: time to synced; retained heap and RSS after GC; CPU per watch event while a separate process
  * (informer-updater.ts) updates every object; the heap peak during a forced relist against the
  * steady heap after GC just before it. Prints one JSON line of metrics.
  *
@@ -253,9 +253,9 @@ await subject.start()
 const syncMs = performance.now() - t0
 if (subject.size() !== N) throw new Error(`${impl}: synced with ${subject.size()} objects, expected ${N}`)
 
-// 2. retained heap after GC
+// 2. retained heap and RSS after GC
 gc()
-const synced = process.memoryUsage().heapUsed
+const { heapUsed: synced, rss: syncedRss } = process.memoryUsage()
 
 // 3. CPU per watch event while another process updates every object
 let events = 0
@@ -305,6 +305,8 @@ process.stdout.write(JSON.stringify({
   retained_mb: round1((synced - baseline) / MB),
   // the same with the implementation's modules (and its client) counted
   retained_with_modules_mb: round1((synced - bare) / MB),
+  // the whole process, as the client-go programs report it
+  rss_mb: round1(syncedRss / MB),
   cpu_us_per_event: round1(cpuMicros / (N - 1)),
   events,
   update_ms: updateMs,

@@ -1,11 +1,12 @@
 /**
  * Informer: 10,000 ConfigMaps of about 1.5 KB in one namespace, for operatorkit's Informer,
- * @kubernetes/client-node's makeInformer, and a floor (one list GET with resourceVersion=0 and
- * JSON.parse into a Map; a raw watch with JSON.parse per line into the same Map).
+ * @kubernetes/client-node's makeInformer, a floor (one list GET with resourceVersion=0 and
+ * JSON.parse into a Map; a raw watch with JSON.parse per line into the same Map), and client-go's
+ * shared informer (bench/go/informer) in protobuf and in JSON when Go is available (bench/go.ts).
  *
  * Metrics: time to synced, retained heap after GC, the heap peak during a forced relist against the
  * steady heap, and CPU time per watch event while another process updates all 10,000 objects.
- * Each measurement runs in a fresh Node process (informer-worker.ts); implementations alternate
+ * Each measurement runs in a fresh process (informer-worker.ts, or the Go program); implementations alternate
  * within each round; the figures are medians over rounds.
  */
 import * as Crypto from "node:crypto"
@@ -16,9 +17,42 @@ import * as Envtest from "../src/Envtest.ts"
 import * as Kind from "../src/Kind.ts"
 import * as KubeConfig from "../src/KubeConfig.ts"
 import { N, NAMESPACE, PAYLOAD_CHARS, WRITE_CONCURRENCY } from "./informer-config.ts"
-import { log, printTable, type Result, runWorker, summarize, type Measurement, writeResults } from "./lib.ts"
+import { prepareGo } from "./go.ts"
+import { log, nodeCommand, printTable, type Result, runJson, runWorker, summarize, type Measurement, writeResults } from "./lib.ts"
 
-const impls = ["operatorkit", "client-node", "floor"] as const
+/** One implementation: how a measurement of it runs, in a fresh process, printing the worker's metrics. */
+interface Impl {
+  readonly name: string
+  readonly measure: (kubeconfigPath: string, value: string) => Promise<Record<string, number>>
+}
+
+const worker = Path.join(import.meta.dirname, "informer-worker.ts")
+const updater = Path.join(import.meta.dirname, "informer-updater.ts")
+
+const nodeImpl = (name: string): Impl => ({
+  name,
+  measure: (kubeconfigPath, value) => runWorker(worker, [name, kubeconfigPath, NAMESPACE, value])
+})
+
+/** client-go's shared informer (bench/go/informer), with the same updater driving its events. */
+const goImpl = (name: string, binary: string, contentType: "protobuf" | "json"): Impl => ({
+  name,
+  measure: (kubeconfigPath, value) =>
+    runJson(binary, [
+      "-kubeconfig", kubeconfigPath, "-namespace", NAMESPACE, "-n", String(N), "-content-type", contentType,
+      "--", ...nodeCommand(updater, [kubeconfigPath, NAMESPACE, value])
+    ])
+})
+
+const implementations = async (): Promise<ReadonlyArray<Impl>> => {
+  const node = ["operatorkit", "client-node", "floor"].map(nodeImpl)
+  const go = await prepareGo()
+  if (!go.available) {
+    log(`informer: client-go left out: ${go.reason}`)
+    return node
+  }
+  return [...node, goImpl("client-go", go.path("informer"), "protobuf"), goImpl("client-go-json", go.path("informer"), "json")]
+}
 
 /** The target ratios of the issue, from the medians. */
 const targets = (results: ReadonlyArray<Result>) => {
@@ -31,11 +65,17 @@ const targets = (results: ReadonlyArray<Result>) => {
     line("sync time vs floor", ratio(get("operatorkit", "sync_ms"), get("floor", "sync_ms")), 1.15),
     line("retained heap vs client-node", ratio(get("operatorkit", "retained_mb"), get("client-node", "retained_mb")), 0.5),
     line("relist peak vs steady heap (median of rounds)", get("operatorkit", "relist_peak_ratio"), 1.5),
-    line("CPU per event vs floor", ratio(get("operatorkit", "cpu_us_per_event"), get("floor", "cpu_us_per_event")), 1.25)
+    line("CPU per event vs floor", ratio(get("operatorkit", "cpu_us_per_event"), get("floor", "cpu_us_per_event")), 1.25),
+    ...["client-go", "client-go-json"].filter((impl) => results.some((r) => r.impl === impl)).flatMap((impl) => [
+      line(`sync time vs ${impl}`, ratio(get("operatorkit", "sync_ms"), get(impl, "sync_ms")), 1),
+      line(`retained heap vs ${impl}`, ratio(get("operatorkit", "retained_mb"), get(impl, "retained_mb")), 1)
+    ])
   ].join("\n")
 }
 
 export const main = async (rounds = 5) => {
+  // before the control plane starts: a first build of the Go programs takes the CPUs for a while
+  const impls = await implementations()
   const measurements: Array<Measurement> = []
   let objectBytes = 0
   await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
@@ -63,12 +103,10 @@ export const main = async (rounds = 5) => {
       // rotate the order so no implementation always runs first or last
       const order = impls.map((_, i) => impls[(i + round) % impls.length]!)
       for (const impl of order) {
-        const r = yield* Effect.promise(() =>
-          runWorker(Path.join(import.meta.dirname, "informer-worker.ts"), [impl, env.kubeconfigPath, NAMESPACE, `${impl}-${round}`])
-        )
-        log(`informer: round ${round + 1}/${rounds} ${impl}: ${JSON.stringify(r)}`)
-        if (r.events !== N) throw new Error(`${impl} received ${r.events} of ${N} update events`)
-        for (const [metric, value] of Object.entries(r)) measurements.push({ impl, metric, value: value as number })
+        const r = yield* Effect.promise(() => impl.measure(env.kubeconfigPath, `${impl.name}-${round}`))
+        log(`informer: round ${round + 1}/${rounds} ${impl.name}: ${JSON.stringify(r)}`)
+        if (r["events"] !== N) throw new Error(`${impl.name} received ${r["events"]} of ${N} update events`)
+        for (const [metric, value] of Object.entries(r)) measurements.push({ impl: impl.name, metric, value })
       }
     }
   })))

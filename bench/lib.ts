@@ -39,25 +39,34 @@ export const summarize = (measurements: ReadonlyArray<Measurement>): Array<Resul
   })
 }
 
-/** Runs a worker script in a fresh Node (this one: Node 24) and returns the JSON it prints last. */
-export const runWorker = (script: string, args: ReadonlyArray<string>, env: Record<string, string> = {}): Promise<any> =>
+/** Runs a command (a measurement in a fresh process) and returns the JSON it prints last. */
+export const runJson = (command: string, args: ReadonlyArray<string>, env: Record<string, string> = {}): Promise<any> =>
   new Promise((resolve, reject) => {
-    const child = ChildProcess.spawn(process.execPath, ["--conditions=source", "--expose-gc", script, ...args], {
+    const child = ChildProcess.spawn(command, args, {
       stdio: ["ignore", "pipe", "inherit"],
       env: { ...process.env, ...env }
     })
+    const name = `${Path.basename(command)} ${args.join(" ")}`
     let out = ""
     child.stdout.on("data", (c: Buffer) => (out += c.toString()))
+    child.once("error", reject)
     child.once("exit", (code) => {
       const last = out.trim().split("\n").at(-1) ?? ""
-      if (code !== 0) return reject(new Error(`${Path.basename(script)} ${args.join(" ")} exited with ${code}: ${out.slice(-2000)}`))
+      if (code !== 0) return reject(new Error(`${name} exited with ${code}: ${out.slice(-2000)}`))
       try {
         resolve(JSON.parse(last))
       } catch {
-        reject(new Error(`${Path.basename(script)} printed no JSON result: ${out.slice(-2000)}`))
+        reject(new Error(`${name} printed no JSON result: ${out.slice(-2000)}`))
       }
     })
   })
+
+/** Runs a worker script in a fresh Node (this one: Node 24) and returns the JSON it prints last. */
+export const runWorker = (script: string, args: ReadonlyArray<string>, env: Record<string, string> = {}): Promise<any> =>
+  runJson(process.execPath, ["--conditions=source", "--expose-gc", script, ...args], env)
+
+/** The command line that runs a Node script of the benchmarks (for the client-go programs' drivers). */
+export const nodeCommand = (script: string, args: ReadonlyArray<string>) => [process.execPath, "--conditions=source", script, ...args]
 
 export const writeResults = (bench: string, rounds: number, results: ReadonlyArray<Result>, notes: Record<string, unknown> = {}) => {
   const dir = Path.resolve(import.meta.dirname, "results")
