@@ -12,7 +12,7 @@
  * @internal
  */
 import * as Result from "effect/Result"
-import type * as Schema from "effect/Schema"
+import * as Schema from "effect/Schema"
 import * as SchemaJITCompiler from "effect/schema/SchemaJITCompiler"
 import * as SchemaAST from "effect/SchemaAST"
 import * as SchemaIssue from "effect/SchemaIssue"
@@ -78,6 +78,150 @@ const decodesToItself = (ast: SchemaAST.AST, visiting: Set<SchemaAST.AST> = new 
   }
 }
 
+/**
+ * Effect's JIT compiles a guard for a whole Schema tree only up to a node budget (2,048 in effect
+ * 4.1) and with no `Suspend` in it; past that its guard runs the interpreter, an Effect per call.
+ * A Pod, a Deployment or a custom resource holding a pod template is beyond it. Such a tree is
+ * checked here level by level, down to subtrees small enough for Effect to compile, which keeps
+ * the guard allocation-free and compiled below its top levels.
+ */
+const compiledGuardNodes = 1024
+
+/** Nodes of a tree as Effect's JIT counts them (each occurrence), up to `limit`. */
+const nodeCount = (ast: SchemaAST.AST, limit: number): number => {
+  let n = 0
+  const visit = (a: SchemaAST.AST) => {
+    if (++n > limit) return
+    switch (a._tag) {
+      case "Objects":
+        for (const p of a.propertySignatures) visit(p.type)
+        for (const i of a.indexSignatures) {
+          visit(i.parameter)
+          visit(i.type)
+        }
+        break
+      case "Arrays":
+        for (const e of a.elements) visit(e)
+        for (const e of a.rest) visit(e)
+        break
+      case "Union":
+        for (const t of a.types) visit(t)
+        break
+      case "TemplateLiteral":
+        for (const p of a.parts) visit(p)
+        break
+    }
+  }
+  visit(ast)
+  return n
+}
+
+type Guard = (input: unknown) => boolean
+
+/** How a type-side AST is checked: whole by Effect, or split here (see {@link compiledGuardNodes}). */
+export type GuardPlan =
+  | { readonly _tag: "Effect"; readonly nodes: number; readonly compilable: boolean }
+  | {
+    readonly _tag: "Object"
+    /** The object's shape with its small fields (named together), then each large field. */
+    readonly fields: ReadonlyArray<{ readonly name: string; readonly plan: GuardPlan }>
+  }
+  | { readonly _tag: "Array"; readonly item: GuardPlan }
+
+const guards = new WeakMap<SchemaAST.AST, { readonly guard: Guard; readonly plan: GuardPlan }>()
+
+/** A level that is only an object or array shape (no checks), so that it can be tested here. */
+const splittable = (ast: SchemaAST.AST) =>
+  ast.checks === undefined && ast.encoding === undefined &&
+  (ast._tag === "Objects"
+    ? ast.indexSignatures.every((is) =>
+      is.parameter._tag === "String" && is.parameter.checks === undefined &&
+      (is.type._tag === "Unknown" || is.type._tag === "Any")
+    ) && ast.propertySignatures.every((p) => typeof p.name === "string")
+    : ast._tag === "Arrays" && ast.elements.length === 0 && ast.rest.length === 1)
+
+/** Whether Effect's JIT compiles a guard for this tree: no node it declines (Suspend, Declaration). */
+const compilable = (ast: SchemaAST.AST, seen: Set<SchemaAST.AST> = new Set()): boolean => {
+  if (ast._tag === "Suspend" || ast._tag === "Declaration") return false
+  if (seen.has(ast)) return true
+  seen.add(ast)
+  switch (ast._tag) {
+    case "Objects":
+      return ast.propertySignatures.every((p) => compilable(p.type, seen)) && ast.indexSignatures.every((i) => compilable(i.type, seen))
+    case "Arrays":
+      return ast.elements.every((e) => compilable(e, seen)) && ast.rest.every((e) => compilable(e, seen))
+    case "Union":
+      return ast.types.every((t) => compilable(t, seen))
+    default:
+      return true
+  }
+}
+
+/** The guard of a type-side AST, compiled by Effect where the tree allows it. */
+export const guardOf = (ast: SchemaAST.AST): { readonly guard: Guard; readonly plan: GuardPlan } => {
+  let entry = guards.get(ast)
+  if (entry !== undefined) return entry
+  const nodes = nodeCount(ast, compiledGuardNodes + 1)
+  if (ast._tag === "Objects" && (nodes > compiledGuardNodes || !compilable(ast)) && splittable(ast)) {
+    // the small fields (smallest first) checked with the object's shape in one compiled guard, each
+    // large one on its own
+    const sized = ast.propertySignatures
+      .map((p) => ({ p, nodes: nodeCount(p.type, compiledGuardNodes + 1), compilable: compilable(p.type) }))
+      .sort((a, b) => a.nodes - b.nodes)
+    const packed: Array<SchemaAST.PropertySignature> = []
+    let total = 1 + 2 * ast.indexSignatures.length
+    const large: Array<SchemaAST.PropertySignature> = []
+    for (const { compilable, nodes, p } of sized) {
+      if (compilable && total + nodes <= compiledGuardNodes) {
+        packed.push(p)
+        total += nodes
+      } else large.push(p)
+    }
+    const fields = Object.fromEntries(packed.map((p) => [p.name, Schema.make<Schema.Top>(p.type)]))
+    const pack = ast.indexSignatures.length > 0
+      ? Schema.StructWithRest(Schema.Struct(fields), [Schema.Record(Schema.String, Schema.Unknown)])
+      : Schema.Struct(fields)
+    const shape = guardOf(SchemaAST.toType(pack.ast))
+    const checkShape = shape.guard
+    const separate = large.map((p) => ({
+      name: p.name as string,
+      optional: p.type.context?.isOptional === true,
+      ...guardOf(p.type)
+    }))
+    const guard: Guard = (input) => {
+      if (!checkShape(input)) return false
+      const o = input as Record<string, unknown>
+      for (let i = 0; i < separate.length; i++) {
+        const f = separate[i]!
+        if (f.name in o) {
+          if (!f.guard(o[f.name])) return false
+        } else if (!f.optional) return false
+      }
+      return true
+    }
+    const fieldPlans = [
+      { name: packed.map((p) => String(p.name)).join(",") || "(shape)", plan: shape.plan },
+      ...separate.map((f) => ({ name: f.name, plan: f.plan }))
+    ]
+    entry = { guard, plan: { _tag: "Object", fields: fieldPlans } }
+  } else if (ast._tag === "Arrays" && (nodes > compiledGuardNodes || !compilable(ast)) && splittable(ast)) {
+    const item = guardOf(ast.rest[0]!)
+    const check = item.guard
+    const guard: Guard = (input) => {
+      if (!Array.isArray(input)) return false
+      for (let i = 0; i < input.length; i++) if (!check(input[i])) return false
+      return true
+    }
+    entry = { guard, plan: { _tag: "Array", item: item.plan } }
+  } else {
+    SchemaJITCompiler.enable(ast)
+    const guard: Guard = SchemaParser.is(Schema.make<Schema.Top>(ast))
+    entry = { guard, plan: { _tag: "Effect", nodes, compilable: nodes <= compiledGuardNodes && compilable(ast) } }
+  }
+  guards.set(ast, entry)
+  return entry
+}
+
 const decoderOf = (schema: Schema.Codec<any, any>): Parser => {
   let parser = decoders.get(schema)
   if (parser === undefined) {
@@ -88,8 +232,7 @@ const decoderOf = (schema: Schema.Codec<any, any>): Parser => {
       // Decoding would copy a valid input level by level into an equal value: check it with the
       // compiled type guard instead (no allocation) and keep the input; an invalid input gets the
       // full decode and its issues.
-      SchemaJITCompiler.enable(SchemaAST.toType(schema.ast))
-      const guard = SchemaParser.is(codec)
+      const guard = guardOf(SchemaAST.toType(schema.ast)).guard
       parser = (input) => (guard(input) ? Result.succeed(input) : detailed(input))
     } else {
       parser = withFastPath(SchemaParser.decodeUnknownSync(codec), detailed)

@@ -133,7 +133,11 @@ describe("the trace of a reconcile (in-memory API server)", () => {
         yield* controller.synced
         // (its subscription to the informer starts in the background: objects seen before it come as a replay)
         yield* Effect.sleep("50 millis")
-        const created = yield* client.create(Kind.Deployment, { metadata: { name: "web", namespace: "default" }, spec: { replicas: 1 } })
+        const created = yield* client.create(Kind.Deployment, { metadata: { name: "web", namespace: "default" }, spec: {
+          replicas: 1,
+          selector: { matchLabels: { app: "web" } },
+          template: { metadata: { labels: { app: "web" } }, spec: { containers: [{ name: "web", image: "nginx" }] } }
+        } })
         yield* eventually(Effect.sync(() => assert.isTrue(spans().some((s) => s.name === "Controller.reconcile" && s.attributes["operatorkit.result"] !== undefined))))
 
         const all = spans()
