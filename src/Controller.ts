@@ -11,10 +11,21 @@
  *   fresh read and with a resourceVersion precondition, so other controllers' finalizers are never
  *   lost. An object deleted while the operator was down is cleaned up when it comes back: the
  *   initial list shows it with its deletionTimestamp and our finalizer.
- * - Read-your-writes: after the controller writes an object, its next reconcile of that key waits
- *   until the informer's Store holds at least that version, so it never acts on its own stale past;
- *   and the watch event of its own write does not trigger another reconcile (adding the finalizer
- *   or writing status does not loop, and a failure's echo does not skip its backoff).
+ * - Exactly once: with no failures, `ensureDeleted` runs once per object per controller. Uids
+ *   whose cleanup succeeded are remembered until their deletion is seen, so a stale cached copy
+ *   (removing the last finalizer answers the object's last stored version; the deletion comes a
+ *   version later) is never cleaned up twice. An object that went while carrying our finalizer
+ *   without a deletion pass (kube-apiserver 1.20 completes a delete that read the object before our
+ *   finalizer was added) still gets its `ensureDeleted`, once its absence is confirmed. The races
+ *   of adding a finalizer (the object gone: 404; moved: 409, or 422 from the resourceVersion test or
+ *   for an object being deleted) are handled, not counted as errors.
+ * - Read-your-writes for every write a reconcile makes through the `Client` it gets from its
+ *   context (create, replace, patch, delete, status; the finalizers too), to an object one of the
+ *   controller's caches holds (the primary kind or a watched one): the key's next reconcile waits
+ *   until those caches show the writes (up to `readYourWritesTimeout`). The watch event of such a
+ *   write does not enqueue the writer's key again (adding the finalizer or writing status does not
+ *   loop, and a failure's echo does not skip its backoff). A Client captured outside the
+ *   reconcile (e.g. when the resource was built) is not tracked.
  * - A pause annotation (default `operatorkit.giantswarm.io/paused: "true"`) stops all work on an
  *   object; removing it resumes.
  * - Graceful shutdown: when the scope closes, no new keys are taken; reconciles in flight get up
@@ -42,6 +53,7 @@ import * as Events from "./Events.ts"
 import * as Framework from "./Framework.ts"
 import * as Informer from "./Informer.ts"
 import { causeMessage } from "./internal/causeMessage.ts"
+import { cacheOf, trackedClient, WriteTracker } from "./internal/writeTracker.ts"
 import { isTraced, whenTraced } from "./internal/tracing.ts"
 import * as LeaderElection from "./LeaderElection.ts"
 import type * as Kind from "./Kind.ts"
@@ -103,7 +115,7 @@ export interface Options<A extends Kind.KubeObject, Rs extends ReadonlyArray<Fra
   readonly workQueue?: WorkQueue.Options | undefined
   /** How long reconciles in flight may take to finish on shutdown (default 30 seconds). */
   readonly shutdownTimeout?: Duration.Input | undefined
-  /** How long a reconcile waits for the Store to show the controller's own last write (default 10 s). */
+  /** How long a reconcile waits for the caches to show its key's last writes (default 10 s). */
   readonly readYourWritesTimeout?: Duration.Input | undefined
   /** Told about every failed reconcile (already requeued with backoff); e.g. to record an Event. */
   readonly onError?: ((failure: Failure<A>) => Effect.Effect<void>) | undefined
@@ -253,12 +265,15 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
     const informers = yield* Effect.serviceOption(Informer.Informers)
     const informerOf = <B extends Kind.KubeObject>(k: Kind.Kind<B>, o: Informer.Options<B>) =>
       Option.isSome(informers) ? informers.value.get(k, o) : Informer.make(k, o)
-    const informer = yield* informerOf(kind, {
+    const primaryOptions = {
       namespace: options.namespace,
       labelSelector: options.labelSelector,
       fieldSelector: options.fieldSelector,
       resyncPeriod: options.resyncPeriod
-    })
+    }
+    const informer = yield* informerOf(kind, primaryOptions)
+    const watched = yield* Effect.forEach(options.watches ?? [], (watch) =>
+      Effect.map(informerOf(watch.kind, watch.options), (secondary) => ({ watch, secondary })))
 
     const counters = { reconciles: 0, errors: 0, active: 0 }
     const queue = yield* WorkQueue.make<string>({
@@ -267,65 +282,46 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
       metrics: workQueueMetrics(name, options.workQueue?.metrics, yield* Effect.context<never>())
     })
 
-    // Read-your-writes: the resourceVersion each key was last written at by this controller; its
-    // next reconcile waits until the Store shows it.
-    const written = new Map<string, string>()
-    // The watch event of the controller's own write carries nothing it has not seen, so it must not
-    // trigger a reconcile (else adding a finalizer or writing status loops, and a failure's echo
-    // would skip its backoff). Events for a key that arrive while a write to it is in flight are
-    // held until the write answers; the one at the written version is dropped, others enqueue.
-    const inFlight = new Map<string, { count: number; held: Set<string> }>()
-    const echoes = new Map<string, Set<string>>()
-    const writing = (key: string) =>
-    <O extends Kind.KubeObject, E, R>(write: Effect.Effect<O, E, R>): Effect.Effect<O, E, R> =>
-      Effect.suspend(() => {
-        const entry = inFlight.get(key) ?? { count: 0, held: new Set<string>() }
-        entry.count++
-        inFlight.set(key, entry)
-        return write.pipe(
-          Effect.onExit((exit) =>
-            Effect.suspend(() => {
-              entry.count--
-              const rv = exit._tag === "Success" ? exit.value.metadata.resourceVersion : undefined
-              if (rv !== undefined) {
-                written.set(key, rv)
-                if (!entry.held.delete(rv)) echoes.set(key, (echoes.get(key) ?? new Set()).add(rv))
-              }
-              if (entry.count > 0) return Effect.void
-              inFlight.delete(key)
-              // what arrived meanwhile and was not our echo is a real change
-              return entry.held.size > 0 ? queue.add(key) : Effect.void
-            })
-          )
-        )
-      })
-    const isEcho = (key: string, change: Informer.Change<A>) => {
-      const rv = change.object.metadata.resourceVersion
-      if (rv === undefined) return false
-      const mine = echoes.get(key)
-      if (mine?.delete(rv)) {
-        if (mine.size === 0) echoes.delete(key)
-        return true
-      }
-      const pending = inFlight.get(key)
-      if (pending !== undefined) {
-        pending.held.add(rv)
-        return true // decided when the write answers
-      }
-      return false
+    // Every write a reconcile makes through the Client to an object one of the controller's
+    // caches holds goes through one tracker: the key's next reconcile waits until the caches show
+    // it (read-your-writes), and its watch event does not enqueue the writer again (adding the
+    // finalizer or writing status does not loop, and a failure's echo does not skip its backoff).
+    const primaryCache = cacheOf("primary", kind, informer, primaryOptions)
+    const secondaryCaches = watched.map(({ secondary, watch }, i) => cacheOf(`watch${i}`, watch.kind, secondary, watch.options))
+    const tracker = new WriteTracker(
+      [primaryCache, ...secondaryCaches],
+      (keys) => Effect.forEach(keys, (key) => queue.add(key), { discard: true })
+    )
+    // the Client the resources get: their writes are tracked under the key being reconciled
+    const reconciling = Effect.map(
+      Effect.serviceOption(Framework.Reconciliation),
+      (r) => (Option.isSome(r) && r.value.controller === name ? r.value.key : undefined)
+    )
+    const resourceClient = trackedClient(client, tracker, reconciling)
+
+    // Exactly once: the uids whose ensureDeleted all succeeded, until their deletion is seen, so a
+    // stale copy (the cache may still show the object with our finalizer for a moment after its
+    // removal) is never cleaned up twice; and objects that went while carrying our finalizer
+    // without a deletion pass (kube-apiserver 1.20 completes a delete that read the object before
+    // our finalizer was added), whose ensureDeleted is still owed.
+    const cleanedUp = new Set<string>()
+    const owed = new Map<string, A>()
+    const markCleanedUp = (uid: string | undefined) => {
+      if (uid === undefined) return
+      cleanedUp.add(uid)
+      // bounded: the oldest entries are the least likely to meet a stale copy
+      if (cleanedUp.size > 10_000) cleanedUp.delete(cleanedUp.values().next().value!)
     }
-    const hasFinalizer = (object: A) => object.metadata.finalizers?.includes(finalizer) ?? false
+    const hasFinalizer = (object: Kind.KubeObject) => object.metadata.finalizers?.includes(finalizer) ?? false
     const paused = (object: A) => pause !== false && object.metadata.annotations?.[pause.annotation] === pause.value
-    const refOf = (object: A) => ({ name: object.metadata.name, namespace: object.metadata.namespace })
+    const refOf = (object: Kind.KubeObject) => ({ name: object.metadata.name, namespace: object.metadata.namespace })
+    const present = (object: Kind.KubeObject) => ({ _tag: "Present" as const, object })
 
     /**
      * Adds our finalizer to a fresh read, guarded by its resourceVersion; a lost race (another
      * writer moved the object in between) reads again. None: gone or being deleted.
      */
-    const addFinalizer = (
-      object: A,
-      writing: Framework.ReconciliationState["writing"]
-    ): Effect.Effect<Option.Option<A>, KubeError.KubeError> =>
+    const addFinalizer = (object: A, key: string): Effect.Effect<Option.Option<A>, KubeError.KubeError> =>
       Effect.gen(function*() {
         for (let attempt = 0;; attempt++) {
           const fresh = yield* client.get(kind, refOf(object)).pipe(
@@ -337,17 +333,27 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
           if (current.metadata.deletionTimestamp !== undefined) return Option.none()
           if (hasFinalizer(current)) return Option.some(current)
           const finalizers = current.metadata.finalizers
-          const result = yield* writing(client.patch(kind, refOf(current), Patch.json([
-            { op: "test", path: "/metadata/resourceVersion", value: current.metadata.resourceVersion },
-            finalizers === undefined
-              ? { op: "add", path: "/metadata/finalizers", value: [finalizer] }
-              : { op: "add", path: "/metadata/finalizers/-", value: finalizer }
-          ]))).pipe(
-            Effect.map(Option.some),
-            // a failed resourceVersion test answers 422 (Invalid); a stale write 409
-            Effect.catchIf((e) => (e._tag === "Conflict" || e._tag === "Invalid") && attempt < 5, () => Effect.succeedNone)
+          const result = yield* tracker.around(
+            key,
+            kind,
+            refOf(current),
+            client.patch(kind, refOf(current), Patch.json([
+              { op: "test", path: "/metadata/resourceVersion", value: current.metadata.resourceVersion },
+              finalizers === undefined
+                ? { op: "add", path: "/metadata/finalizers", value: [finalizer] }
+                : { op: "add", path: "/metadata/finalizers/-", value: finalizer }
+            ])),
+            present
+          ).pipe(
+            Effect.map((patched) => ({ _tag: "added" as const, patched })),
+            // deleted between the read and the patch: nothing to do, its deletion brings it back
+            Effect.catchTag("NotFound", () => Effect.succeed({ _tag: "gone" as const })),
+            // a failed resourceVersion test answers 422 (Invalid), as does a finalizer added to an
+            // object being deleted; a stale write 409: read again
+            Effect.catchIf((e) => (e._tag === "Conflict" || e._tag === "Invalid") && attempt < 5, () => Effect.succeed({ _tag: "retry" as const }))
           )
-          if (Option.isSome(result)) return result
+          if (result._tag === "added") return Option.some(result.patched)
+          if (result._tag === "gone") return Option.none()
         }
       })
 
@@ -355,10 +361,7 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
      * Removes our finalizer from a fresh read with a resourceVersion test, so a finalizer another
      * controller added meanwhile is never lost; a conflict reads again. NotFound means done.
      */
-    const removeFinalizer = (
-      object: A,
-      writing: Framework.ReconciliationState["writing"]
-    ): Effect.Effect<void, KubeError.KubeError> =>
+    const removeFinalizer = (object: A, key: string): Effect.Effect<void, KubeError.KubeError> =>
       Effect.gen(function*() {
         for (let attempt = 0;; attempt++) {
           const fresh = yield* client.get(kind, refOf(object)).pipe(
@@ -368,10 +371,18 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
           if (Option.isNone(fresh)) return
           const index = fresh.value.metadata.finalizers?.indexOf(finalizer) ?? -1
           if (index === -1) return
-          const result = yield* writing(client.patch(kind, refOf(fresh.value), Patch.json([
-            { op: "test", path: "/metadata/resourceVersion", value: fresh.value.metadata.resourceVersion },
-            { op: "remove", path: `/metadata/finalizers/${index}` }
-          ]))).pipe(
+          const result = yield* tracker.around(
+            key,
+            kind,
+            refOf(fresh.value),
+            client.patch(kind, refOf(fresh.value), Patch.json([
+              { op: "test", path: "/metadata/resourceVersion", value: fresh.value.metadata.resourceVersion },
+              { op: "remove", path: `/metadata/finalizers/${index}` }
+            ])),
+            // removing the last finalizer deletes the object and answers its last stored version
+            // (ours still in it): the cache must drop it, not merely reach that version
+            (answer) => hasFinalizer(answer) ? { _tag: "Gone" as const, uid: answer.metadata.uid } : present(answer)
+          ).pipe(
             Effect.map(() => ({ _tag: "done" as const })),
             Effect.catchTag("NotFound", () => Effect.succeed({ _tag: "done" as const })),
             Effect.catchIf(
@@ -383,16 +394,14 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
         }
       })
 
-    /** The object to reconcile: from the Store, once it shows our own last write. */
+    /** The object to reconcile: from the Store, once the caches show the key's own last writes. */
     const current = (key: string): Effect.Effect<Option.Option<A>> => {
-      const rv = written.get(key)
-      if (rv === undefined) return informer.store.get(key)
+      if (!tracker.waits(key)) return informer.store.get(key)
       return Effect.gen(function*() {
-        const caughtUp = yield* informer.waitForResourceVersion(rv).pipe(Effect.timeoutOption(rywTimeout))
+        const caughtUp = yield* tracker.caughtUp(key).pipe(Effect.timeoutOption(rywTimeout))
         if (Option.isNone(caughtUp)) {
-          yield* Effect.logWarning(`controller ${name}: the cache did not reach resourceVersion ${rv} of ${key} in time; reconciling what it has`)
+          yield* Effect.logWarning(`controller ${name}: the caches did not show the last writes of ${key} within ${Duration.format(Duration.fromInputUnsafe(rywTimeout))}; reconciling what they have`)
         }
-        if (written.get(key) === rv) written.delete(key)
         return yield* informer.store.get(key)
       })
     }
@@ -417,33 +426,39 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
         )
       }) as Effect.Effect<WorkQueue.Outcome, unknown, Exclude<Framework.Requirements<Rs[number]>, Framework.Reconciliation>>
 
-    const reconcileObject = (key: string, traced: boolean) =>
-      Effect.flatMap(current(key), (found): Effect.Effect<WorkQueue.Outcome, unknown, any> => {
+    const reconcileObject = (key: string, traced: boolean): Effect.Effect<WorkQueue.Outcome, unknown, any> => {
+      const main = Effect.flatMap(current(key), (found): Effect.Effect<WorkQueue.Outcome, unknown, any> => {
         if (Option.isNone(found)) return Effect.succeed(undefined) // deleted, or never ours: nothing to do
         const object = found.value
         if (paused(object)) return Effect.succeed(undefined)
         const state = Framework.makeReconciliation({
           controller: name,
           key,
-          mode: object.metadata.deletionTimestamp !== undefined ? "delete" : "create",
-          writing: writing(key)
+          mode: object.metadata.deletionTimestamp !== undefined ? "delete" : "create"
         })
         const done = (): WorkQueue.Outcome =>
           state.requeueAfter !== undefined ? { requeueAfter: state.requeueAfter } : undefined
+        const run = (object: A) => Effect.provideService(Framework.runResources(options.resources, object, state), Client.Client, resourceClient)
         // the common case, kept free of generators: a live object that already has our finalizer
         const steps = state.mode === "create" && hasFinalizer(object)
-          ? Effect.map(Framework.runResources(options.resources, object, state), done)
+          ? Effect.map(run(object), done)
           : Effect.gen(function*() {
             if (state.mode === "delete") {
               if (!hasFinalizer(object)) return // not ours to clean up
-              yield* Framework.runResources(options.resources, object, state)
-              if (state.reconciliationCanceled || state.finalizersKept) return done()
-              yield* removeFinalizer(object, state.writing)
+              const uid = object.metadata.uid
+              // a stale copy of an object already cleaned up (or whose finalizer removal failed
+              // after every ensureDeleted succeeded) only gets its finalizer removed
+              if (uid === undefined || !cleanedUp.has(uid)) {
+                yield* run(object)
+                if (state.reconciliationCanceled || state.finalizersKept) return done()
+                markCleanedUp(uid)
+              }
+              yield* removeFinalizer(object, key)
               return done()
             }
-            const added = yield* addFinalizer(object, state.writing)
+            const added = yield* addFinalizer(object, key)
             if (Option.isNone(added)) return // gone, or being deleted: its next event brings it back
-            yield* Framework.runResources(options.resources, added.value, state)
+            yield* run(added.value)
             return done()
           })
         if (!traced) return steps
@@ -455,6 +470,41 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
           }),
           steps
         )
+      })
+      const debt = owed.get(key)
+      if (debt === undefined) return main
+      return Effect.gen(function*() {
+        const retryIn = yield* settleOwed(key, debt)
+        const outcome = yield* main
+        if (retryIn === undefined) return outcome
+        const other = outcome?.requeueAfter
+        return { requeueAfter: other === undefined || Duration.isLessThan(retryIn, Duration.fromInputUnsafe(other)) ? retryIn : other }
+      })
+    }
+
+    /**
+     * The ensureDeleted owed to an object that went while carrying our finalizer, without a
+     * deletion pass. Confirmed gone first: an object that left the label selector still exists
+     * (and keeps our finalizer). A canceled or kept cleanup is tried again after the delay the
+     * resources asked for (default 30 seconds): there is no finalizer left to hold it.
+     */
+    const settleOwed = (key: string, object: A): Effect.Effect<Duration.Duration | undefined, unknown, any> =>
+      Effect.gen(function*() {
+        const fresh = yield* client.get(kind, refOf(object)).pipe(
+          Effect.map(Option.some),
+          Effect.catchTag("NotFound", () => Effect.succeedNone)
+        )
+        if (Option.isSome(fresh) && fresh.value.metadata.uid === object.metadata.uid) {
+          owed.delete(key)
+          return undefined
+        }
+        yield* Effect.logInfo(`controller ${name}: ${key} was deleted with our finalizer still on it; running its ensureDeleted`)
+        const state = Framework.makeReconciliation({ controller: name, key, mode: "delete" })
+        yield* Effect.provideService(Framework.runResources(options.resources, object, state), Client.Client, resourceClient)
+        if (state.reconciliationCanceled || state.finalizersKept) return state.requeueAfter ?? Duration.seconds(30)
+        if (owed.get(key) === object) owed.delete(key)
+        markCleanedUp(object.metadata.uid)
+        return undefined
       })
 
     // the metrics with this controller's attributes, built once, updated synchronously
@@ -545,19 +595,24 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
     yield* informer.changes.pipe(
       Stream.runForEach((change) => {
         const key = Store.keyOf(change.object)
-        if (change._tag === "Deleted") echoes.delete(key)
-        if (change._tag === "Updated" && (isEcho(key, change) || !predicates.every((p) => p(change)))) return Effect.void
-        return withEventSpan(change, [key], queue.add(key, { priority: change.source === "watch" ? "live" : "bulk" }))
+        if (change._tag === "Deleted") {
+          const uid = change.object.metadata.uid
+          if (uid !== undefined && cleanedUp.has(uid)) cleanedUp.delete(uid)
+          else if (hasFinalizer(change.object)) owed.set(key, change.object)
+        }
+        const keys = tracker.observe(primaryCache, change, [key])
+        if (keys.length === 0 || change._tag === "Updated" && !predicates.every((p) => p(change))) return Effect.void
+        return withEventSpan(change, keys, queue.add(key, { priority: change.source === "watch" ? "live" : "bulk" }))
       }),
       Effect.forkScoped
     )
     // Secondary changes → the keys of the primaries they belong to.
-    for (const watch of options.watches ?? []) {
-      const secondary = yield* informerOf(watch.kind, watch.options)
+    for (const [i, { secondary, watch }] of watched.entries()) {
       const keysFor = watch.keysFor(kind)
+      const cache = secondaryCaches[i]!
       yield* secondary.changes.pipe(
         Stream.runForEach((change) => {
-          const keys = keysFor(change.object)
+          const keys = tracker.observe(cache, change, keysFor(change.object))
           return withEventSpan(
             change,
             keys,

@@ -41,12 +41,6 @@ export interface ReconciliationState {
   resourceCanceled: boolean
   finalizersKept: boolean
   requeueAfter: Duration.Duration | undefined
-  /**
-   * Wraps a write of the reconciled object by this reconcile (finalizers, status): the controller
-   * then waits for the Store to show it before the next reconcile (read-your-writes), and its watch
-   * event, which carries nothing new, does not trigger another reconcile.
-   */
-  readonly writing: <O extends KubeObject, E, R>(write: Effect.Effect<O, E, R>) => Effect.Effect<O, E, R>
 }
 
 /**
@@ -87,9 +81,7 @@ export const makeReconciliation = (options: {
   readonly controller: string
   readonly key: string
   readonly mode: "create" | "delete"
-  readonly writing?: <O extends KubeObject, E, R>(write: Effect.Effect<O, E, R>) => Effect.Effect<O, E, R>
 }): ReconciliationState => ({
-  writing: (write) => write,
   ...options,
   reconciliationCanceled: false,
   resourceCanceled: false,

@@ -1,8 +1,9 @@
 /**
  * Status helpers: conditions (`type`, `status`, `reason`, `message`, `lastTransitionTime`,
  * `observedGeneration`) and writes through the `/status` subresource with a resourceVersion
- * precondition, retried from a fresh read on conflict. Inside a reconcile, a status write is
- * recorded for read-your-writes.
+ * precondition, retried from a fresh read on conflict. Inside a reconcile, the Client is the
+ * controller's, so a status write is waited for before the next reconcile (read-your-writes) and its
+ * echo does not trigger one.
  *
  * @since 0.1.0
  */
@@ -11,7 +12,6 @@ import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Client from "./Client.ts"
-import * as Framework from "./Framework.ts"
 import type * as Kind from "./Kind.ts"
 import type * as KubeError from "./KubeError.ts"
 
@@ -128,13 +128,11 @@ export const update = <A extends WithStatus>(
 ): Effect.Effect<A, KubeError.KubeError, Client.Client> =>
   Effect.gen(function*() {
     const client = yield* Client.Client
-    const reconciliation = yield* Effect.serviceOption(Framework.Reconciliation)
     let current = object
     for (let attempt = 0;; attempt++) {
       const next = f(current.status as A["status"] | undefined)
       if (JSON.stringify(next) === JSON.stringify(current.status)) return current
-      const write = client.replaceStatus(kind, { ...current, status: next })
-      const result = yield* (Option.isSome(reconciliation) ? reconciliation.value.writing(write) : write).pipe(
+      const result = yield* client.replaceStatus(kind, { ...current, status: next }).pipe(
         Effect.map((written) => ({ _tag: "written" as const, written })),
         Effect.catchIf((e) => e._tag === "Conflict" && attempt < 4, () => Effect.succeed({ _tag: "conflict" as const }))
       )

@@ -8,7 +8,7 @@ import { apply, conflictCauses, conflictMessage, recordUpdate } from "./fakeFiel
 import { creationDefaults, crdProblem, CRDS, metadataOf, NAMESPACES, objectKey, present, type Resource, resourceKey, str, timestamp, validateNames } from "./fakeKinds.ts"
 import { applyJsonPatch, applyMergePatch, PatchError, strategicMerge } from "./fakePatch.ts"
 import { type Context, decodeContinue, DEFAULT_MANAGER, encodeContinue, isTrue, parsePath, type Request, suffix, type Target, uuid, verbOf } from "./fakeRequest.ts"
-import { type FieldSelector, type LabelSelector, parseFieldSelector, parseLabelSelector } from "./fakeSelector.ts"
+import { type FieldSelector, type LabelSelector, parseFieldSelector, parseLabelSelector } from "./selector.ts"
 import * as S from "./fakeStatus.ts"
 import { type Answer, clone, deepEqual, isObject, type JsonObject } from "./fakeStatus.ts"
 import type { Store, Watcher } from "./fakeStore.ts"

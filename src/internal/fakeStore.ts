@@ -8,7 +8,7 @@
  * (establishing a new CustomResourceDefinition, and deleting a deleted CRD's objects).
  * @internal
  */
-import { type FieldSelector, type LabelSelector, matchesFields, matchesLabels } from "./fakeSelector.ts"
+import { type FieldSelector, type LabelSelector, matchesFields, matchesLabels } from "./selector.ts"
 import { deepEqual, isObject, type JsonObject } from "./fakeStatus.ts"
 import { CRD_CLEANUP, CRDS, metadataOf, NAMESPACES, present, type Resource, resourceKey, resourceOfCrd, str, timestamp } from "./fakeKinds.ts"
 

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { apply, conflictMessage, leafFields, recordUpdate, toFieldsV1 } from "../../src/internal/fakeFields.ts"
 import { applyJsonPatch, applyMergePatch, PatchError, strategicMerge } from "../../src/internal/fakePatch.ts"
-import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from "../../src/internal/fakeSelector.ts"
+import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from "../../src/internal/selector.ts"
 
 const labels = (selector: string, l: Record<string, string> | undefined) => {
   const parsed = parseLabelSelector(selector)

@@ -1,5 +1,6 @@
 /**
- * Label and field selectors as the API server parses and applies them.
+ * Label and field selectors as the API server parses and applies them (the in-memory server
+ * filters with them; a controller decides with them whether a write lands in its caches).
  * @internal
  */
 
