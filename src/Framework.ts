@@ -588,7 +588,8 @@ export const timeout: {
 
 /**
  * Spaces out the calls of a resource (across every object) with a token bucket: a burst, then
- * `perSecond` calls a second. Calls wait for a token; none fails.
+ * `perSecond` calls a second. Calls wait for a token; none fails. A call interrupted while it
+ * waits (by a `timeout` around it, or a shutdown) gives its token back.
  *
  * @example
  * ```ts
@@ -615,7 +616,15 @@ export const rateLimit: {
     tokens = Math.min(burst, tokens + (now - refilledAt) / spacingMs)
     refilledAt = now
     tokens -= 1
-    return tokens >= 0 ? Effect.void : Effect.sleep(Duration.millis(Math.ceil(-tokens * spacingMs)))
+    if (tokens >= 0) return Effect.void
+    // a call interrupted while it waits (a timeout around it, a shutdown) gives its token back
+    return Effect.onInterrupt(
+      Effect.sleep(Duration.millis(Math.ceil(-tokens * spacingMs))),
+      () =>
+        Effect.sync(() => {
+          tokens += 1
+        })
+    )
   })
   return self.wrap((_, call) => Effect.andThen(acquire, call))
 })
