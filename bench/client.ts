@@ -7,7 +7,7 @@
 import * as Path from "node:path"
 import { Effect } from "effect"
 import * as Client from "../src/Client.ts"
-import * as Envtest from "../src/Envtest.ts"
+import * as Envtest from "../src/testing/Envtest.ts"
 import * as Kind from "../src/Kind.ts"
 import * as KubeConfig from "../src/KubeConfig.ts"
 import { log, printTable, runWorker, summarize, type Measurement, writeResults } from "./lib.ts"

@@ -1,6 +1,7 @@
 import type { Effect, Layer, Scope } from "effect"
 import { describe, expect, it } from "tstyche"
-import { Envtest } from "operatorkit"
+import type { Client, KubeConfig } from "operatorkit"
+import { Envtest, eventually, Testing, withServer } from "operatorkit/testing"
 
 describe("Envtest", () => {
   it("make is scoped and fails only with EnvtestError", () => {
@@ -17,5 +18,22 @@ describe("Envtest", () => {
     expect(env.stopApiServer).type.toBe<Effect.Effect<void>>()
     expect(env.startApiServer).type.toBe<Effect.Effect<void, Envtest.EnvtestError>>()
     expect(env.compactEtcd).type.toBe<Effect.Effect<number, Envtest.EnvtestError>>()
+  })
+})
+
+describe("operatorkit/testing helpers", () => {
+  it("eventually keeps the check's types", () => {
+    const check = {} as Effect.Effect<number, "e", "r">
+    expect(eventually(check)).type.toBe<Effect.Effect<number, "e", "r">>()
+    expect(eventually).type.not.toBeCallableWith(check, { timeoutMs: 10 })
+  })
+  it("withServer provides the Client and the TestServer", () => {
+    const needs = {} as Effect.Effect<void, never, Client.Client | Testing.TestServer | "other">
+    expect(withServer(needs)).type.toBe<Effect.Effect<void, never, "other">>()
+  })
+  it("layerClient provides a Client, its KubeConfig and the Envtest", () => {
+    expect(Envtest.layerClient()).type.toBe<
+      Layer.Layer<Client.Client | KubeConfig.KubeConfig | Envtest.Envtest, Envtest.EnvtestError | KubeConfig.KubeConfigError>
+    >()
   })
 })

@@ -1,6 +1,7 @@
 import type { Effect, Layer } from "effect"
 import { describe, expect, it } from "tstyche"
-import { Client, Kind, type KubeError, Testing } from "operatorkit"
+import { Client, Kind, type KubeError } from "operatorkit"
+import { Testing } from "operatorkit/testing"
 
 describe("Testing", () => {
   it("layer provides the Client and the TestServer, needs nothing and cannot fail", () => {

@@ -3,7 +3,9 @@
  * - every export of a public module (src/*.ts) has JSDoc with `@since`; exported values
  *   (functions, constants, classes) also carry an `@example`;
  * - the library never calls `process.exit` nor writes to the console (it logs through Effect);
- * - examples use only the public API (`operatorkit`, not `src/` or `internal/`).
+ * - examples use only the public API (`operatorkit`, not `src/` or `internal/`);
+ * - production entry points (the barrel and every other `src/*.ts` but Testing.ts) load no test
+ *   code (src/testing/, Testing.ts, the in-memory server and Envtest's internals), directly or not.
  */
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -82,6 +84,35 @@ for (const file of walk(Path.join(root, "examples"))) {
     const spec = statement.moduleSpecifier
     if (spec === undefined || !ts.isStringLiteral(spec)) continue
     if (/(^|\/)src\/|internal/.test(spec.text)) report(file, statement, `examples import only the public API, not ${spec.text}`)
+  }
+}
+
+// production entry points load no test code
+const testCode = (file: string) => {
+  const rel = Path.relative(Path.join(root, "src"), file)
+  return rel.startsWith(`testing${Path.sep}`) || rel === "Testing.ts" ||
+    /^internal[\\/](fake\w*|process|envtestFlags)\.ts$/.test(rel)
+}
+const importsOf = (file: string): Array<string> =>
+  ts.preProcessFile(Fs.readFileSync(file, "utf8"), true, true).importedFiles
+    .map((i) => i.fileName)
+    .filter((spec) => spec.startsWith("."))
+    .map((spec) => Path.resolve(Path.dirname(file), spec))
+for (const entry of Fs.readdirSync(Path.join(root, "src")).filter((f) => f.endsWith(".ts") && f !== "Testing.ts")) {
+  const start = Path.join(root, "src", entry)
+  const seen = new Map<string, string | undefined>([[start, undefined]])
+  const queue = [start]
+  while (queue.length > 0) {
+    const file = queue.shift()!
+    for (const dep of importsOf(file)) {
+      if (seen.has(dep)) continue
+      seen.set(dep, file)
+      if (testCode(dep)) {
+        const chain = [dep]
+        for (let at: string | undefined = file; at !== undefined; at = seen.get(at)) chain.unshift(at)
+        problems.push(`src/${entry}: a production entry point loads test code: ${chain.map((f) => Path.relative(root, f)).join(" -> ")}`)
+      } else if (Fs.existsSync(dep)) queue.push(dep)
+    }
   }
 }
 

@@ -14,7 +14,6 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
-import { Envtest } from "./Envtest.ts"
 
 /**
  * A kubeconfig that could not be loaded or used; `source` names the file (or "in-cluster", "string").
@@ -400,28 +399,3 @@ export const layerFromString = (yaml: string, options: { readonly context?: stri
  * @category layers
  */
 export const layerInCluster: Layer.Layer<KubeConfig, KubeConfigError> = Layer.effect(KubeConfig, inCluster())
-
-/**
- * The admin KubeConfig of the Envtest in context.
- *
- * @example
- * ```ts
- * import { Layer } from "effect"
- * import { Client, Envtest, KubeConfig } from "operatorkit"
- *
- * const TestCluster = Client.layer.pipe(
- *   Layer.provide(KubeConfig.layerEnvtest),
- *   Layer.provideMerge(Envtest.layer())
- * )
- * ```
- *
- * @since 0.1.0
- * @category layers
- */
-export const layerEnvtest: Layer.Layer<KubeConfig, KubeConfigError, Envtest> = Layer.effect(
-  KubeConfig,
-  Effect.gen(function*() {
-    const env = yield* Envtest
-    return yield* fromString(env.kubeconfig, { source: env.kubeconfigPath })
-  })
-)

@@ -3,6 +3,8 @@
  *
  * One namespace per module. `Tracing` is not in this barrel, so that programs without tracing do
  * not load the OpenTelemetry SDK: import it by path, `import * as Tracing from "operatorkit/Tracing"`.
+ * Test code (the in-memory API server, Envtest, `eventually`) is `operatorkit/testing`: nothing
+ * here loads it.
  *
  * @since 0.1.0
  */
@@ -28,13 +30,6 @@ export * as Controller from "./Controller.ts"
  * @since 0.1.0
  */
 export * as Crd from "./Crd.ts"
-
-/**
- * A real control plane (etcd + kube-apiserver) for tests, benchmarks and demos.
- *
- * @since 0.1.0
- */
-export * as Envtest from "./Envtest.ts"
 
 /**
  * Kubernetes Events: a recorder that aggregates repeats and rate limits per object.
@@ -126,13 +121,6 @@ export * as Status from "./Status.ts"
  * @since 0.1.0
  */
 export * as Store from "./Store.ts"
-
-/**
- * Test doubles: an in-memory API server behind the same Client, with fault injection.
- *
- * @since 0.1.0
- */
-export * as Testing from "./Testing.ts"
 
 /**
  * The controller's work queue: keys not events, one worker per key, delays, backoff, fairness.

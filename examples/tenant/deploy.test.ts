@@ -9,7 +9,8 @@ import * as Path from "node:path"
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect, Layer, Option, Schema } from "effect"
 import { Yaml } from "effect/encoding"
-import { Client, Crd, Envtest, Informer, Kind, KubeConfig } from "operatorkit"
+import { Client, Crd, Informer, Kind, KubeConfig } from "operatorkit"
+import { Envtest } from "operatorkit/testing"
 import * as TenantOperator from "./operator.ts"
 import { samples } from "./samples.ts"
 import { Tenant, TenantCrd } from "./Tenant.ts"
@@ -24,12 +25,8 @@ const documents = (text: string): Array<Record<string, any>> =>
 
 const manifests = ["crd.yaml", "namespace.yaml", "rbac.yaml", "deployment.yaml"]
 
-const Cluster = Client.layer.pipe(
-  Layer.provideMerge(KubeConfig.layerEnvtest),
-  // kube-controller-manager: namespace deletion, and the ServiceAccount's token Secret
-  Layer.provideMerge(Envtest.layer({ controllerManager: true })),
-  Layer.orDie
-)
+// kube-controller-manager: namespace deletion, and the ServiceAccount's token Secret
+const Cluster = Envtest.layerClient({ controllerManager: true }).pipe(Layer.orDie)
 
 const kindOf = (doc: Record<string, any>): Kind.Any => {
   const known: Record<string, Kind.Any> = {

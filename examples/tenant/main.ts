@@ -19,7 +19,8 @@
 import * as Os from "node:os"
 import { NodeRuntime } from "@effect/platform-node"
 import { Cause, Clock, Duration, Effect, Exit, Layer, Logger, Option, Schedule } from "effect"
-import { Client, Crd, Envtest, Health, Informer, Kind, KubeConfig, Metrics, Patch } from "operatorkit"
+import { Client, Crd, Health, Informer, Kind, KubeConfig, Metrics, Patch } from "operatorkit"
+import { Envtest } from "operatorkit/testing"
 // not in the barrel, so that programs without tracing do not load the OpenTelemetry SDK
 import * as Tracing from "operatorkit/Tracing"
 import * as TenantOperator from "./operator.ts"
@@ -90,17 +91,20 @@ const seconds = (millis: number) => `${(millis / 1000).toFixed(1)} s`
 /** An embedded control plane for the program's scope, provisioned on first use. */
 const embedded = Effect.gen(function*() {
   const assets = yield* Envtest.resolveAssets({ controllerManager: true }).pipe(
-    Effect.catchTag("EnvtestError", () =>
-      Effect.andThen(
+    Effect.catchTag("EnvtestError", (e) =>
+      e.reason !== "AssetsMissing" ? Effect.fail(e) : Effect.andThen(
         step(
-          `first run: provisioning etcd, kube-apiserver and kube-controller-manager ${Envtest.kubernetesVersion} into ${Envtest.defaultAssetsDir()}\n` +
+          `first run: provisioning etcd, kube-apiserver and kube-controller-manager ${Envtest.provisionedVersion} into ${Envtest.defaultAssetsDir()}\n` +
             `  (a build from source, about 5 to 15 minutes, once; its progress follows)`
         ),
-        Envtest.provisionAssets
+        Effect.andThen(Envtest.provisionAssets, (dir) => Envtest.resolveAssets({ assets: dir, controllerManager: true }))
       ))
   )
   const start = yield* Clock.currentTimeMillis
-  yield* step(`starting an embedded control plane: etcd, kube-apiserver ${Envtest.kubernetesVersion}, kube-controller-manager ${dim(`(binaries in ${assets})`)}`)
+  yield* step(
+    `starting an embedded control plane: etcd ${assets.etcd.version}, kube-apiserver ${assets.kubeApiServer.version}, ` +
+      `kube-controller-manager ${assets.kubeControllerManager?.version} ${dim(`(${assets.source})`)}`
+  )
   // registered first, so it runs last: after the control plane is gone
   yield* Effect.addFinalizer(() => say(`${bold("▸")} control plane stopped and its files removed`))
   const env = yield* Envtest.make({ assets, controllerManager: true })

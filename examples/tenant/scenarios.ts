@@ -1,50 +1,20 @@
 /**
  * The Tenant operator's test scenarios, written once and run twice: on the in-memory API server
  * (`Testing.layer`, virtual time with TestClock: tenant.test.ts) and on a real control plane
- * (`Envtest`, real time: tenant.envtest.test.ts). A `Harness` says how to wait in each.
+ * (`Envtest`, real time: tenant.envtest.test.ts). `eventually` from operatorkit/testing waits in
+ * either: it steps the TestClock when there is one, and polls in real time otherwise.
  */
 import * as Crypto from "node:crypto"
 import { assert } from "@effect/vitest"
-import { Context, Effect, Exit, Layer, Option, Scope } from "effect"
-import { TestClock } from "effect/testing"
+import { Effect, Exit, Option, Scope } from "effect"
 import { Client, Crd, Kind, Patch } from "operatorkit"
+import * as Testing from "operatorkit/testing"
 import * as TenantOperator from "./operator.ts"
 import { controllerName } from "./resources.ts"
 import { Tenant, TenantCrd } from "./Tenant.ts"
 
-/** How a scenario waits for the operator: virtual time on the in-memory server, real time on Envtest. */
-export class Harness extends Context.Service<Harness, {
-  /** Runs `check` until it succeeds (assertions may throw), or fails with its last failure. */
-  readonly eventually: <A, E, R>(check: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
-}>()("examples/tenant/Harness") {}
-
-/** In-memory server: let the fibers run, moving the TestClock in small steps (40 s of virtual time at most). */
-export const virtualTime = Layer.succeed(Harness)({
-  eventually: (check) =>
-    Effect.gen(function*() {
-      for (let step = 0;; step++) {
-        const exit = yield* Effect.exit(check)
-        if (Exit.isSuccess(exit) || step >= 2000) return yield* exit
-        yield* Effect.yieldNow
-        yield* TestClock.adjust("20 millis")
-      }
-    })
-})
-
-/** Real control plane: poll every 50 ms for up to 30 seconds. */
-export const realTime = Layer.succeed(Harness)({
-  eventually: (check) =>
-    Effect.gen(function*() {
-      const deadline = performance.now() + 30_000
-      while (true) {
-        const exit = yield* Effect.exit(check)
-        if (Exit.isSuccess(exit) || performance.now() > deadline) return yield* exit
-        yield* Effect.sleep("50 millis")
-      }
-    })
-})
-
-const eventually = <A, E, R>(check: Effect.Effect<A, E, R>) => Harness.use((h) => h.eventually(check))
+/** Waits for the operator: stepping the TestClock on the in-memory server, polling on Envtest. */
+const eventually = <A, E, R>(check: Effect.Effect<A, E, R>) => Testing.eventually(check, { timeout: "40 seconds" })
 
 const suffix = () => Crypto.randomBytes(3).toString("hex")
 
@@ -109,7 +79,7 @@ const ready = (name: string) =>
 
 export const scenarios: ReadonlyArray<{
   readonly name: string
-  readonly run: Effect.Effect<void, unknown, Client.Client | Harness | Scope.Scope>
+  readonly run: Effect.Effect<void, unknown, Client.Client | Scope.Scope>
 }> = [
   {
     name: "a new Tenant gets its namespace, quota, owner binding and settings, owned by the Tenant, and becomes Ready",

@@ -4,19 +4,15 @@
  * in real time. The scenarios are those of tenant.test.ts.
  */
 import { layer } from "@effect/vitest"
-import { Effect, Layer } from "effect"
-import { Client, Envtest, KubeConfig } from "operatorkit"
-import { realTime, scenarios } from "./scenarios.ts"
+import { Layer } from "effect"
+import { Envtest } from "operatorkit/testing"
+import { scenarios } from "./scenarios.ts"
 
-const Cluster = Client.layer.pipe(
-  Layer.provideMerge(KubeConfig.layerEnvtest),
-  Layer.provideMerge(Envtest.layer({ controllerManager: true })),
-  Layer.orDie
-)
+const Cluster = Envtest.layerClient({ controllerManager: true }).pipe(Layer.orDie)
 
 // a real server needs the real clock (TestClock would freeze every sleep and retry)
-layer(Cluster, { excludeTestServices: true })("Tenant operator on kube-apiserver 1.20.2", (it) => {
+layer(Cluster, { excludeTestServices: true, timeout: "60 seconds" })("Tenant operator on a real API server", (it) => {
   for (const scenario of scenarios) {
-    it.effect(scenario.name, () => scenario.run.pipe(Effect.provide(realTime)))
+    it.effect(scenario.name, () => scenario.run)
   }
 })

@@ -1,12 +1,13 @@
 // 4. Run it: on the cluster of KUBECONFIG, or else on an embedded control plane (Envtest).
 import { NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer, Schedule } from "effect"
-import { Client, Crd, Envtest, Kind, KubeConfig, Patch } from "operatorkit"
+import { Client, Crd, Kind, KubeConfig, Patch } from "operatorkit"
+import { Envtest } from "operatorkit/testing"
 import { Greeting, GreetingController, GreetingCrd } from "./greeting.ts"
 
 const Cluster = process.env["KUBECONFIG"]
   ? Client.layer.pipe(Layer.provide(KubeConfig.layerDefault))
-  : Client.layer.pipe(Layer.provide(KubeConfig.layerEnvtest), Layer.provide(Envtest.layer()))
+  : Envtest.layerClient()
 
 const program = Effect.gen(function*() {
   const crds = yield* Crd.Crd

@@ -17,7 +17,8 @@ describe("README", () => {
       assert.deepStrictEqual(quotes.map((q) => q.file), [
         "examples/tutorial/greeting.ts",
         "examples/tutorial/main.ts",
-        "examples/tutorial/greeting.test.ts"
+        "examples/tutorial/greeting.test.ts",
+        "examples/tutorial/greeting.envtest.test.ts"
       ])
       for (const { file, text } of quotes) {
         assert.strictEqual(text, Fs.readFileSync(Path.join(root, file), "utf8"), `README.md's quote of ${file} differs from the file`)

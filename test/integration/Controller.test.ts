@@ -5,7 +5,7 @@ import * as Controller from "../../src/Controller.ts"
 import * as Framework from "../../src/Framework.ts"
 import * as Kind from "../../src/Kind.ts"
 import { cluster, freshNamespace } from "../support/cluster.ts"
-import { eventually } from "../support/eventually.ts"
+import { eventually } from "../../src/testing/helpers.ts"
 
 type ConfigMap = Kind.Type<typeof Kind.ConfigMap>
 
@@ -182,7 +182,7 @@ layer(cluster(), { excludeTestServices: true })("Controller on kube-apiserver 1.
         const cm = yield* client.get(Kind.ConfigMap, { namespace: ns, name: "k1" })
         yield* client.replace(Kind.ConfigMap, { ...cm, data: { i: String(i) } })
       }
-      yield* eventually(Effect.sync(() => assert.strictEqual(globalInFlight, 0)), { timeoutMs: 10_000 })
+      yield* eventually(Effect.sync(() => assert.strictEqual(globalInFlight, 0)), { timeout: "10 seconds" })
       yield* Effect.sleep("600 millis")
       assert.strictEqual(maxPerKey, 1, "one key never overlaps itself")
       assert.isAtLeast(maxGlobal, 2, "different keys run in parallel")

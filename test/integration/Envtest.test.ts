@@ -1,10 +1,13 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
+import * as Os from "node:os"
 import * as Path from "node:path"
 import { Effect, Exit } from "effect"
-import * as Envtest from "../../src/Envtest.ts"
+import * as Envtest from "../../src/testing/Envtest.ts"
 import { call } from "../support/rawHttp.ts"
+import { flagName } from "../support/releases.ts"
+import { argsOf, writeStandIn } from "../support/standIn.ts"
 
 const alive = (pid: number | undefined) => {
   if (pid === undefined) return false
@@ -19,7 +22,7 @@ const alive = (pid: number | undefined) => {
 const configMap = (name: string) => ({ apiVersion: "v1", kind: "ConfigMap", metadata: { name }, data: { k: name } })
 
 describe("Envtest", () => {
-  it.live("starts kube-apiserver 1.20.2, keeps objects across a restart, and cleans up when the scope closes", () =>
+  it.live("starts kube-apiserver, keeps objects across a restart, and cleans up when the scope closes", () =>
     Effect.gen(function*() {
       let pids: Array<number | undefined> = []
       let dir = ""
@@ -130,8 +133,32 @@ describe("Envtest", () => {
       const missing = yield* Effect.flip(Envtest.resolveAssets({ assets: "/nonexistent" }))
       assert.strictEqual(missing.reason, "AssetsMissing")
       assert.include(missing.message, "/nonexistent/etcd")
-      assert.include(missing.message, "KUBEBUILDER_ASSETS")
+      assert.include(missing.message, "setup-envtest")
     }))
+
+  it.live("runs binaries of a newer Kubernetes with the flags that version takes (stand-ins for 1.34 and etcd 3.6)", () =>
+    Effect.gen(function*() {
+      // scripts that answer --version as kube-apiserver/kube-controller-manager 1.34.1 and etcd 3.6.4,
+      // refuse what those versions removed (--insecure-port, --port, …) and run the real binaries
+      const real = yield* Envtest.resolveAssets({ controllerManager: true })
+      const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "operatorkit-standin-"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true })))
+      const apiserver = writeStandIn(dir, "kube-apiserver", "1.34.1", real.kubeApiServer.path)
+      const kcm = writeStandIn(dir, "kube-controller-manager", "1.34.1", real.kubeControllerManager!.path)
+      const etcd = writeStandIn(dir, "etcd", "3.6.4", real.etcd.path)
+
+      const env = yield* Envtest.make({ assets: dir, controllerManager: true })
+      assert.deepStrictEqual(
+        [env.assets.kubeApiServer.version, env.assets.kubeControllerManager?.version, env.assets.etcd.version],
+        ["1.34.1", "1.34.1", "3.6.4"]
+      )
+      assert.strictEqual((yield* call(env, "POST", "/api/v1/namespaces/default/configmaps", { body: configMap("on-1-34") })).status, 201)
+      assert.isTrue((yield* env.processes).every((p) => p.running))
+      assert.deepStrictEqual(yield* env.crashes, [])
+      assert.notInclude(argsOf(apiserver).map(flagName), "--insecure-port")
+      assert.notInclude(argsOf(kcm).map(flagName), "--port")
+      assert.include(argsOf(etcd), "--unsafe-no-fsync")
+    }).pipe(Effect.scoped))
 
   it.live("a watchdog stops the control plane when the owning process is killed", () =>
     Effect.gen(function*() {

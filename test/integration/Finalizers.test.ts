@@ -16,7 +16,7 @@ import * as Framework from "../../src/Framework.ts"
 import * as Kind from "../../src/Kind.ts"
 import { causeMessage } from "../../src/internal/causeMessage.ts"
 import { cluster, freshNamespace } from "../support/cluster.ts"
-import { eventually } from "../support/eventually.ts"
+import { eventually } from "../../src/testing/helpers.ts"
 
 type ConfigMap = Kind.Type<typeof Kind.ConfigMap>
 
@@ -71,7 +71,7 @@ const round = (round: number) =>
     yield* eventually(Effect.gen(function*() {
       assert.strictEqual((yield* client.list(Kind.ConfigMap, { namespace: ns })).items.length, 0, "every object gone")
       assert.deepStrictEqual({ alpha: missed(alpha), beta: missed(beta) }, { alpha: [], beta: [] }, "every finalizer's cleanup ran")
-    }), { timeoutMs: 60_000, intervalMs: 200 }).pipe(Effect.exit) // the figures below say what is missing
+    }), { timeout: "60 seconds", interval: "200 millis" }).pipe(Effect.exit) // the figures below say what is missing
     // a duplicate would come from a stale copy dispatched after the object went: let it show
     yield* Effect.sleep("2 seconds")
     const report = (t: Tally) => {

@@ -1,13 +1,13 @@
 import { assert, layer } from "@effect/vitest"
 import { Context, Effect, Layer, Schema, Stream } from "effect"
 import * as Client from "../../src/Client.ts"
-import * as Envtest from "../../src/Envtest.ts"
+import * as Envtest from "../../src/testing/Envtest.ts"
 import * as Informer from "../../src/Informer.ts"
 import * as Kind from "../../src/Kind.ts"
 import * as KubeConfig from "../../src/KubeConfig.ts"
 import { cluster, freshNamespace, restrictedClient } from "../support/cluster.ts"
 import { installCrd, openCrd } from "../support/crds.ts"
-import { eventually } from "../support/eventually.ts"
+import { eventually } from "../../src/testing/helpers.ts"
 import * as TcpProxy from "../support/tcpProxy.ts"
 
 type ConfigMap = Kind.Type<typeof Kind.ConfigMap>
@@ -116,7 +116,7 @@ layer(cluster(), { excludeTestServices: true })("Informer on kube-apiserver 1.20
 
       yield* eventually(Effect.gen(function*() {
         assert.deepStrictEqual(yield* storeState(informer), yield* serverState(ns))
-      }), { timeoutMs: 30_000 })
+      }), { timeout: "30 seconds" })
       const live = seen.slice(30).map(describeChange).map((l) => l.split("@")[0]).sort()
       assert.deepStrictEqual(live, ["Added born-after", "Deleted cm-3", "Updated cm-1", "Updated cm-2"])
       const stats = yield* informer.stats
@@ -142,7 +142,7 @@ layer(cluster(), { excludeTestServices: true })("Informer on kube-apiserver 1.20
       assert.strictEqual(seen.length, 10, "nothing arrives through the stalled connection")
       yield* eventually(Effect.gen(function*() {
         assert.deepStrictEqual(yield* storeState(informer), yield* serverState(ns))
-      }), { timeoutMs: 15_000 })
+      }), { timeout: "15 seconds" })
       assert.deepStrictEqual(seen.slice(10).map(describeChange).map((l) => l.split("@")[0]).sort(), ["Added during-stall", "Updated cm-4"])
       assert.isAtLeast((yield* informer.stats).stalls, 1)
     }))
@@ -268,7 +268,7 @@ layer(cluster({ watchCache: false }), { excludeTestServices: true })("Informer w
 
       yield* eventually(Effect.gen(function*() {
         assert.deepStrictEqual(yield* storeState(informer), yield* serverState(ns))
-      }), { timeoutMs: 20_000 })
+      }), { timeout: "20 seconds" })
       const live = seen.slice(20)
       // pages come in key order; vanished objects are deleted after the last page
       assert.deepStrictEqual(live.map(describeChange).map((l) => l.split("@")[0]), [

@@ -8,13 +8,13 @@ import { assert, layer } from "@effect/vitest"
 import { Effect, Exit, Scope, Stream } from "effect"
 import * as Client from "../../src/Client.ts"
 import * as Controller from "../../src/Controller.ts"
-import * as Envtest from "../../src/Envtest.ts"
+import * as Envtest from "../../src/testing/Envtest.ts"
 import * as Framework from "../../src/Framework.ts"
 import * as Kind from "../../src/Kind.ts"
 import * as KubeConfig from "../../src/KubeConfig.ts"
 import * as LeaderElection from "../../src/LeaderElection.ts"
 import { cluster, freshNamespace } from "../support/cluster.ts"
-import { eventually } from "../support/eventually.ts"
+import { eventually, type EventuallyOptions } from "../../src/testing/helpers.ts"
 import * as TcpProxy from "../support/tcpProxy.ts"
 
 type ConfigMap = Kind.Type<typeof Kind.ConfigMap>
@@ -119,7 +119,7 @@ const seed = (namespace: string, n: number) =>
 const leading = (instance: Instance) => instance.elector.isLeader
 
 /** Waits until the instance leads. */
-const leads = (instance: Instance, options?: { readonly timeoutMs?: number; readonly intervalMs?: number }) =>
+const leads = (instance: Instance, options?: EventuallyOptions) =>
   eventually(Effect.map(leading(instance), (l) => assert.isTrue(l)), options)
 
 const leaseIn = (namespace: string) => Effect.flatMap(Client.Client, (c) => c.get(Kind.Lease, { namespace, name: "ha-operator" }))
@@ -181,7 +181,7 @@ layer(cluster(), { excludeTestServices: true })("Leader election on kube-apiserv
       proxy.blackHole(true)
       proxy.cut()
       yield* stop(a)
-      yield* leads(b, { timeoutMs: 15_000, intervalMs: 20 })
+      yield* leads(b, { timeout: "15 seconds", interval: "20 millis" })
       const handover = b.transitions[0]![0] - killedAt
       assert.isAtLeast(handover, LEASE_MS - 1.2 * RETRY_MS, "not before the Lease could have expired")
       assert.isAtMost(handover, LEASE_MS + 2 * 1.2 * RETRY_MS + 700, "within the lease duration after the last renewal it saw")
@@ -202,7 +202,7 @@ layer(cluster(), { excludeTestServices: true })("Leader election on kube-apiserv
       // API call) would go on, and its renewals hang
       const partitionedAt = performance.now()
       proxy.stall()
-      yield* leads(b, { timeoutMs: 15_000, intervalMs: 20 })
+      yield* leads(b, { timeout: "15 seconds", interval: "20 millis" })
       yield* eventually(Effect.sync(() => assert.isAtLeast(ledger.by("b").length, 4)))
       const aStopped = a.transitions.find(([, l]) => !l)![0]
       const bStarted = b.transitions.find(([, l]) => l)![0]
@@ -244,7 +244,7 @@ layer(cluster(), { excludeTestServices: true })("Leader election on kube-apiserv
       const released = performance.now()
       const lease = yield* leaseIn(ns)
       assert.include(["", "b"], lease.spec?.holderIdentity, "a is no longer the holder")
-      yield* leads(b, { timeoutMs: 10_000, intervalMs: 20 })
+      yield* leads(b, { timeout: "10 seconds", interval: "20 millis" })
       const takeover = b.transitions[0]![0]
       assert.isAtMost(takeover - released, 1.2 * RETRY_MS + 300, "within about one retry period of the release")
       assert.isAtMost(takeover - stopping, 1_500, "far sooner than the lease duration")

@@ -16,7 +16,7 @@ import * as Metrics from "../../src/Metrics.ts"
 import * as Patch from "../../src/Patch.ts"
 import * as Tracing from "../../src/Tracing.ts"
 import { cluster, freshNamespace } from "../support/cluster.ts"
-import { eventually } from "../support/eventually.ts"
+import { eventually } from "../../src/testing/helpers.ts"
 import { parse, valueOf } from "../support/promText.ts"
 
 type ConfigMap = Kind.Type<typeof Kind.ConfigMap>
@@ -119,7 +119,7 @@ layer(cluster(), { excludeTestServices: true })("Operations on kube-apiserver 1.
         const events = yield* eventsOf
         assert.strictEqual(events.length, 1, "one Event, however often it happened")
         assert.isAtLeast(events[0]!.count ?? 0, 3)
-      }), { timeoutMs: 20_000 })
+      }), { timeout: "20 seconds" })
       const [event] = yield* eventsOf
       assert.strictEqual(event!.type, "Warning")
       assert.strictEqual(event!.reason, "ReconcileError")

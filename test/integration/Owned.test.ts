@@ -6,7 +6,7 @@ import * as Framework from "../../src/Framework.ts"
 import * as Kind from "../../src/Kind.ts"
 import * as Owned from "../../src/Owned.ts"
 import { cluster, freshNamespace } from "../support/cluster.ts"
-import { eventually } from "../support/eventually.ts"
+import { eventually } from "../../src/testing/helpers.ts"
 
 const getCm = (namespace: string, name: string) =>
   Effect.gen(function*() {

@@ -13,7 +13,7 @@ import * as Informer from "../../src/Informer.ts"
 import * as Kind from "../../src/Kind.ts"
 import * as Patch from "../../src/Patch.ts"
 import { cluster, freshNamespace } from "../support/cluster.ts"
-import { eventually } from "../support/eventually.ts"
+import { eventually } from "../../src/testing/helpers.ts"
 
 type ConfigMap = Kind.Type<typeof Kind.ConfigMap>
 
@@ -63,7 +63,7 @@ layer(Informer.layer.pipe(Layer.provideMerge(cluster())), { excludeTestServices:
       })
       yield* children.synced
       yield* client.create(Kind.ConfigMap, { metadata: { name: "counter", namespace: ns, labels: { role: "counter" } }, data: { n: "0" } })
-      yield* eventually(Effect.sync(() => assert.isTrue(done, `${count} reconciles so far`)), { timeoutMs: 300_000, intervalMs: 200 })
+      yield* eventually(Effect.sync(() => assert.isTrue(done, `${count} reconciles so far`)), { timeout: "300 seconds", interval: "200 millis" })
       assert.strictEqual(count, reconciles)
       assert.deepStrictEqual(stale.slice(0, 10), [], `${stale.length} stale reads in ${reconciles} reconciles`)
     }), { timeout: 360_000 })

@@ -2,7 +2,7 @@
 import * as Crypto from "node:crypto"
 import { Effect, Layer } from "effect"
 import * as Client from "../../src/Client.ts"
-import * as Envtest from "../../src/Envtest.ts"
+import * as Envtest from "../../src/testing/Envtest.ts"
 import * as Kind from "../../src/Kind.ts"
 import * as KubeConfig from "../../src/KubeConfig.ts"
 
@@ -11,11 +11,7 @@ import * as KubeConfig from "../../src/KubeConfig.ts"
  * @effect/vitest: a real server needs the real clock (TestClock would freeze every sleep and retry).
  */
 export const cluster = (options: Envtest.EnvtestOptions = {}) =>
-  Client.layer.pipe(
-    Layer.provideMerge(KubeConfig.layerEnvtest),
-    Layer.provideMerge(Envtest.layer(options)),
-    Layer.orDie
-  )
+  Envtest.layerClient(options).pipe(Layer.orDie)
 
 /** A new namespace with a random name, so tests sharing a control plane do not see each other. */
 export const freshNamespace = (prefix = "t") =>

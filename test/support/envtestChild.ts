@@ -1,6 +1,6 @@
 // Starts an Envtest, prints its folder and pids, then waits to be killed.
 import { Effect } from "effect"
-import * as Envtest from "../../src/Envtest.ts"
+import * as Envtest from "../../src/testing/Envtest.ts"
 
 await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
   const env = yield* Envtest.make()

@@ -1,7 +1,7 @@
 /** Plain HTTPS calls against an Envtest, for tests that must not depend on the Client. */
 import * as Https from "node:https"
 import * as Effect from "effect/Effect"
-import type { EnvtestInstance } from "../../src/Envtest.ts"
+import type { EnvtestInstance } from "../../src/testing/Envtest.ts"
 
 export interface RawResponse {
   readonly status: number

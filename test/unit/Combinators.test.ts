@@ -6,7 +6,7 @@ import * as Client from "../../src/Client.ts"
 import * as Controller from "../../src/Controller.ts"
 import * as Framework from "../../src/Framework.ts"
 import * as Kind from "../../src/Kind.ts"
-import { withServer } from "../support/testClock.ts"
+import { withServer } from "../../src/testing/helpers.ts"
 
 type ConfigMap = Kind.Type<typeof Kind.ConfigMap>
 const ns = "default"

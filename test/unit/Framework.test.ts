@@ -12,7 +12,7 @@ import * as Framework from "../../src/Framework.ts"
 import type { ApiRequest, Transport } from "../../src/internal/transport.ts"
 import * as Kind from "../../src/Kind.ts"
 import * as Testing from "../../src/Testing.ts"
-import { settle, withServer } from "../support/testClock.ts"
+import { settle, withServer } from "../../src/testing/helpers.ts"
 
 type ConfigMap = Kind.Type<typeof Kind.ConfigMap>
 const ns = "default"

@@ -7,7 +7,7 @@ import * as Kind from "../../src/Kind.ts"
 import * as LeaderElection from "../../src/LeaderElection.ts"
 import * as Metrics from "../../src/Metrics.ts"
 import * as Testing from "../../src/Testing.ts"
-import { eventually } from "../support/eventually.ts"
+import { eventually } from "../../src/testing/helpers.ts"
 import { isolated } from "../support/isolated.ts"
 import { parse } from "../support/promText.ts"
 
@@ -34,7 +34,7 @@ describe("Health endpoints (/healthz, /readyz, /metrics)", () => {
       yield* eventually(Effect.gen(function*() {
         const ready = yield* http(`${endpoints.url}/readyz`)
         assert.deepStrictEqual([ready.status, ready.body], [200, "ok\n"])
-      }), { timeoutMs: 15_000, intervalMs: 100 })
+      }), { timeout: "15 seconds", interval: "100 millis" })
       const verbose = yield* http(`${endpoints.url}/readyz?verbose`)
       assert.strictEqual(verbose.body, "[+]informers ok\nreadyz check passed\n")
       const live = yield* http(`${endpoints.url}/healthz?verbose`)

@@ -7,7 +7,7 @@ import * as Informer from "../../src/Informer.ts"
 import type { ApiRequest, Transport } from "../../src/internal/transport.ts"
 import * as Kind from "../../src/Kind.ts"
 import * as Testing from "../../src/Testing.ts"
-import { settle, withServer } from "../support/testClock.ts"
+import { settle, withServer } from "../../src/testing/helpers.ts"
 
 const ns = "default"
 

@@ -4,7 +4,7 @@ import * as Client from "../../src/Client.ts"
 import * as Framework from "../../src/Framework.ts"
 import * as Kind from "../../src/Kind.ts"
 import * as Owned from "../../src/Owned.ts"
-import { withServer } from "../support/testClock.ts"
+import { withServer } from "../../src/testing/helpers.ts"
 
 const ns = "default"
 

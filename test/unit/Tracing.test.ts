@@ -12,7 +12,7 @@ import * as Kind from "../../src/Kind.ts"
 import * as Patch from "../../src/Patch.ts"
 import * as Testing from "../../src/Testing.ts"
 import * as Tracing from "../../src/Tracing.ts"
-import { eventually } from "../support/eventually.ts"
+import { eventually } from "../../src/testing/helpers.ts"
 
 type Deployment = Kind.Type<typeof Kind.Deployment>
 

@@ -12,9 +12,8 @@ import * as Informer from "../../src/Informer.ts"
 import { parseRetryAfter } from "../../src/internal/transport.ts"
 import * as Kind from "../../src/Kind.ts"
 import * as Testing from "../../src/Testing.ts"
-import { eventually } from "../support/eventually.ts"
+import { eventually, withServer } from "../../src/testing/helpers.ts"
 import * as FakeApi from "../support/fakeApi.ts"
-import { withServer } from "../support/testClock.ts"
 
 const LIST_PATH = "/api/v1/namespaces/default/configmaps"
 
@@ -103,7 +102,7 @@ describe("watch lines that are no event", () => {
         )
         yield* eventually(Effect.gen(function*() {
           assert.deepStrictEqual((yield* informer.store.keys).slice().sort(), ["default/a", "default/b", "default/c"])
-        }), { timeoutMs: 10_000 })
+        }), { timeout: "10 seconds" })
         assert.deepStrictEqual(changes, ["Added a@10", "Added b@11", "Added c@12"])
         const watches = watchRequests(api)
         assert.strictEqual(watches.length, 2)
@@ -124,7 +123,7 @@ describe("watch lines that are no event", () => {
       )
       yield* eventually(Effect.gen(function*() {
         assert.strictEqual((yield* informer.store.keys).length, 3)
-      }), { timeoutMs: 10_000 })
+      }), { timeout: "10 seconds" })
       const stats = yield* informer.stats
       assert.strictEqual(stats.decodeFailures, 1)
       assert.strictEqual(stats.errors, 0)

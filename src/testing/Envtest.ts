@@ -2,48 +2,98 @@
  * A real Kubernetes control plane for tests, benchmarks and demos: etcd and kube-apiserver (and,
  * optionally, kube-controller-manager) started on free loopback ports in a fresh temporary folder.
  *
- * The binaries come from `KUBEBUILDER_ASSETS` (controller-runtime's convention) or from the cache
- * that `scripts/envtest-assets.sh` fills (`~/.cache/operatorkit/envtest/1.20.2`).
+ * Any Kubernetes from 1.20 to 1.37 (etcd 3.4 to 3.6): Envtest asks each binary for its version and
+ * passes the flags that version takes. The binaries are found as controller-runtime's envtest finds
+ * them (`TEST_ASSET_ETCD`, `TEST_ASSET_KUBE_APISERVER`, `TEST_ASSET_KUBE_CONTROLLER_MANAGER`, then
+ * `KUBEBUILDER_ASSETS`), else in the cache that `scripts/envtest-assets.sh` fills
+ * (`~/.cache/operatorkit/envtest/1.20.2`), else in `setup-envtest`'s store (its newest version),
+ * else in `/usr/local/kubebuilder/bin`. See {@link resolveAssets}.
+ *
+ * Test code: import it from `operatorkit/testing`. Production entry points never load it.
  *
  * @since 0.1.0
  */
+import * as ChildProcess from "node:child_process"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
-import * as Https from "node:https"
 import * as Http from "node:http"
+import * as Https from "node:https"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import * as ChildProcess from "node:child_process"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import * as Proc from "./internal/process.ts"
+import * as Client from "../Client.ts"
+import * as Flags from "../internal/envtestFlags.ts"
+import * as Proc from "../internal/process.ts"
+import * as KubeConfig from "../KubeConfig.ts"
 
 /**
- * The Kubernetes version Envtest provisions and expects.
+ * The Kubernetes version that `scripts/envtest-assets.sh` ({@link provisionAssets}) builds.
  *
  * @example
  * ```ts
- * import { Envtest } from "operatorkit"
+ * import { Envtest } from "operatorkit/testing"
  *
- * Envtest.kubernetesVersion // => "1.20.2"
+ * Envtest.provisionedVersion // => "1.20.2"
  * ```
  *
  * @since 0.1.0
  * @category constants
  */
-export const kubernetesVersion = "1.20.2"
+export const provisionedVersion = "1.20.2"
 
 /**
- * Why Envtest could not start or act.
+ * The versions Envtest knows the flags of: every Kubernetes minor in `kubernetes`, every etcd minor
+ * in `etcd`.
+ *
+ * @example
+ * ```ts
+ * import { Envtest } from "operatorkit/testing"
+ *
+ * Envtest.supportedVersions.kubernetes // => "1.20 to 1.37"
+ * Envtest.supportedVersions.etcd // => "3.4 to 3.6"
+ * ```
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const supportedVersions: { readonly kubernetes: string; readonly etcd: string } = {
+  kubernetes: Flags.supportedKubernetes,
+  etcd: Flags.supportedEtcd
+}
+
+/**
+ * The command line that fetches binaries of a Kubernetes version (here the newest Envtest supports)
+ * with controller-runtime's `setup-envtest` (needs Go) and points Envtest at them. `setup-envtest`
+ * brings etcd and kube-apiserver, not kube-controller-manager.
+ *
+ * @example
+ * ```ts
+ * import { Envtest } from "operatorkit/testing"
+ *
+ * Envtest.setupEnvtestCommand("1.31.x")
+ * // => 'export KUBEBUILDER_ASSETS="$(go run sigs.k8s.io/controller-runtime/tools/setup-envtest@latest use -p path 1.31.x)"'
+ * ```
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const setupEnvtestCommand = (version = `${Flags.newestKubernetes.major}.${Flags.newestKubernetes.minor}.x`): string =>
+  `export KUBEBUILDER_ASSETS="$(go run sigs.k8s.io/controller-runtime/tools/setup-envtest@latest use -p path ${version})"`
+
+/**
+ * Why Envtest could not start or act. `AssetsMissing` names the binary it looked for and where;
+ * `UnsupportedVersion` says which version it found (`found`) and which it supports (`supported`);
+ * `AssetsUnusable` is a binary that does not answer `--version`.
  *
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { Envtest } from "operatorkit"
+ * import { Envtest } from "operatorkit/testing"
  *
  * const program = Envtest.make().pipe(
  *   Effect.catchTag("EnvtestError", (e) => Effect.logError(e.message))
@@ -54,9 +104,11 @@ export const kubernetesVersion = "1.20.2"
  * @category errors
  */
 export class EnvtestError extends Schema.TaggedError<EnvtestError>()("EnvtestError", {
-  reason: Schema.Literals(["AssetsMissing", "PortInUse", "ProcessExited", "StartTimeout", "Io"]),
+  reason: Schema.Literals(["AssetsMissing", "AssetsUnusable", "UnsupportedVersion", "PortInUse", "ProcessExited", "StartTimeout", "Io"]),
   component: Schema.String,
   detail: Schema.String,
+  found: Schema.optionalKey(Schema.String),
+  supported: Schema.optionalKey(Schema.String),
   hint: Schema.optionalKey(Schema.String),
   logTail: Schema.optionalKey(Schema.String)
 }) {
@@ -97,6 +149,31 @@ export interface ProcessInfo {
 }
 
 /**
+ * One binary of the control plane: where it is and the version it reported (`1.31.4`, `3.5.21`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Binary {
+  readonly path: string
+  readonly version: string
+}
+
+/**
+ * The binaries Envtest runs, and where it found them (`source`: `options.assets`, an environment
+ * variable, `operatorkit cache`, `setup-envtest store` or `/usr/local/kubebuilder/bin`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Assets {
+  readonly source: string
+  readonly etcd: Binary
+  readonly kubeApiServer: Binary
+  readonly kubeControllerManager?: Binary | undefined
+}
+
+/**
  * A running control plane.
  *
  * @since 0.1.0
@@ -107,6 +184,8 @@ export interface EnvtestInstance {
   readonly server: string
   /** The temporary folder holding data, certificates, kubeconfigs and logs; removed on close. */
   readonly dir: string
+  /** The binaries it runs and their versions. */
+  readonly assets: Assets
   /** An admin (system:masters) kubeconfig, as a file and as YAML. */
   readonly kubeconfigPath: string
   readonly kubeconfig: string
@@ -139,8 +218,11 @@ export interface EnvtestInstance {
  * @category models
  */
 export interface EnvtestOptions {
-  /** Folder with `etcd`, `kube-apiserver` (and `kube-controller-manager`). Default: `KUBEBUILDER_ASSETS`, then the cache. */
-  readonly assets?: string
+  /**
+   * A folder with `etcd`, `kube-apiserver` (and `kube-controller-manager`), or binaries already
+   * resolved by {@link resolveAssets}. Default: see {@link resolveAssets}.
+   */
+  readonly assets?: string | Assets
   /** Also start kube-controller-manager (garbage collection, namespace deletion). Default false. */
   readonly controllerManager?: boolean
   /** Serve watches from etcd directly (`--watch-cache=false`), so compaction alone forces 410. Default true. */
@@ -157,11 +239,11 @@ export interface EnvtestOptions {
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { Envtest } from "operatorkit"
+ * import { Envtest } from "operatorkit/testing"
  *
  * const program = Effect.gen(function*() {
  *   const env = yield* Envtest.Envtest
- *   yield* Effect.log(`API server at ${env.server}, kubeconfig ${env.kubeconfigPath}`)
+ *   yield* Effect.log(`API server ${env.assets.kubeApiServer.version} at ${env.server}`)
  * }).pipe(Effect.provide(Envtest.layer()))
  * ```
  *
@@ -171,12 +253,12 @@ export interface EnvtestOptions {
 export class Envtest extends Context.Service<Envtest, EnvtestInstance>()("operatorkit/Envtest") {}
 
 /**
- * The default cache folder of the provisioning script for this version
+ * The cache folder that `scripts/envtest-assets.sh` fills
  * (`$OPERATORKIT_CACHE`, else `$XDG_CACHE_HOME/operatorkit`, else `~/.cache/operatorkit`).
  *
  * @example
  * ```ts
- * import { Envtest } from "operatorkit"
+ * import { Envtest } from "operatorkit/testing"
  *
  * Envtest.defaultAssetsDir() // e.g. "/root/.cache/operatorkit/envtest/1.20.2"
  * ```
@@ -187,59 +269,234 @@ export class Envtest extends Context.Service<Envtest, EnvtestInstance>()("operat
 export const defaultAssetsDir = (): string => {
   const root = process.env["OPERATORKIT_CACHE"] ??
     Path.join(process.env["XDG_CACHE_HOME"] ?? Path.join(Os.homedir(), ".cache"), "operatorkit")
-  return Path.join(root, "envtest", kubernetesVersion)
+  return Path.join(root, "envtest", provisionedVersion)
 }
 
-const provisionHint =
-  "run `npm run envtest:assets` (scripts/envtest-assets.sh) once as root to build them into the cache, " +
-  "or set KUBEBUILDER_ASSETS to a folder holding etcd 3.4 and kube-apiserver/kube-controller-manager 1.20.2"
+/**
+ * The folder where `setup-envtest` keeps the versions it fetched (its `k8s/<version>-<os>-<arch>`
+ * folders): `$XDG_DATA_HOME/kubebuilder-envtest` (default `~/.local/share/…`) on Linux,
+ * `~/Library/Application Support/io.kubebuilder.envtest` on macOS.
+ *
+ * @example
+ * ```ts
+ * import { Envtest } from "operatorkit/testing"
+ *
+ * Envtest.setupEnvtestStore() // e.g. "/home/ada/.local/share/kubebuilder-envtest"
+ * ```
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const setupEnvtestStore = (): string =>
+  process.platform === "darwin"
+    ? Path.join(Os.homedir(), "Library", "Application Support", "io.kubebuilder.envtest")
+    : Path.join(process.env["XDG_DATA_HOME"] ?? Path.join(Os.homedir(), ".local", "share"), "kubebuilder-envtest")
+
+const provisionScript = Path.resolve(import.meta.dirname, "..", "..", "scripts", "envtest-assets.sh")
+
+const getBinaries = [
+  `get binaries of any Kubernetes ${Flags.supportedKubernetes} with controller-runtime's setup-envtest (needs Go):`,
+  `  ${setupEnvtestCommand()}`,
+  `or build etcd 3.4 and kube-apiserver/kube-controller-manager ${provisionedVersion} (as root on Debian bookworm, once, 5-15 minutes):`,
+  `  bash ${provisionScript}`
+].join("\n")
+
+const binaryNames = {
+  etcd: "etcd",
+  kubeApiServer: "kube-apiserver",
+  kubeControllerManager: "kube-controller-manager"
+} as const
+type Component = keyof typeof binaryNames
+
+// controller-runtime's per-binary overrides: TEST_ASSET_ + the name in upper case, `-` as `_`
+const overrideVariable = (name: string) => `TEST_ASSET_${name.toUpperCase().replace(/[^A-Z0-9]+/g, "_")}`
+
+const isExecutable = (file: string) => {
+  try {
+    Fs.accessSync(file, Fs.constants.X_OK)
+    return Fs.statSync(file).isFile()
+  } catch {
+    return false
+  }
+}
+
+const platform = () => {
+  const arch = process.arch === "x64" ? "amd64" : process.arch
+  return `${process.platform}-${arch}`
+}
+
+/** `setup-envtest`'s version folders for this platform, newest first. */
+const storeFolders = (): Array<string> => {
+  const root = Path.join(setupEnvtestStore(), "k8s")
+  let entries: Array<string>
+  try {
+    entries = Fs.readdirSync(root)
+  } catch {
+    return []
+  }
+  const suffix = `-${platform()}`
+  return entries
+    .filter((name) => name.endsWith(suffix))
+    .map((name) => ({ name, version: Flags.parseKubernetesVersion(`Kubernetes v${name.slice(0, -suffix.length)}`) }))
+    .filter((e) => e.version !== undefined && Flags.isSupportedKubernetes(e.version))
+    .sort((a, b) => b.version!.minor - a.version!.minor || b.version!.patch - a.version!.patch)
+    .map((e) => Path.join(root, e.name))
+}
+
+interface Candidate {
+  readonly source: string
+  readonly dir: string
+}
+
+/** Where to look, in order, when neither `options.assets` nor an environment variable says. */
+const discovered = (): Array<Candidate> => [
+  { source: "operatorkit cache", dir: defaultAssetsDir() },
+  ...storeFolders().map((dir) => ({ source: "setup-envtest store", dir })),
+  { source: "/usr/local/kubebuilder/bin", dir: "/usr/local/kubebuilder/bin" }
+]
+
+const runVersion = (file: string): Promise<string> =>
+  new Promise((resolve, reject) => {
+    ChildProcess.execFile(file, ["--version"], { timeout: 20_000, encoding: "utf8" }, (error, stdout, stderr) => {
+      if (error !== null) reject(new Error(`${error.message}${stderr !== "" ? `: ${stderr.trim()}` : ""}`))
+      else resolve(`${stdout}\n${stderr}`)
+    })
+  })
+
+const askVersion = (component: Component, file: string, source: string): Effect.Effect<Binary, EnvtestError> => {
+  const name = binaryNames[component]
+  const isEtcd = component === "etcd"
+  const supported = isEtcd ? `etcd ${Flags.supportedEtcd}` : `${name} ${Flags.supportedKubernetes}`
+  return Effect.tryPromise({
+    try: () => runVersion(file),
+    catch: (cause) =>
+      new EnvtestError({
+        reason: "AssetsUnusable",
+        component: name,
+        detail: `${file} (from ${source}) does not answer --version: ${cause instanceof Error ? cause.message : String(cause)}`,
+        hint: `is it a ${name} binary for this platform (${platform()})?\n${getBinaries}`
+      })
+  }).pipe(
+    Effect.flatMap((output) => {
+      const version = isEtcd ? Flags.parseEtcdVersion(output) : Flags.parseKubernetesVersion(output)
+      if (version === undefined) {
+        return Effect.fail(
+          new EnvtestError({
+            reason: "AssetsUnusable",
+            component: name,
+            detail: `${file} (from ${source}) answered --version with no version Envtest can read: ${output.trim().slice(0, 200)}`,
+            hint: getBinaries
+          })
+        )
+      }
+      const found = Flags.format(version)
+      const ok = isEtcd ? Flags.isSupportedEtcd(version) : Flags.isSupportedKubernetes(version)
+      if (!ok) {
+        return Effect.fail(
+          new EnvtestError({
+            reason: "UnsupportedVersion",
+            component: name,
+            detail: `${file} (from ${source}) is ${name} ${found}; Envtest supports ${supported}`,
+            found,
+            supported,
+            hint: getBinaries
+          })
+        )
+      }
+      return Effect.succeed({ path: file, version: found })
+    })
+  )
+}
 
 /**
- * Resolves the folder holding the control plane binaries, checking each one is there.
+ * Finds the control plane binaries and asks each for its version. Each binary is, in order:
+ * `options.assets/<name>`; `TEST_ASSET_ETCD`, `TEST_ASSET_KUBE_APISERVER`,
+ * `TEST_ASSET_KUBE_CONTROLLER_MANAGER`; `$KUBEBUILDER_ASSETS/<name>`; else the first folder holding
+ * etcd and kube-apiserver of: the provisioning cache ({@link defaultAssetsDir}), `setup-envtest`'s
+ * store (newest supported version first, {@link setupEnvtestStore}), `/usr/local/kubebuilder/bin`.
+ * Fails with `AssetsMissing` naming the missing binary and how to get it, or `UnsupportedVersion`
+ * naming the version found and the ones supported.
  *
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { Envtest } from "operatorkit"
+ * import { Envtest } from "operatorkit/testing"
  *
  * const where = Envtest.resolveAssets({ controllerManager: true }).pipe(
- *   Effect.catchTag("EnvtestError", (e) => Effect.die(e.message)) // says how to provision them
+ *   Effect.tap((assets) => Effect.log(`kube-apiserver ${assets.kubeApiServer.version} from ${assets.source}`)),
+ *   Effect.catchTag("EnvtestError", (e) => Effect.die(e.message)) // says how to get them
  * )
  * ```
  *
  * @since 0.1.0
  * @category constructors
  */
-export const resolveAssets = (options: { readonly assets?: string; readonly controllerManager?: boolean } = {}) =>
+export const resolveAssets = (
+  options: { readonly assets?: string | undefined; readonly controllerManager?: boolean | undefined } = {}
+): Effect.Effect<Assets, EnvtestError> =>
   Effect.suspend(() => {
-    const dir = options.assets ?? process.env["KUBEBUILDER_ASSETS"] ?? defaultAssetsDir()
-    const needed = ["etcd", "kube-apiserver", ...(options.controllerManager === true ? ["kube-controller-manager"] : [])]
-    for (const binary of needed) {
-      const file = Path.join(dir, binary)
-      try {
-        Fs.accessSync(file, Fs.constants.X_OK)
-      } catch {
-        return Effect.fail(
-          new EnvtestError({
-            reason: "AssetsMissing",
-            component: binary,
-            detail: `no executable ${file}`,
-            hint: provisionHint
-          })
-        )
+    const needed: ReadonlyArray<Component> = options.controllerManager === true
+      ? ["etcd", "kubeApiServer", "kubeControllerManager"]
+      : ["etcd", "kubeApiServer"]
+    const env = process.env
+    // each binary: where it is and which setting pointed there
+    const located = new Map<Component, { file: string; source: string }>()
+    const fromDir = (dir: string, source: string) => {
+      for (const c of needed) if (!located.has(c)) located.set(c, { file: Path.join(dir, binaryNames[c]), source })
+    }
+    if (options.assets !== undefined) fromDir(options.assets, `options.assets=${options.assets}`)
+    for (const c of needed) {
+      const variable = overrideVariable(binaryNames[c])
+      const value = env[variable]
+      if (!located.has(c) && value !== undefined && value !== "") located.set(c, { file: value, source: variable })
+    }
+    const assetsVariable = env["KUBEBUILDER_ASSETS"]
+    if (assetsVariable !== undefined && assetsVariable !== "") fromDir(assetsVariable, `KUBEBUILDER_ASSETS=${assetsVariable}`)
+    const searched: Array<string> = []
+    if (needed.some((c) => !located.has(c))) {
+      const candidates = discovered()
+      // the first folder that has etcd and kube-apiserver (the store never has kube-controller-manager)
+      const found = candidates.find((c) => isExecutable(Path.join(c.dir, "etcd")) && isExecutable(Path.join(c.dir, "kube-apiserver")))
+      searched.push(defaultAssetsDir(), Path.join(setupEnvtestStore(), "k8s", `*-${platform()}`), "/usr/local/kubebuilder/bin")
+      if (found !== undefined) fromDir(found.dir, `${found.source} ${found.dir}`)
+    }
+    for (const c of needed) {
+      const at = located.get(c)
+      if (at === undefined || !isExecutable(at.file)) {
+        const name = binaryNames[c]
+        const detail = at === undefined
+          ? `no ${name} found (looked in ${searched.join(", ")}; KUBEBUILDER_ASSETS and ${overrideVariable(name)} are not set)`
+          : `no executable ${at.file} (from ${at.source})`
+        const controllerManagerHint = c === "kubeControllerManager"
+          ? "setup-envtest brings etcd and kube-apiserver only: put a kube-controller-manager of the same " +
+            `version next to them (https://dl.k8s.io/release/v<version>/bin/${platform().replace("-", "/")}/kube-controller-manager) ` +
+            `or set ${overrideVariable(name)}, or leave controllerManager off.\n`
+          : ""
+        return Effect.fail(new EnvtestError({ reason: "AssetsMissing", component: name, detail, hint: controllerManagerHint + getBinaries }))
       }
     }
-    return Effect.succeed(dir)
+    const sources = new Set(needed.map((c) => located.get(c)!.source))
+    return Effect.all(
+      needed.map((c) => askVersion(c, located.get(c)!.file, located.get(c)!.source)),
+      { concurrency: "unbounded" }
+    ).pipe(Effect.map(([etcd, kubeApiServer, kubeControllerManager]) => ({
+      source: [...sources].join(", "),
+      etcd: etcd!,
+      kubeApiServer: kubeApiServer!,
+      ...(kubeControllerManager !== undefined ? { kubeControllerManager } : {})
+    })))
   })
 
 /**
- * Runs `scripts/envtest-assets.sh`, streaming its progress to stderr, and returns the assets folder.
- * A warm cache returns at once; a cold one builds kube-apiserver from source (about 5-12 minutes).
+ * Runs `scripts/envtest-assets.sh`, streaming its progress to stderr (a line at least every 15
+ * seconds), and returns the folder it filled. A warm cache returns at once; a cold one builds
+ * kube-apiserver from source (about 5-15 minutes). It needs root on Debian bookworm; elsewhere it
+ * fails with the `setup-envtest` command line that gets binaries instead.
  *
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { Envtest } from "operatorkit"
+ * import { Envtest } from "operatorkit/testing"
  *
  * const program = Effect.gen(function*() {
  *   const assets = yield* Envtest.provisionAssets
@@ -252,12 +509,11 @@ export const resolveAssets = (options: { readonly assets?: string; readonly cont
  */
 export const provisionAssets: Effect.Effect<string, EnvtestError> = Effect.callback<string, EnvtestError>(
   (resume) => {
-    const script = Path.resolve(import.meta.dirname, "..", "scripts", "envtest-assets.sh")
-    const child = ChildProcess.spawn("bash", [script], { stdio: ["ignore", "pipe", "inherit"] })
+    const child = ChildProcess.spawn("bash", [provisionScript], { stdio: ["ignore", "pipe", "inherit"] })
     let out = ""
     child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()))
     child.once("error", (err) =>
-      resume(Effect.fail(new EnvtestError({ reason: "AssetsMissing", component: "envtest-assets", detail: err.message, hint: provisionHint })))
+      resume(Effect.fail(new EnvtestError({ reason: "AssetsMissing", component: "envtest-assets", detail: err.message, hint: getBinaries })))
     )
     child.once("exit", (code) => {
       const dir = out.trim().split("\n").at(-1) ?? ""
@@ -268,8 +524,8 @@ export const provisionAssets: Effect.Effect<string, EnvtestError> = Effect.callb
             new EnvtestError({
               reason: "AssetsMissing",
               component: "envtest-assets",
-              detail: `${script} exited with code ${code}`,
-              hint: provisionHint
+              detail: `${provisionScript} exited with code ${code} (its output above says why)`,
+              hint: getBinaries
             })
           )
       )
@@ -288,7 +544,7 @@ const USER_POOL = 100
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { Envtest } from "operatorkit"
+ * import { Envtest } from "operatorkit/testing"
  *
  * const program = Effect.scoped(Effect.gen(function*() {
  *   const env = yield* Envtest.make({ watchCache: false })
@@ -303,7 +559,17 @@ const USER_POOL = 100
 export const make = Effect.fnUntraced(function*(
   options: EnvtestOptions = {}
 ): Effect.fn.Return<EnvtestInstance, EnvtestError, Scope.Scope> {
-  const assets = yield* resolveAssets(options)
+  const assets = typeof options.assets === "object"
+    ? options.assets
+    : yield* resolveAssets({ assets: options.assets, controllerManager: options.controllerManager })
+  if (options.controllerManager === true && assets.kubeControllerManager === undefined) {
+    return yield* new EnvtestError({
+      reason: "AssetsMissing",
+      component: "kube-controller-manager",
+      detail: `the assets given (${assets.source}) hold no kube-controller-manager`,
+      hint: "resolve them with resolveAssets({ controllerManager: true })"
+    })
+  }
   const startTimeoutMs = Duration.toMillis(Duration.fromInputUnsafe(options.startTimeout ?? "60 seconds"))
   const context = yield* Effect.context<never>()
 
@@ -357,8 +623,14 @@ export const make = Effect.fnUntraced(function*(
     Effect.runForkWith(context)(Effect.logError(error.message))
   }
 
+  const binaryPath = (name: string) =>
+    name === "etcd"
+      ? assets.etcd.path
+      : name === "kube-apiserver"
+      ? assets.kubeApiServer.path
+      : assets.kubeControllerManager!.path
   const startProcess = (name: string, args: ReadonlyArray<string>) =>
-    Proc.spawn(name, Path.join(assets, name), args, Path.join(dir, `${name}.log`), onExit).pipe(
+    Proc.spawn(name, binaryPath(name), args, Path.join(dir, `${name}.log`), onExit).pipe(
       Effect.mapError((e) => new EnvtestError({ reason: "ProcessExited", component: name, detail: e.message })),
       Effect.tap((m) =>
         Effect.sync(() => {
@@ -379,49 +651,25 @@ export const make = Effect.fnUntraced(function*(
     Effect.forEach(["kube-controller-manager", "kube-apiserver", "etcd"], (n) => stopProcess(n), { discard: true })
   )
 
-  // etcd
+  // Ports are picked as each process starts; the flags are chosen for each binary's version.
   let etcdPort = 0
   let etcdPeerPort = 0
-  const etcdArgs = () => [
-    "--name=envtest",
-    `--data-dir=${Path.join(dir, "etcd")}`,
-    `--listen-client-urls=http://127.0.0.1:${etcdPort}`,
-    `--advertise-client-urls=http://127.0.0.1:${etcdPort}`,
-    `--listen-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
-    `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
-    `--initial-cluster=envtest=http://127.0.0.1:${etcdPeerPort}`,
-    "--unsafe-no-fsync"
-  ]
+  let apiPort = 0
+  const layout = (): Flags.Layout => ({ dir, etcdPort, etcdPeerPort, apiPort, watchCache: options.watchCache !== false })
+  const versionOf = (b: Binary) => Flags.parseKubernetesVersion(`Kubernetes v${b.version}`)!
+  const etcdVersion = Flags.parseEtcdVersion(`etcd Version: ${assets.etcd.version}`)!
+
   const startEtcd = Effect.gen(function*() {
-    const m = yield* startProcess("etcd", etcdArgs())
+    const m = yield* startProcess("etcd", Flags.etcdFlags(etcdVersion, layout()))
     yield* waitReady(m, startTimeoutMs, () => httpGetOk(`http://127.0.0.1:${etcdPort}/health`))
   })
 
-  // kube-apiserver
-  let apiPort = 0
   const certDir = Path.join(dir, "certs")
-  const apiArgs = () => [
-    `--etcd-servers=http://127.0.0.1:${etcdPort}`,
-    "--bind-address=127.0.0.1",
-    "--advertise-address=127.0.0.1",
-    `--secure-port=${apiPort}`,
-    "--insecure-port=0",
-    `--cert-dir=${certDir}`,
-    `--token-auth-file=${Path.join(dir, "tokens.csv")}`,
-    "--authorization-mode=RBAC",
-    "--service-account-issuer=https://kubernetes.default.svc",
-    `--service-account-key-file=${Path.join(dir, "sa.pub")}`,
-    `--service-account-signing-key-file=${Path.join(dir, "sa.key")}`,
-    "--service-cluster-ip-range=10.0.0.0/24",
-    "--allow-privileged=true",
-    "--enable-priority-and-fairness=false",
-    // as controller-runtime's envtest: without the controller manager no default ServiceAccount exists
-    "--disable-admission-plugins=ServiceAccount",
-    ...(options.watchCache === false ? ["--watch-cache=false"] : []),
-    ...(options.apiServerFlags ?? [])
-  ]
   const startApiServer = Effect.gen(function*() {
-    const m = yield* startProcess("kube-apiserver", apiArgs())
+    const m = yield* startProcess("kube-apiserver", [
+      ...Flags.apiServerFlags(versionOf(assets.kubeApiServer), layout()),
+      ...(options.apiServerFlags ?? [])
+    ])
     // ready, and bootstrapped far enough that the default namespace exists
     yield* waitReady(m, startTimeoutMs, async () =>
       await httpsGetOk(apiPort, "/readyz", adminToken) &&
@@ -432,15 +680,8 @@ export const make = Effect.fnUntraced(function*(
   const stopApiServer = Effect.andThen(stopProcess("kube-controller-manager"), stopProcess("kube-apiserver"))
   const kubeconfigPath = Path.join(dir, "admin.kubeconfig")
   const startControllerManager = Effect.gen(function*() {
-    const m = yield* startProcess("kube-controller-manager", [
-      `--kubeconfig=${kubeconfigPath}`,
-      "--controllers=garbagecollector,namespace,serviceaccount-token",
-      "--leader-elect=false",
-      "--port=0",
-      "--secure-port=0",
-      `--service-account-private-key-file=${Path.join(dir, "sa.key")}`,
-      `--root-ca-file=${Path.join(certDir, "apiserver.crt")}`
-    ])
+    const binary = assets.kubeControllerManager!
+    const m = yield* startProcess("kube-controller-manager", Flags.controllerManagerFlags(versionOf(binary), layout()))
     // it has no readiness endpoint with --secure-port=0: give it a moment to fail on bad flags
     yield* Effect.promise(() => Promise.race([m.exited, new Promise((r) => setTimeout(r, 500))]))
     if (m.exit !== undefined) {
@@ -503,6 +744,7 @@ export const make = Effect.fnUntraced(function*(
   return {
     server,
     dir,
+    assets,
     kubeconfigPath,
     kubeconfig,
     adminToken,
@@ -533,7 +775,7 @@ export const make = Effect.fnUntraced(function*(
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { Envtest } from "operatorkit"
+ * import { Envtest } from "operatorkit/testing"
  *
  * const EnvtestLive = Envtest.layer({ controllerManager: true })
  * const program = Effect.gen(function*() {
@@ -547,6 +789,61 @@ export const make = Effect.fnUntraced(function*(
  */
 export const layer = (options: EnvtestOptions = {}): Layer.Layer<Envtest, EnvtestError> =>
   Layer.effect(Envtest, make(options))
+
+/**
+ * The admin KubeConfig of the {@link Envtest} in context.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { Client } from "operatorkit"
+ * import { Envtest } from "operatorkit/testing"
+ *
+ * const TestCluster = Client.layer.pipe(
+ *   Layer.provide(Envtest.layerKubeConfig),
+ *   Layer.provideMerge(Envtest.layer())
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerKubeConfig: Layer.Layer<KubeConfig.KubeConfig, KubeConfig.KubeConfigError, Envtest> = Layer.effect(
+  KubeConfig.KubeConfig,
+  Effect.gen(function*() {
+    const env = yield* Envtest
+    return yield* KubeConfig.fromString(env.kubeconfig, { source: env.kubeconfigPath })
+  })
+)
+
+/**
+ * A control plane with a `Client` (and its KubeConfig) on it, for the Layer's lifetime: what a test
+ * file of an operator needs. Starting one takes a few seconds (kube-apiserver's own start), so give
+ * the hook that builds it more than vitest's default 10 s: `layer(Envtest.layerClient(), { timeout: "60 seconds" })`.
+ *
+ * @example
+ * ```ts
+ * import { layer } from "@effect/vitest"
+ * import { Effect } from "effect"
+ * import { Client, Kind } from "operatorkit"
+ * import { Envtest } from "operatorkit/testing"
+ *
+ * layer(Envtest.layerClient({ controllerManager: true }), { excludeTestServices: true, timeout: "60 seconds" })("on a real API server", (it) => {
+ *   it.effect("lists namespaces", () =>
+ *     Effect.gen(function*() {
+ *       const client = yield* Client.Client
+ *       yield* client.list(Kind.Namespace)
+ *     }))
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerClient = (
+  options: EnvtestOptions = {}
+): Layer.Layer<Client.Client | KubeConfig.KubeConfig | Envtest, EnvtestError | KubeConfig.KubeConfigError> =>
+  Client.layer.pipe(Layer.provideMerge(layerKubeConfig), Layer.provideMerge(layer(options)))
 
 // ---------------------------------------------------------------------------------------------
 
