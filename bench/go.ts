@@ -6,7 +6,7 @@
  * `prepareGo()` fetches the source package once (`apt-get source --download-only kubernetes`, with
  * the deb-src entry scripts/envtest-assets.sh adds), unpacks only what the programs compile from
  * (vendor/ and the api, apimachinery and client-go staging trees), and builds the programs in
- * GOPATH mode inside that tree, as Kubernetes 1.20's own build does. Everything is cached under
+ * GOPATH mode against that vendor/, as Kubernetes 1.20's own build does. Everything is cached under
  * `<cache>/bench/` (`<cache>` is `$OPERATORKIT_CACHE`, else `~/.cache/operatorkit`); the programs
  * are rebuilt only when their source, the Go version or the tree changes. When something is missing
  * it answers why in one sentence, and the benchmarks run without client-go.
@@ -33,7 +33,7 @@ const cacheRoot = Path.join(
 )
 const treeDir = Path.join(cacheRoot, `kubernetes-${VERSION}`)
 const sourceDir = Path.join(import.meta.dirname, "go")
-/** Where the programs sit inside the tree: k8s.io/kubernetes/operatorkit-bench/<program>. */
+/** Where the programs sit in the build's GOPATH: k8s.io/kubernetes/operatorkit-bench/<program>. */
 const IN_TREE = "operatorkit-bench"
 /** Debian's reflect2 1.0.2: the vendored 1.0.1 panics under Go >= 1.18 (json-iterator uses it). */
 const REFLECT2 = "/usr/share/gocode/src/github.com/modern-go/reflect2"
@@ -77,9 +77,11 @@ const ensureTree = async (go: string) => {
   if (minor >= 18 && !Fs.existsSync(REFLECT2)) {
     throw new Unavailable(`${REFLECT2} is missing (Debian's golang-github-modern-go-reflect2-dev, which scripts/envtest-assets.sh installs): client-go 1.20's vendored reflect2 panics under Go >= 1.18`)
   }
-  Fs.rmSync(treeDir, { recursive: true, force: true })
-  const download = Path.join(treeDir, "download")
-  const src = Path.join(treeDir, "src")
+  // unpacked beside the final place and renamed into it, so a concurrent run never sees half a tree
+  const staging = `${treeDir}.${process.pid}`
+  Fs.rmSync(staging, { recursive: true, force: true })
+  const download = Path.join(staging, "download")
+  const src = Path.join(staging, "src")
   Fs.mkdirSync(download, { recursive: true })
   Fs.mkdirSync(src, { recursive: true })
   const logFile = Path.join(cacheRoot, "fetch.log")
@@ -105,11 +107,10 @@ const ensureTree = async (go: string) => {
       if (/\.(go|s)$/.test(f) && !f.endsWith("_test.go")) Fs.copyFileSync(Path.join(REFLECT2, f), Path.join(vendored, f))
     }
   }
-  // GOPATH mode: the tree is k8s.io/kubernetes, its vendor/ holding client-go (symlinks to staging)
-  Fs.mkdirSync(Path.join(src, ".go/src/k8s.io"), { recursive: true })
-  Fs.symlinkSync("../../..", Path.join(src, ".go/src/k8s.io/kubernetes"))
   Fs.rmSync(download, { recursive: true, force: true })
-  Fs.writeFileSync(marker, orig)
+  Fs.writeFileSync(Path.join(staging, ".complete"), orig)
+  Fs.rmSync(treeDir, { recursive: true, force: true })
+  Fs.renameSync(staging, treeDir)
   return orig
 }
 
@@ -117,6 +118,15 @@ const listFiles = (dir: string): Array<string> =>
   Fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
     e.isDirectory() ? listFiles(Path.join(dir, e.name)).map((f) => Path.join(e.name, f)) : [e.name]
   ).sort()
+
+/** Builds of other sources (other worktrees, earlier commits) are kept a day after their last use. */
+const pruneBuilds = (binRoot: string, keep: string) => {
+  const dayAgo = Date.now() - 24 * 3600 * 1000
+  for (const dir of Fs.readdirSync(binRoot)) {
+    const path = Path.join(binRoot, dir)
+    if (path !== keep && Fs.statSync(path).mtimeMs < dayAgo) Fs.rmSync(path, { recursive: true, force: true })
+  }
+}
 
 let prepared: Promise<GoPrograms> | undefined
 
@@ -130,25 +140,41 @@ const prepare = async (): Promise<GoPrograms> => {
     const tree = await ensureTree(go)
     const hash = Crypto.createHash("sha256").update(`${go}\n${tree}\n`)
     for (const file of listFiles(sourceDir)) hash.update(`${file}\n`).update(Fs.readFileSync(Path.join(sourceDir, file)))
-    const binDir = Path.join(cacheRoot, "bin", hash.digest("hex").slice(0, 16))
+    const binRoot = Path.join(cacheRoot, "bin")
+    const binDir = Path.join(binRoot, hash.digest("hex").slice(0, 16))
     const path = (program: GoProgram) => Path.join(binDir, program)
-    if (GO_PROGRAMS.every((p) => Fs.existsSync(path(p)))) return { available: true, path }
+    Fs.mkdirSync(binRoot, { recursive: true })
+    if (!GO_PROGRAMS.every((p) => Fs.existsSync(path(p)))) await build(go, binDir)
+    const now = new Date()
+    Fs.utimesSync(binDir, now, now)
+    pruneBuilds(binRoot, binDir)
+    return { available: true, path }
+  } catch (e) {
+    if (e instanceof Unavailable) return { available: false, reason: e.message }
+    throw e
+  }
+}
 
-    const src = Path.join(treeDir, "src")
-    Fs.rmSync(Path.join(src, IN_TREE), { recursive: true, force: true })
-    Fs.cpSync(sourceDir, Path.join(src, IN_TREE), { recursive: true })
-    const building = Path.join(cacheRoot, "building")
-    Fs.rmSync(building, { recursive: true, force: true })
-    Fs.mkdirSync(building, { recursive: true })
-    const logFile = Path.join(cacheRoot, "build.log")
-    Fs.writeFileSync(logFile, "")
-    log(`client-go: building ${GO_PROGRAMS.join(", ")} (bench/go) with ${go.split(" ")[2]} against the vendored client-go ${VERSION} (about 1 min the first time)`)
-    // the package directory must be seen through the GOPATH symlink: Go takes the working directory
-    // from $PWD when it names the same directory, and resolves the symlink otherwise
-    const inGopath = Path.join(src, ".go/src/k8s.io/kubernetes")
-    await step("building the Go programs", "go", ["build", "-v", "-o", building + "/", ...GO_PROGRAMS.map((p) => `./${IN_TREE}/${p}`)], {
-      cwd: inGopath,
-      env: { ...process.env, PWD: inGopath, GO111MODULE: "off", GOPATH: Path.join(src, ".go"), GOFLAGS: "", CGO_ENABLED: "0" },
+/**
+ * Builds the programs in GOPATH mode, as Kubernetes 1.20's own build does: a GOPATH of this run's
+ * own whose k8s.io/kubernetes holds the programs (k8s.io/kubernetes/operatorkit-bench/<program>)
+ * and the tree's vendor/ (client-go and the rest, the staging trees through its symlinks).
+ * `-trimpath` keeps the Go build cache independent of that folder's name.
+ */
+const build = async (go: string, binDir: string) => {
+  const work = Path.join(cacheRoot, `gopath.${process.pid}`)
+  const kubernetes = Path.join(work, "src/k8s.io/kubernetes")
+  Fs.rmSync(work, { recursive: true, force: true })
+  Fs.mkdirSync(kubernetes, { recursive: true })
+  Fs.symlinkSync(Path.join(treeDir, "src/vendor"), Path.join(kubernetes, "vendor"))
+  Fs.cpSync(sourceDir, Path.join(kubernetes, IN_TREE), { recursive: true })
+  const logFile = Path.join(cacheRoot, "build.log")
+  Fs.writeFileSync(logFile, "")
+  log(`client-go: building ${GO_PROGRAMS.join(", ")} (bench/go) with ${go.split(" ")[2]} against the vendored client-go ${VERSION} (about 1.5 min the first time)`)
+  try {
+    await step("building the Go programs", "go", ["build", "-trimpath", "-v", "-o", Path.join(work, "bin") + "/", ...GO_PROGRAMS.map((p) => `./${IN_TREE}/${p}`)], {
+      cwd: kubernetes,
+      env: { ...process.env, PWD: kubernetes, GO111MODULE: "off", GOPATH: work, GOFLAGS: "", CGO_ENABLED: "0" },
       logFile,
       // `go build -v` names each package as it compiles it
       progress: (output) => {
@@ -156,13 +182,13 @@ const prepare = async (): Promise<GoPrograms> => {
         return `${packages.length} packages compiled (last: ${packages.at(-1)?.replace("k8s.io/kubernetes/vendor/", "") ?? "none yet"})`
       }
     })
-    // only the current build is kept
-    Fs.rmSync(Path.join(cacheRoot, "bin"), { recursive: true, force: true })
-    Fs.mkdirSync(Path.join(cacheRoot, "bin"), { recursive: true })
-    Fs.renameSync(building, binDir)
-    return { available: true, path }
-  } catch (e) {
-    if (e instanceof Unavailable) return { available: false, reason: e.message }
-    throw e
+    try {
+      Fs.renameSync(Path.join(work, "bin"), binDir)
+    } catch (e) {
+      // another run built the same programs first: theirs are as good
+      if (!Fs.existsSync(binDir)) throw e
+    }
+  } finally {
+    Fs.rmSync(work, { recursive: true, force: true })
   }
 }
