@@ -18,7 +18,16 @@ import * as Stream from "effect/Stream"
 
 import { decodeObject, encodeObject, isDecodeError, rawMeta } from "./internal/codec.ts"
 import { whenTraced } from "./internal/tracing.ts"
-import { type ApiRequest, type ApiResponse, BAD_WATCH_EVENT, type Method, makeHttp, type Transport } from "./internal/transport.ts"
+import {
+  type ApiRequest,
+  type ApiResponse,
+  BAD_LIST_BODY,
+  BAD_WATCH_EVENT as BAD_EVENT,
+  type Method,
+  makeHttp,
+  RESPONSE_TOO_LARGE as TOO_LARGE,
+  type Transport
+} from "./internal/transport.ts"
 import * as Kind from "./Kind.ts"
 import { KubeConfig, type KubeConfigError, type KubeConfigService } from "./KubeConfig.ts"
 import * as KubeError from "./KubeError.ts"
@@ -254,6 +263,38 @@ export interface ClientService {
   /** Any request; the parsed JSON answer. */
   readonly raw: (request: RawRequest) => Effect.Effect<unknown, KubeError.KubeError>
 }
+
+/**
+ * The `code` of the `TransportError` of an answer too large for one string (over about 512 MiB)
+ * that could not be read item by item either; its detail names the size and what to do.
+ *
+ * @example
+ * ```ts
+ * import { Client, KubeError } from "operatorkit"
+ *
+ * const tooLarge = (e: KubeError.KubeError) => e._tag === "TransportError" && e.code === Client.RESPONSE_TOO_LARGE
+ * ```
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const RESPONSE_TOO_LARGE = TOO_LARGE
+
+/**
+ * The `code` of the `TransportError` that ends a watch on a line that is no event (not JSON, not
+ * UTF-8, not an object, no type, an ERROR without a Status).
+ *
+ * @example
+ * ```ts
+ * import { Client, KubeError } from "operatorkit"
+ *
+ * const garbled = (e: KubeError.KubeError) => e._tag === "TransportError" && e.code === Client.BAD_WATCH_EVENT
+ * ```
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const BAD_WATCH_EVENT = BAD_EVENT
 
 /**
  * The Client service.
@@ -499,8 +540,13 @@ export const make = (transport: Transport, options: ClientOptions = {}): ClientS
     // recognises; a transport that does not (the in-memory server) is filtered here
     return send({ method: "GET", path, timeoutMs: timeoutOf(options), info, list: { skip } }).pipe(
       Effect.flatMap((res) => check(res, info)),
-      Effect.map((body) => {
-        const list = body as { items?: Array<unknown>; metadata?: { resourceVersion?: string; continue?: string } }
+      Effect.filterOrFail(isListBody, (body) =>
+        new KubeError.TransportError({
+          request: info,
+          code: BAD_LIST_BODY,
+          detail: `the server answered the list with ${shapeOf(body)} that is not a list`
+        })),
+      Effect.map((list) => {
         const items: Array<A> = []
         const invalid: Array<{ error: KubeError.DecodeError; meta: RawMeta }> = []
         for (const raw of list.items ?? []) {
@@ -727,12 +773,21 @@ export const make = (transport: Transport, options: ClientOptions = {}): ClientS
   }
 }
 
+interface ListBody {
+  readonly items?: ReadonlyArray<unknown> | null
+  readonly metadata?: { readonly resourceVersion?: string; readonly continue?: string }
+}
+
+const isListBody = (u: unknown): u is ListBody =>
+  typeof u === "object" && u !== null && !Array.isArray(u) &&
+  ((u as { items?: unknown }).items == null || Array.isArray((u as { items?: unknown }).items))
+
 /** What a JSON value is, for messages that must not quote it (a watch line may carry a Secret). */
 const shapeOf = (u: unknown) =>
   u === null ? "null" : Array.isArray(u) ? "an array" : typeof u === "object" ? "an object" : `a ${typeof u}`
 
 const badEvent = (info: KubeError.RequestInfo, what: string) =>
-  new KubeError.TransportError({ request: info, code: BAD_WATCH_EVENT, detail: `the server sent ${what}` })
+  new KubeError.TransportError({ request: info, code: BAD_EVENT, detail: `the server sent ${what}` })
 
 const isStatus = (u: unknown): u is { readonly code?: unknown } =>
   typeof u === "object" && u !== null && !Array.isArray(u) &&

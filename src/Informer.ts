@@ -112,6 +112,13 @@ export interface Options<A> {
   readonly indexers?: Readonly<Record<string, Store.IndexFunction<A>>> | undefined
   /** List page size (default 500). */
   readonly pageSize?: number | undefined
+  /**
+   * Whether the first list may come from the API server's watch cache (`resourceVersion=0`,
+   * default true): cheap for the server, but answered in one piece whatever `pageSize` says. With
+   * false it comes in pages of `pageSize` from etcd, as relists after 410 do. An informer whose
+   * list from the cache was too large to read switches to pages by itself.
+   */
+  readonly listFromCache?: boolean | undefined
   /** Server-side watch timeout; each watch gets 1 to 2 times this (default 5 minutes). */
   readonly watchTimeout?: Duration.Input | undefined
   /**
@@ -160,7 +167,8 @@ class Gone {
 }
 
 type State =
-  | { readonly _tag: "Listing"; readonly consistent: boolean }
+  /** `fromCache`: resourceVersion=0 (the watch cache, in one piece); else pages from etcd. */
+  | { readonly _tag: "Listing"; readonly fromCache: boolean; readonly afterGone: boolean }
   | { readonly _tag: "Watching"; readonly resourceVersion: string }
 
 /**
@@ -295,10 +303,10 @@ export const make = <A extends Kind.KubeObject>(
     const sleepBackoff = Effect.flatMap(backoff.next, Effect.sleep)
 
     /** Lists every page and reconciles the Store with it; returns the list's resourceVersion. */
-    const list = (consistent: boolean) =>
+    const list = (fromCache: boolean, afterGone: boolean) =>
       Effect.gen(function*() {
         stats.lists++
-        if (consistent) stats.relists++
+        if (afterGone) stats.relists++
         // the keys this list saw, to find the vanished ones; a first list into an empty Store has none
         const seen = cache.size > 0 ? new Set<string>() : undefined
         let resourceVersion: string | undefined
@@ -316,7 +324,7 @@ export const make = <A extends Kind.KubeObject>(
           ...selectors,
           limit: options.pageSize ?? 500,
           // the first list may come from the server's watch cache; a relist after 410 must not
-          ...(consistent ? {} : { resourceVersion: "0" }),
+          ...(fromCache ? { resourceVersion: "0" } : {}),
           ...(seen !== undefined ? { skip: unchanged } : {})
         }).pipe(
           Stream.runForEach((page) =>
@@ -442,13 +450,20 @@ export const make = <A extends Kind.KubeObject>(
     // The state machine: Listing → Watching ⇄ Watching (resume) → Listing (after 410 only).
     const step = (state: State): Effect.Effect<State> => {
       if (state._tag === "Listing") {
-        return list(state.consistent).pipe(
+        return list(state.fromCache, state.afterGone).pipe(
           Effect.map((rv): State => ({ _tag: "Watching", resourceVersion: rv })),
-          Effect.catch((error) =>
-            error._tag === "Gone"
-              ? Effect.succeed<State>({ _tag: "Listing", consistent: true })
-              : Effect.as(Effect.andThen(report(error, "list"), sleepBackoff), state)
-          )
+          Effect.catch((error) => {
+            if (error._tag === "Gone") return Effect.succeed<State>({ _tag: "Listing", fromCache: false, afterGone: true })
+            if (state.fromCache && error._tag === "TransportError" && error.code === Client.RESPONSE_TOO_LARGE) {
+              // the watch cache answers in one piece whatever the page size: list from etcd in pages
+              cacheTooLarge = true
+              return Effect.as(
+                Effect.andThen(report(error, "list from the watch cache (listing in pages from etcd from now on)"), sleepBackoff),
+                { ...state, fromCache: false }
+              )
+            }
+            return Effect.as(Effect.andThen(report(error, "list"), sleepBackoff), state)
+          })
         )
       }
       return watch(state.resourceVersion).pipe(
@@ -458,7 +473,7 @@ export const make = <A extends Kind.KubeObject>(
         Effect.catch((error): Effect.Effect<State> => {
           stats.watchRestarts++
           const resume: State = { _tag: "Watching", resourceVersion: stats.resourceVersion ?? state.resourceVersion }
-          if (error instanceof Gone) return Effect.succeed({ _tag: "Listing", consistent: true })
+          if (error instanceof Gone) return Effect.succeed({ _tag: "Listing", fromCache: false, afterGone: true })
           if (error instanceof VeryShortWatch) return Effect.as(Effect.andThen(veryShort, sleepBackoff), resume)
           if (error instanceof Stall) {
             stats.stalls++
@@ -471,7 +486,10 @@ export const make = <A extends Kind.KubeObject>(
 
     const loop = (state: State): Effect.Effect<never> => Effect.flatMap(step(state), loop)
     // a defect (a bug, or a throwing transform) is logged and the informer starts over with a list
-    const supervised: Effect.Effect<never> = loop({ _tag: "Listing", consistent: false }).pipe(
+    let cacheTooLarge = false
+    const supervised: Effect.Effect<never> = Effect.suspend(() =>
+      loop({ _tag: "Listing", fromCache: options.listFromCache !== false && !cacheTooLarge, afterGone: false })
+    ).pipe(
       Effect.catchDefect((defect) =>
         Effect.andThen(
           Effect.logError(`informer ${where}: crashed, relisting`, defect),

@@ -171,7 +171,9 @@ export class Server {
       }
     }
     const matching = items.filter(([key, o]) => key > start && this.store.matches(filter, o))
-    const page = limit > 0 ? matching.slice(0, limit) : matching
+    // resourceVersion=0 is served whole by the watch cache, whatever the limit (kube-apiserver 1.20)
+    const fromCache = start === "" && q.get("resourceVersion") === "0" && q.get("resourceVersionMatch") !== "Exact"
+    const page = limit > 0 && !fromCache ? matching.slice(0, limit) : matching
     const more = page.length < matching.length
     const unfiltered = selectors.labels.length === 0 && selectors.fields.length === 0
     const metadata: JsonObject = {

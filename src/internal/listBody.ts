@@ -9,7 +9,9 @@
  * The scan only follows the JSON structure: strings are skipped to their closing quote (no
  * structural byte occurs inside a multi-byte UTF-8 sequence), containers by depth. Anything
  * unexpected (not an object, `items` neither an array nor null, a malformed body) makes `end`
- * return `undefined`, and the caller parses the whole body as usual.
+ * return `undefined`, and the caller parses the whole body as usual, or, for a body too large for
+ * that, reports `failure`. No string longer than one run of items (at most {@link MAX_RUN_BYTES}, or
+ * one item) is ever made, so a list larger than V8's string limit (about 512 MiB) is read as well.
  * @internal
  */
 
@@ -45,6 +47,14 @@ const NAME = bytesOf("name")
 const NAMESPACE = bytesOf("namespace")
 const UID = bytesOf("uid")
 const RESOURCE_VERSION = bytesOf("resourceVersion")
+
+/** Kept items are parsed in runs of at most this many bytes (one JSON.parse each). */
+export const MAX_RUN_BYTES = 16 * 1024 * 1024
+
+/** The longest string V8 makes: an item (or member) longer than this cannot be parsed. */
+const MAX_STRING_BYTES = 536_870_888
+
+const tooLong = `an item or member of over ${MAX_STRING_BYTES} bytes, more than one string can hold`
 
 /** The body is not a list as expected. */
 class Malformed extends Error {}
@@ -266,8 +276,15 @@ export class ListParser {
   private phase: Phase = "open"
   /** Bytes received and not consumed yet (the start of an unfinished member or item). */
   private pending: Buffer | undefined
+  /** Chunks received since the last attempt, and their size. */
+  private waiting: Array<Buffer> = []
+  private waitingBytes = 0
+  /** An unfinished value is tried again once this many bytes arrived after it (amortised linear). */
+  private retryAfterBytes = 0
   private readonly list: Record<string, unknown> = {}
   private readonly items: Array<unknown> = []
+  /** Why the body could not be read, once it could not. */
+  failure: string | undefined
 
   constructor(skip?: (meta: ItemMeta) => boolean) {
     this.skip = skip
@@ -275,16 +292,43 @@ export class ListParser {
 
   push(chunk: Buffer): void {
     if (this.phase === "failed") return
-    const buf = this.pending === undefined || this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk])
-    this.pending = this.consume(buf, false)
+    this.waiting.push(chunk)
+    this.waitingBytes += chunk.length
+    if (this.waitingBytes < this.retryAfterBytes) {
+      // still inside the unfinished value: give up once no string could hold it
+      if (this.retryAfterBytes + this.waitingBytes > MAX_STRING_BYTES) this.fail(tooLong)
+      return
+    }
+    this.attempt(false)
   }
 
-  /** The list, or undefined when the body was not a list as expected. */
+  /** The list, or undefined when the body was not a list as expected (`failure` says why). */
   end(): ListBody | undefined {
-    if (this.phase !== "failed" && this.pending !== undefined && this.pending.length > 0) {
-      this.pending = this.consume(this.pending, true)
-    }
-    return this.phase === "end" ? { list: this.list, items: this.items } : undefined
+    if (this.phase !== "failed" && ((this.pending?.length ?? 0) > 0 || this.waitingBytes > 0)) this.attempt(true)
+    if (this.phase === "end") return { list: this.list, items: this.items }
+    this.failure ??= "the body ends inside the list"
+    return undefined
+  }
+
+  private attempt(final: boolean) {
+    const parts = this.pending !== undefined && this.pending.length > 0 ? [this.pending, ...this.waiting] : this.waiting
+    const buf = parts.length === 1 ? parts[0]! : Buffer.concat(parts)
+    this.waiting = []
+    this.waitingBytes = 0
+    const rest = this.consume(buf, final)
+    // a small rest is copied, so that the (large) buffer it came from can go
+    this.pending = rest === undefined || rest.length === 0 ? undefined : rest.length * 2 < buf.length ? Buffer.from(rest) : rest
+    const unfinished = this.pending?.length ?? 0
+    if (unfinished > MAX_STRING_BYTES) this.fail(tooLong)
+    this.retryAfterBytes = unfinished
+  }
+
+  private fail(why: string) {
+    this.phase = "failed"
+    this.failure ??= why
+    this.pending = undefined
+    this.waiting = []
+    this.waitingBytes = 0
   }
 
   /** Reads what it can of `buf`; returns the unconsumed rest. */
@@ -299,6 +343,12 @@ export class ListParser {
       for (const item of run) this.items.push(item)
       runStart = runEnd = -1
     }
+    const item = (start: number, end: number, keep: boolean) => {
+      if (!keep) return flush()
+      if (runStart !== -1 && end - runStart > MAX_RUN_BYTES) flush()
+      if (runStart === -1) runStart = start
+      runEnd = end
+    }
     try {
       for (;;) {
         if (this.phase === "end") {
@@ -310,11 +360,7 @@ export class ListParser {
         }
         const mark = s.pos
         try {
-          this.step(s, (start, end, keep) => {
-            if (!keep) return flush()
-            if (runStart === -1) runStart = start
-            runEnd = end
-          })
+          this.step(s, item)
         } catch (e) {
           if (e !== incomplete) throw e
           s.pos = mark
@@ -323,8 +369,14 @@ export class ListParser {
         }
       }
     } catch (e) {
-      if (!(e instanceof Malformed || e instanceof SyntaxError)) throw e
-      this.phase = "failed"
+      if (e instanceof Malformed || e instanceof SyntaxError) {
+        this.fail("not a list as expected")
+      } else if (e instanceof RangeError || (e as { code?: unknown } | null)?.code === "ERR_STRING_TOO_LONG") {
+        this.fail(tooLong)
+      } else {
+        // the caller's skip threw
+        throw e
+      }
       return undefined
     }
   }

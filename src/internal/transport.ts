@@ -14,7 +14,7 @@ import * as Stream from "effect/Stream"
 import type { KubeConfigService } from "../KubeConfig.ts"
 import { RequestTimeout, type RequestInfo, TransportError } from "../KubeError.ts"
 import { KubeConfigError } from "../KubeConfig.ts"
-import { type ItemMeta, type ListBody, splitList } from "./listBody.ts"
+import { type ItemMeta, ListParser, splitList } from "./listBody.ts"
 
 export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE"
 
@@ -238,47 +238,54 @@ export const makeHttp = (
       Effect.flatMap(config.authHeaders, (auth) =>
         Effect.callback<ApiResponse, RequestFailure>((resume) => {
           const body = serialize(req.body)
+          let settled = false
+          const settle = (effect: Effect.Effect<ApiResponse, RequestFailure>) => {
+            if (settled) return
+            settled = true
+            deadline.clear()
+            resume(effect)
+          }
           const r = lib.request(options_(req, auth, body), (res) => {
-            const status = res.statusCode ?? 0
-            const chunks: Array<Buffer> = []
-            res.on("data", (c: Buffer) => chunks.push(c))
-            res.once("end", () => {
-              deadline.clear()
-              const bytes = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
-              // A list with items to skip is read item by item, skipped items never parsed; without
-              // `skip`, one JSON.parse of the whole body is faster (parsing as the chunks arrive was
-              // measured: it slows the reading more than it overlaps it).
-              const skip = req.list?.skip
-              let parsed: ListBody | undefined
-              if (skip !== undefined && bytes !== undefined && status >= 200 && status < 300) {
-                try {
-                  parsed = splitList(bytes, skip)
-                } catch (error) {
-                  // the caller's skip threw
-                  return resume(Effect.die(error))
-                }
+            const reader = new BodyReader(req, res)
+            const unreadable = reader.unreadable()
+            if (unreadable !== undefined) {
+              r.destroy()
+              return settle(Effect.fail(unreadable))
+            }
+            // nothing thrown in these callbacks may escape: it would be an uncaught exception
+            res.on("data", (c: Buffer) => {
+              let stop: RequestFailure | undefined
+              try {
+                stop = reader.push(c)
+              } catch (error) {
+                // the caller's skip threw
+                r.destroy()
+                return settle(Effect.die(error))
               }
-              const answer = Effect.succeed({
-                status,
-                body: parsed !== undefined ? { ...parsed.list, items: parsed.items } : parseBody(bytes),
-                retryAfter: retryAfterOf(res)
-              })
+              if (stop !== undefined) {
+                r.destroy()
+                settle(Effect.fail(stop))
+              }
+            })
+            res.once("end", () => {
+              let answer: Effect.Effect<ApiResponse, RequestFailure>
+              try {
+                answer = reader.end()
+              } catch (error) {
+                answer = Effect.die(error)
+              }
               // Node returns a keep-alive socket to the pool on the next tick after "end"; resuming
               // after that lets the caller's next request reuse it instead of opening another
-              process.nextTick(() => resume(answer))
-            })
-            res.once("error", (e) => {
               deadline.clear()
-              resume(Effect.fail(deadline.failure(e)))
+              process.nextTick(() => settle(answer))
             })
+            res.once("error", (e) => settle(Effect.fail(deadline.failure(e))))
           })
-          r.once("error", (e) => {
-            deadline.clear()
-            resume(Effect.fail(deadline.failure(e)))
-          })
+          r.once("error", (e) => settle(Effect.fail(deadline.failure(e))))
           const deadline = withDeadline(r, req)
           r.end(body)
           return Effect.sync(() => {
+            settled = true
             deadline.clear()
             r.destroy()
           })
@@ -349,6 +356,111 @@ export const makeHttp = (
       invalidateAuth: config.invalidate
     } satisfies Transport
   })
+
+/** Above this size a list answer is read item by item as it arrives, not kept whole. */
+const LIST_WHOLE_MAX_BYTES = 64 * 1024 * 1024
+
+const sizeText = (bytes: number) =>
+  bytes >= 1024 * 1024 ? `${(bytes / (1024 * 1024)).toFixed(0)} MiB (${bytes} bytes)` : `${bytes} bytes`
+
+/** The code of the TransportError for an answer no string could hold, that could not be read otherwise. */
+export const RESPONSE_TOO_LARGE = "RESPONSE_TOO_LARGE"
+
+/** The code of the TransportError for a 2xx list answer that is not a list. */
+export const BAD_LIST_BODY = "BAD_LIST_BODY"
+
+/**
+ * Reads one answer's body. Small answers are kept whole and parsed once (one JSON.parse of the
+ * whole body is faster than parsing during the transfer, as measured). A 2xx list answer is read
+ * item by item, skipped items never parsed: once complete when it has items to skip, and as it
+ * arrives once it grows past {@link LIST_WHOLE_MAX_BYTES}, so no string of the whole body is ever
+ * made and lists beyond V8's string limit (about 512 MiB) are read too. An answer that cannot be
+ * read either way stops the transfer with a typed error naming its size and what to do.
+ */
+class BodyReader {
+  private chunks: Array<Buffer> = []
+  private bytes = 0
+  private parser: ListParser | undefined
+  private readonly req: ApiRequest
+  private readonly res: Http.IncomingMessage
+  private readonly status: number
+  private readonly list: boolean
+  private readonly contentLength: number | undefined
+
+  constructor(req: ApiRequest, res: Http.IncomingMessage) {
+    this.req = req
+    this.res = res
+    this.status = res.statusCode ?? 0
+    this.list = req.list !== undefined && this.status >= 200 && this.status < 300
+    const length = Number(res.headers["content-length"])
+    this.contentLength = Number.isSafeInteger(length) && length >= 0 ? length : undefined
+  }
+
+  /** A failure when the announced length alone says the answer cannot be read (not a list, too long for a string). */
+  unreadable(): RequestFailure | undefined {
+    return !this.list && this.contentLength !== undefined && this.contentLength > MAX_STRING_BYTES
+      ? this.tooLarge("it is not a list")
+      : undefined
+  }
+
+  /** Takes a chunk; a failure means: stop reading. */
+  push(chunk: Buffer): RequestFailure | undefined {
+    this.bytes += chunk.length
+    if (this.parser !== undefined) {
+      this.parser.push(chunk)
+      return this.parser.failure !== undefined ? this.tooLarge(this.parser.failure) : undefined
+    }
+    this.chunks.push(chunk)
+    if (this.list && this.bytes > LIST_WHOLE_MAX_BYTES) {
+      this.parser = new ListParser(this.req.list?.skip)
+      for (const c of this.chunks) this.parser.push(c)
+      this.chunks = []
+      return this.parser.failure !== undefined ? this.tooLarge(this.parser.failure) : undefined
+    }
+    if (this.bytes > MAX_STRING_BYTES) return this.tooLarge(this.list ? undefined : "it is not a list")
+    return undefined
+  }
+
+  end(): Effect.Effect<ApiResponse, RequestFailure> {
+    const answer = (body: unknown) => Effect.succeed({ status: this.status, body, retryAfter: retryAfterOf(this.res) })
+    if (this.parser !== undefined) {
+      const parsed = this.parser.end()
+      return parsed !== undefined
+        ? answer({ ...parsed.list, items: parsed.items })
+        : Effect.fail(this.tooLarge(this.parser.failure ?? "not a list as expected"))
+    }
+    const bytes = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks)
+    this.chunks = []
+    const skip = this.req.list?.skip
+    if (this.list && skip !== undefined && bytes !== undefined) {
+      const parsed = splitList(bytes, skip)
+      if (parsed !== undefined) return answer({ ...parsed.list, items: parsed.items })
+    }
+    return answer(parseBody(bytes))
+  }
+
+  private tooLarge(why: string | undefined): TransportError {
+    const known = this.contentLength ?? this.bytes
+    const size = this.contentLength !== undefined ? sizeText(this.contentLength) : `at least ${sizeText(this.bytes)}`
+    if (known <= MAX_STRING_BYTES) {
+      // not a size problem: the server's list answer is not a list
+      return new TransportError({ request: this.req.info, code: BAD_LIST_BODY, detail: `the list answer (${size}) could not be read: ${why ?? "not a list"}` })
+    }
+    const fromCache = this.list && /[?&]resourceVersion=0(&|$)/.test(this.req.path)
+    const remedy = !this.list
+      ? "Ask for less (a list in pages with limit, a label or field selector)."
+      : fromCache
+      ? "A list with resourceVersion=0 is served whole from the API server's watch cache, whatever its limit: list in pages from etcd instead (resourceVersion unset; an informer does that after this error, or from the start with listFromCache: false)."
+      : "List in smaller pages (limit), or narrow the list with a label or field selector."
+    return new TransportError({
+      request: this.req.info,
+      code: RESPONSE_TOO_LARGE,
+      detail: `the answer is ${size}, more than one string can hold (${sizeText(MAX_STRING_BYTES)})${
+        why !== undefined ? `, and could not be read item by item: ${why}` : ""
+      }. ${remedy}`
+    })
+  }
+}
 
 /** A pull over a watch body: batches of parsed events, pausing the socket when the consumer lags. */
 const eventPull = (req: ApiRequest, r: Http.ClientRequest, res: Http.IncomingMessage) => {

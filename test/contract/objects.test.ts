@@ -3,7 +3,7 @@ import { Effect, Fiber, Option, Stream } from "effect"
 import * as Client from "../../src/Client.ts"
 import * as Kind from "../../src/Kind.ts"
 import { freshNamespace } from "../support/cluster.ts"
-import { Backend, contract, failureStatus } from "./harness.ts"
+import { Backend, contract, eventually, failureStatus } from "./harness.ts"
 
 const cm = (namespace: string, name: string, data: Record<string, string> = { k: "v" }) => ({
   metadata: { name, namespace },
@@ -315,6 +315,24 @@ contract("objects", {}, (it) => {
         assert.deepStrictEqual(viaClient.map((p) => p.items.length), [5, 5, 2])
         const filtered = yield* backend.send({ method: "GET", path: `/api/v1/namespaces/${ns}/configmaps?limit=5&labelSelector=x!%3Dy` })
         assert.isUndefined(filtered.body.metadata.remainingItemCount, "no count when a selector filters")
+      }))
+
+    it.effect("resourceVersion=0 is answered whole from the watch cache, whatever its limit", () =>
+      Effect.gen(function*() {
+        const client = yield* Client.Client
+        const backend = yield* Backend
+        const ns = yield* freshNamespace()
+        for (let i = 0; i < 7; i++) yield* client.create(Kind.ConfigMap, cm(ns, `w${i}`))
+        // the watch cache may lag a moment behind the writes
+        const whole = yield* eventually(
+          backend.send({ method: "GET", path: `/api/v1/namespaces/${ns}/configmaps?resourceVersion=0&limit=3` }),
+          (a) => a.status === 200 && a.body.items.length === 7
+        )
+        assert.include(["", undefined], whole.body.metadata.continue, "no further page")
+        assert.isUndefined(whole.body.metadata.remainingItemCount)
+        // without resourceVersion=0 the same limit pages
+        const paged = yield* backend.send({ method: "GET", path: `/api/v1/namespaces/${ns}/configmaps?limit=3` })
+        assert.strictEqual(paged.body.items.length, 3)
       }))
   })
 
