@@ -304,6 +304,13 @@ export interface CommonOptions {
   readonly annotations?: Record<string, string>
   /** `spec.conversion` as the API expects it (default: `strategy: None`, which only rewrites apiVersion). */
   readonly conversion?: unknown
+  /**
+   * Checks of the Schemas that the manifest cannot state (see {@link Definition.decoderOnlyChecks}):
+   * `"list"` (the default) lists them in the definition; `"fail"` makes each one an issue of
+   * {@link CrdDefinitionError}, so the CRD never lets the API server accept an object the operator
+   * then cannot decode.
+   */
+  readonly decoderOnlyChecks?: "list" | "fail"
 }
 
 /**
@@ -347,9 +354,12 @@ export interface Definition extends Pipeable {
   /** The `apiextensions.k8s.io/v1` CustomResourceDefinition. */
   readonly manifest: CustomResourceDefinition
   /**
-   * Checks of the Schemas that the manifest cannot state, so only the decoder enforces them (custom
-   * filters, `Schema.isPattern` with a RegExp lacking the `u` flag, …). Not an error: listed so
-   * nothing is dropped silently (the CLI prints them on stderr).
+   * Checks of the Schemas that the manifest cannot state, so only the decoder enforces them: custom
+   * filters, `Schema.isPattern` with a RegExp whose flags change what it matches (or without the
+   * `u` flag), constraints on map keys (a key Schema's checks, `Schema.isPropertyNames`), checks on
+   * the decoded side of a transformation (`Schema.NumberFromString.check(…)`). Listed so nothing
+   * is dropped silently (the CLI prints them on stderr); the `decoderOnlyChecks: "fail"` option
+   * makes them an error.
    */
   readonly decoderOnlyChecks: ReadonlyArray<{ readonly version: string; readonly path: string; readonly check: string }>
 }
@@ -481,6 +491,15 @@ const build = (options: DefinitionOptions): Result.Result<Definition, CrdDefinit
     }
   })
 
+  if (options.decoderOnlyChecks === "fail") {
+    for (const c of decoderOnlyChecks) {
+      issues.push({
+        version: c.version,
+        path: c.path,
+        message: `${c.check}: the CRD cannot state this check, so the API server would accept values the decoder refuses`
+      })
+    }
+  }
   if (issues.length > 0) return Result.fail(new CrdDefinitionError({ crd: name, issues }))
 
   const manifest = {
@@ -538,7 +557,9 @@ const build = (options: DefinitionOptions): Result.Result<Definition, CrdDefinit
  * What cannot be said structurally (recursive Schemas, unions of objects or of different types,
  * tuples, declared fields next to a typed index signature) fails with {@link CrdDefinitionError}
  * naming every path. Checks the manifest cannot state (custom filters, constraints on map keys, a
- * pattern without the `u` flag) stay with the decoder and are listed in `decoderOnlyChecks`.
+ * pattern without the `u` flag, checks on the decoded side of a transformation) stay with the
+ * decoder and are listed in `decoderOnlyChecks`, or fail the definition with
+ * `decoderOnlyChecks: "fail"`.
  *
  * @example
  * ```ts
@@ -563,12 +584,13 @@ export const make: {
   (options: DefinitionOptions): Result.Result<Definition, CrdDefinitionError>
 } = (kindOrOptions: CustomKind | DefinitionOptions, options?: VersionOptions & CommonOptions) => {
   if (!Kind.isKind(kindOrOptions)) return build(kindOrOptions)
-  const { labels, annotations, conversion, ...version } = options ?? {}
+  const { labels, annotations, conversion, decoderOnlyChecks, ...version } = options ?? {}
   return build({
     versions: [{ ...version, kind: kindOrOptions }],
     ...(labels !== undefined ? { labels } : {}),
     ...(annotations !== undefined ? { annotations } : {}),
-    ...(conversion !== undefined ? { conversion } : {})
+    ...(conversion !== undefined ? { conversion } : {}),
+    ...(decoderOnlyChecks !== undefined ? { decoderOnlyChecks } : {})
   })
 }
 

@@ -50,6 +50,9 @@ export const Tenant = Kind.custom({
 export type Tenant = Kind.Type<typeof Tenant>
 
 export const TenantCrd = Crd.makeUnsafe(Tenant, {
+  // every check of the Schema must be in the CRD: the API server then refuses what the operator
+  // could not decode (a check it cannot state fails this definition when the module loads)
+  decoderOnlyChecks: "fail",
   printerColumns: [
     { name: "Owner", type: "string", jsonPath: ".spec.owner" },
     { name: "Ready", type: "string", jsonPath: ".status.conditions[?(@.type==\"Ready\")].status" },

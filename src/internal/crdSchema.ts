@@ -12,7 +12,8 @@
  * here to `type: number` (JSON cannot carry NaN or ±Infinity anyway).
  * @internal
  */
-import type * as Schema from "effect/Schema"
+import * as Schema from "effect/Schema"
+import * as SchemaAST from "effect/SchemaAST"
 import * as SchemaRepresentation from "effect/SchemaRepresentation"
 
 /** One thing a Schema asks for that a structural schema cannot say. */
@@ -601,8 +602,10 @@ export const decoderOnlyChecks = (schema: Schema.Top, path: string): Array<Decod
       const fragment = typeof toJsonSchema === "function"
         ? (toJsonSchema as (input: unknown) => unknown)({ type, schemas: [] })
         : undefined
-      // `[schema, true]` is an approximation: stated loosely (string lengths count code points) unless empty
-      const stated = Array.isArray(fragment) ? isNode(fragment[0]) && Object.keys(fragment[0]).length > 0 : isNode(fragment)
+      // `[schema, true]` is an approximation: stated loosely (string lengths count code points) unless
+      // empty; a fragment of keywords a CRD drops (propertyNames) states nothing
+      const body = Array.isArray(fragment) ? fragment[0] : fragment
+      const stated = isNode(body) && Object.keys(body).some((k) => !droppable.has(k)) && (Array.isArray(fragment) || Object.keys(body).length > 0)
       if (stated && !never) continue
       const expected = check.annotations?.["expected"]
       const description = typeof expected === "string"
@@ -640,5 +643,65 @@ export const decoderOnlyChecks = (schema: Schema.Top, path: string): Array<Decod
     }
   }
   walk(SchemaRepresentation.toRepresentation(schema.ast, { referencePolicy: () => undefined }).representation, path)
+  return [...out, ...decodedSideChecks(schema.ast, path)]
+}
+
+const describeCheck = (check: SchemaAST.Check<any>): Array<string> => {
+  const expected = check.annotations?.["expected"]
+  if (typeof expected === "string") return [expected]
+  return check._tag === "FilterGroup" ? check.checks.flatMap(describeCheck) : ["a custom check"]
+}
+
+/** A check's predicates: the same check copied to another node (`Schema.toEncoded`) shares them. */
+const runsOf = (check: SchemaAST.Check<any>): Array<unknown> => check._tag === "Filter" ? [check.run] : check.checks.flatMap(runsOf)
+
+/** Checks a transformation makes true by itself: `Schema.Trim`'s result is trimmed whatever it got. */
+const guaranteed = new Set((Schema.Trim.ast.checks ?? []).flatMap(runsOf))
+
+/**
+ * The checks of a transformation's decoded side (`Schema.NumberFromString.check(…)`,
+ * `Schema.Trim.check(…)`, a Class's filters): the CRD describes the encoded side only. Checks the
+ * encoded side carries as well (`Crd.withDefault` keeps them there) are stated, and so are those a
+ * transformation guarantees.
+ */
+const decodedSideChecks = (root: SchemaAST.AST, path: string): Array<DecoderOnlyCheck> => {
+  const out: Array<DecoderOnlyCheck> = []
+  const seen = new Set<SchemaAST.AST>()
+  const walk = (ast: SchemaAST.AST, at: string) => {
+    if (seen.has(ast)) return
+    seen.add(ast)
+    if (ast.encoding !== undefined) {
+      const encoded = new Set((SchemaAST.toEncoded(ast).checks ?? []).flatMap(runsOf))
+      const note = (checks: SchemaAST.Checks | undefined) => {
+        for (const check of checks ?? []) {
+          if (runsOf(check).every((run) => encoded.has(run) || guaranteed.has(run))) continue
+          for (const d of describeCheck(check)) {
+            out.push({ path: at === "" ? "<root>" : at, check: `${d} (checked on the decoded value; the CRD describes the encoded one)` })
+          }
+        }
+      }
+      note(ast.checks)
+      for (const link of ast.encoding.slice(0, -1)) note(link.to.checks)
+      walk(ast.encoding[ast.encoding.length - 1]!.to, at)
+      return
+    }
+    switch (ast._tag) {
+      case "Objects":
+        for (const p of ast.propertySignatures) walk(p.type, child(at, String(p.name)))
+        for (const i of ast.indexSignatures) walk(i.type, child(at, "*"))
+        break
+      case "Arrays":
+        for (const e of ast.elements) walk(e, `${at}[*]`)
+        for (const e of ast.rest) walk(e, `${at}[*]`)
+        break
+      case "Union":
+        for (const t of ast.types) walk(t, at)
+        break
+      case "Suspend":
+        walk(ast.thunk(), at)
+        break
+    }
+  }
+  walk(root, path)
   return out
 }

@@ -3,6 +3,7 @@ import { Result, Schema } from "effect"
 import { Yaml } from "effect/encoding"
 import * as Crd from "../../src/Crd.ts"
 import * as Kind from "../../src/Kind.ts"
+import { TenantCrd } from "../../examples/tenant/Tenant.ts"
 
 const group = "unit.operatorkit.test"
 
@@ -233,6 +234,92 @@ describe("Crd schema generation", () => {
     const spec = (definition.manifest.spec.versions[0] as any).schema.openAPIV3Schema.properties.spec.properties
     assert.deepStrictEqual(spec.name, { type: "string", minLength: 1 })
     assert.deepStrictEqual(spec.stated, { type: "string", pattern: "^[a-z]+$" })
+  })
+
+  describe("every kind of check the manifest cannot state is listed, never dropped silently", () => {
+    const notesOf = (field: Schema.Top) => {
+      const definition = Crd.makeUnsafe(Kind.custom({ group, version: "v1", kind: "Thing", namespaced: true, spec: Schema.Struct({ f: field }) as any }))
+      return { notes: definition.decoderOnlyChecks.map((c) => `${c.path}: ${c.check}`), field: (definition.manifest.spec.versions[0] as any).schema.openAPIV3Schema.properties.spec.properties.f }
+    }
+    const pattern = (re: RegExp) => Schema.String.check(Schema.isPattern(re))
+
+    it("a custom filter, on a value or on a whole object", () => {
+      assert.deepStrictEqual(notesOf(Schema.Int.check(Schema.makeFilter((n: number) => n % 3 === 0, { expected: "a multiple of 3" }))).notes, [
+        "spec.f: a multiple of 3"
+      ])
+      assert.deepStrictEqual(notesOf(Schema.Struct({ a: Schema.Int, b: Schema.Int }).check(Schema.makeFilter((o) => o.a < o.b))).notes, [
+        "spec.f: a custom check"
+      ])
+    })
+
+    it("a RegExp with flags: stated as an equal pattern when its flags do not change what matches (u, g, d, a trailing y), listed otherwise", () => {
+      for (const re of [/^[a-z]+$/u, /^[a-z]+$/gu, /^[a-z]+$/du]) {
+        assert.deepStrictEqual(notesOf(pattern(re)), { notes: [], field: { type: "string", pattern: "^[a-z]+$" } }, re.toString())
+      }
+      assert.deepStrictEqual(notesOf(pattern(/[a-z]+/uy)), { notes: [], field: { type: "string", pattern: "^(?:[a-z]+)" } }, "sticky: anchored")
+      for (const re of [/^[a-z]+$/, /^[a-z]+$/i, /^[a-z]+$/iu, /^[a-z]+$/m, /^a.b$/su, /^[a-z]+$/g, /[a-z]+/y, new RegExp("^\\p{L}+$", "v")]) {
+        const { field, notes } = notesOf(pattern(re))
+        assert.deepStrictEqual(field, { type: "string" }, `${re}: no pattern that would differ`)
+        assert.deepStrictEqual(notes, [`spec.f: a string matching the RegExp ${re.source} (Effect exports a RegExp only with the u flag)`], re.toString())
+      }
+      // wherever the field sits
+      assert.deepStrictEqual(notesOf(Schema.Array(pattern(/^a$/i))).notes.map((n) => n.split(":")[0]), ["spec.f[*]"])
+      assert.deepStrictEqual(notesOf(Schema.Record(Schema.String, pattern(/^a$/i))).notes.map((n) => n.split(":")[0]), ["spec.f.*"])
+      assert.deepStrictEqual(notesOf(Schema.NullOr(pattern(/^a$/i))).notes.map((n) => n.split(":")[0]), ["spec.f"])
+      assert.deepStrictEqual(notesOf(Kind.Open({ a: pattern(/^a$/i) })).notes.map((n) => n.split(":")[0]), ["spec.f.a"])
+      assert.deepStrictEqual(notesOf(Schema.TemplateLiteral(["a", Schema.String]).check(Schema.isPattern(/^ab$/i))).notes.map((n) => n.split(":")[0]), ["spec.f"])
+    })
+
+    it("constraints on the keys of a map: on the key Schema, or isPropertyNames", () => {
+      assert.deepStrictEqual(notesOf(Schema.Record(Schema.String.check(Schema.isMaxLength(63)), Schema.String)).notes, [
+        "spec.f.* (key): a value with a length of at most 63"
+      ])
+      const named = notesOf(Schema.Record(Schema.String, Schema.String).check(Schema.isPropertyNames(Schema.String.check(Schema.isMaxLength(3)))))
+      assert.deepStrictEqual(named.field, { type: "object", additionalProperties: { type: "string" } })
+      assert.strictEqual(named.notes.length, 1)
+      assert.match(named.notes[0]!, /^spec\.f: /)
+    })
+
+    it("a check on the decoded side of a transformation (the CRD describes the encoded side)", () => {
+      const between = notesOf(Schema.NumberFromString.check(Schema.isBetween({ minimum: 1, maximum: 3 })))
+      assert.deepStrictEqual(between.field, { type: "string" })
+      assert.deepStrictEqual(between.notes, [
+        "spec.f: a value between 1 and 3 (checked on the decoded value; the CRD describes the encoded one)"
+      ])
+      const trimmed = notesOf(Schema.Trim.check(Schema.isPattern(/^[a-z]+$/i)))
+      assert.deepStrictEqual(trimmed.notes, [
+        "spec.f: a string matching the RegExp ^[a-z]+$ (checked on the decoded value; the CRD describes the encoded one)"
+      ])
+      // nested in a struct, a list, a map
+      assert.deepStrictEqual(
+        notesOf(Schema.Struct({ a: Schema.Array(Schema.NumberFromString.check(Schema.isInt())) })).notes.map((n) => n.split(":")[0]),
+        ["spec.f.a[*]"]
+      )
+      // a default sits on the encoded side too: its checks are stated, not listed
+      assert.deepStrictEqual(notesOf(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 9 })).pipe(Crd.withDefault(1))), {
+        notes: [],
+        field: { type: "integer", minimum: 0, maximum: 9, default: 1 }
+      })
+    })
+
+    it("decoderOnlyChecks: \"fail\" makes each one an issue of the definition (the Tenant example sets it and has none)", () => {
+      const Thing = Kind.custom({
+        group,
+        version: "v1",
+        kind: "Thing",
+        namespaced: true,
+        spec: Schema.Struct({ name: pattern(/^[a-z]+$/i), count: Schema.NumberFromString.check(Schema.isInt()), ok: Schema.String })
+      })
+      assert.strictEqual(Crd.makeUnsafe(Thing).decoderOnlyChecks.length, 2, "listed by default")
+      const result = Crd.make(Thing, { decoderOnlyChecks: "fail" })
+      assert.isTrue(Result.isFailure(result))
+      const error = (result as Result.Failure<Crd.Definition, Crd.CrdDefinitionError>).failure
+      assert.deepStrictEqual(error.issues.map((i) => `${i.version} ${i.path}`), ["v1 spec.name", "v1 spec.count"])
+      assert.include(error.message, "the API server would accept values the decoder refuses")
+      assert.throws(() => Crd.makeUnsafe(Thing, { decoderOnlyChecks: "fail" }), /spec\.name/)
+      assert.strictEqual(TenantCrd.name, "tenants.tenancy.example.com")
+      assert.deepStrictEqual(TenantCrd.decoderOnlyChecks, [])
+    })
   })
 
   it("a union may be marked as any value", () => {
