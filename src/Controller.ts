@@ -26,6 +26,12 @@
  *   write does not enqueue the writer's key again (adding the finalizer or writing status does not
  *   loop, and a failure's echo does not skip its backoff). A Client captured outside the
  *   reconcile (e.g. when the resource was built) is not tracked.
+ * - Nothing stuck silently: an object that does not decode (another writer, or a tightened Schema,
+ *   left it so) is reconciled from its raw form: reported (a Warning Event `DecodeFailed` naming
+ *   the failing path, a log line, the informer's decode-failure counter) and retried with backoff,
+ *   never acted on from its last good copy, until a fix lets it decode. Deleted with our finalizer
+ *   on it, it keeps the finalizer by default; `undecodableDeletion` can release it, or hand the raw
+ *   object to a hook first.
  * - A pause annotation (default `operatorkit.giantswarm.io/paused: "true"`) stops all work on an
  *   object; removing it resumes.
  * - Graceful shutdown: when the scope closes, no new keys are taken; reconciles in flight get up
@@ -37,6 +43,7 @@
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -45,6 +52,9 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
@@ -53,10 +63,11 @@ import * as Events from "./Events.ts"
 import * as Framework from "./Framework.ts"
 import * as Informer from "./Informer.ts"
 import { causeMessage } from "./internal/causeMessage.ts"
+import { decodeObject, isDecodeError } from "./internal/codec.ts"
 import { cacheOf, trackedClient, WriteTracker } from "./internal/writeTracker.ts"
 import { isTraced, whenTraced } from "./internal/tracing.ts"
 import * as LeaderElection from "./LeaderElection.ts"
-import type * as Kind from "./Kind.ts"
+import * as Kind from "./Kind.ts"
 import type * as KubeError from "./KubeError.ts"
 import * as Patch from "./Patch.ts"
 import * as Store from "./Store.ts"
@@ -119,6 +130,76 @@ export interface Options<A extends Kind.KubeObject, Rs extends ReadonlyArray<Fra
   readonly readYourWritesTimeout?: Duration.Input | undefined
   /** Told about every failed reconcile (already requeued with backoff); e.g. to record an Event. */
   readonly onError?: ((failure: Failure<A>) => Effect.Effect<void>) | undefined
+  /**
+   * What happens to an object that does not decode (another writer, or a tightened Schema, left
+   * it so) once it is being deleted with our finalizer on it. Until then, and by default after,
+   * such an object is reported (a Warning Event `DecodeFailed` naming the failing path, a log
+   * line, the informer's decode-failure counter) and retried with per-key backoff; no resource
+   * runs on it, nor on its last good copy. A fix to the object (or the Schema) unblocks it.
+   *
+   * - `"keep"` (default): keep the finalizer and keep reporting; `ensureDeleted` runs once it decodes.
+   * - `"release"`: remove our finalizer without cleanup (a Warning Event `FinalizerReleased` says so).
+   * - a function: given the raw object and the decode error, it cleans up what it can; once it
+   *   succeeds the finalizer is removed, a failure is retried with backoff.
+   */
+  readonly undecodableDeletion?:
+    | "keep"
+    | "release"
+    | ((object: RawObject, error: KubeError.DecodeError) => Effect.Effect<void, unknown, Client.Client>)
+    | undefined
+}
+
+/**
+ * An object as the API server sent it, undecoded.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RawObject {
+  readonly apiVersion?: unknown
+  readonly kind?: unknown
+  readonly metadata: {
+    readonly name: string
+    readonly namespace?: string | undefined
+    readonly uid?: string | undefined
+    readonly resourceVersion?: string | undefined
+    readonly deletionTimestamp?: string | undefined
+    readonly finalizers?: ReadonlyArray<string> | undefined
+    readonly annotations?: Readonly<Record<string, string>> | undefined
+    readonly [key: string]: unknown
+  }
+  readonly [key: string]: unknown
+}
+
+/**
+ * A reconcile found its object undecodable: it is retried with backoff, and reported on the
+ * object (a Warning Event `DecodeFailed`) when an `Events.Recorder` is in context.
+ *
+ * @example
+ * ```ts
+ * import { Controller } from "operatorkit"
+ *
+ * const e = new Controller.UndecodableObject({ kind: "Widget", namespace: "a", name: "w", problem: "spec.size: Expected number", deleting: false })
+ * e.message // => "Widget a/w does not decode: spec.size: Expected number"
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class UndecodableObject extends Schema.TaggedError<UndecodableObject>()("UndecodableObject", {
+  kind: Schema.String,
+  namespace: Schema.optionalKey(Schema.String),
+  name: Schema.String,
+  /** The first failing path and what is wrong there. */
+  problem: Schema.String,
+  /** Being deleted with our finalizer, which it keeps until it decodes. */
+  deleting: Schema.Boolean
+}) {
+  override get message(): string {
+    const ns = this.namespace !== undefined ? `${this.namespace}/` : ""
+    return `${this.kind} ${ns}${this.name} does not decode: ${this.problem}` +
+      (this.deleting ? "; it is being deleted and keeps our finalizer until it decodes (see the undecodableDeletion option)" : "")
+  }
 }
 
 /**
@@ -312,6 +393,10 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
       // bounded: the oldest entries are the least likely to meet a stale copy
       if (cleanedUp.size > 10_000) cleanedUp.delete(cleanedUp.values().next().value!)
     }
+    // Objects that do not decode now (from the informer's `invalid` stream): their reconcile reads
+    // them raw, reports them and applies the undecodableDeletion policy, never their stale copy.
+    const undecodables = new Map<string, Informer.Invalid>()
+    const undecodableDeletion = options.undecodableDeletion ?? "keep"
     const hasFinalizer = (object: Kind.KubeObject) => object.metadata.finalizers?.includes(finalizer) ?? false
     const paused = (object: A) => pause !== false && object.metadata.annotations?.[pause.annotation] === pause.value
     const refOf = (object: Kind.KubeObject) => ({ name: object.metadata.name, namespace: object.metadata.namespace })
@@ -427,6 +512,7 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
       }) as Effect.Effect<WorkQueue.Outcome, unknown, Exclude<Framework.Requirements<Rs[number]>, Framework.Reconciliation>>
 
     const reconcileObject = (key: string, traced: boolean): Effect.Effect<WorkQueue.Outcome, unknown, any> => {
+      if (undecodables.size > 0 && undecodables.has(key)) return undecodable(key, traced)
       const main = Effect.flatMap(current(key), (found): Effect.Effect<WorkQueue.Outcome, unknown, any> => {
         if (Option.isNone(found)) return Effect.succeed(undefined) // deleted, or never ours: nothing to do
         const object = found.value
@@ -481,6 +567,118 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
         return { requeueAfter: other === undefined || Duration.isLessThan(retryIn, Duration.fromInputUnsafe(other)) ? retryIn : other }
       })
     }
+
+    /** An object as the API server sent it, never decoded, standing in for Events and errors. */
+    const standIn = (meta: { readonly name?: string | undefined; readonly namespace?: string | undefined; readonly uid?: string | undefined; readonly resourceVersion?: string | undefined }, key: string): Kind.KubeObject => {
+      const ref = Store.parseKey(key)
+      return {
+        apiVersion: kind.apiVersion,
+        kind: kind.kind,
+        metadata: {
+          name: meta.name ?? ref.name,
+          ...(ref.namespace !== undefined ? { namespace: ref.namespace } : {}),
+          ...(meta.uid !== undefined ? { uid: meta.uid } : {}),
+          ...(meta.resourceVersion !== undefined ? { resourceVersion: meta.resourceVersion } : {})
+        }
+      }
+    }
+
+    /** The first failing path of an undecodable object and what is wrong there. */
+    const problemOf = (raw: unknown): string => {
+      const result = Schema.decodeUnknownResult(kind.schema as Schema.Codec<unknown, unknown>)(raw, { errors: "all" })
+      if (Result.isSuccess(result)) return "does not match the Schema"
+      const [first, ...rest] = SchemaIssue.makeFormatterStandardSchemaV1()(result.failure.issue).issues
+      if (first === undefined) return "does not match the Schema"
+      const path = (first.path ?? []).map((p) => {
+        const k = typeof p === "object" && p !== null && "key" in p ? p.key : p
+        return typeof k === "number" ? `[${k}]` : `.${String(k)}`
+      }).join("").replace(/^\./, "")
+      return `${path === "" ? "<root>" : path}: ${first.message}${rest.length > 0 ? ` (and ${rest.length} more)` : ""}`
+    }
+
+    /**
+     * The reconcile of an object that does not decode: read it raw; if it decodes now, the normal
+     * reconcile (once the cache shows it); else report it, and when it is being deleted with our
+     * finalizer, apply the undecodableDeletion policy.
+     */
+    const undecodable = (key: string, traced: boolean): Effect.Effect<WorkQueue.Outcome, unknown, any> =>
+      Effect.gen(function*() {
+        const ref = Store.parseKey(key)
+        const path = Kind.objectPath(kind, kind.namespaced ? ref.namespace : undefined, ref.name)
+        for (let attempt = 0;; attempt++) {
+          const fetched = yield* client.raw({ method: "GET", path }).pipe(
+            Effect.map(Option.some),
+            Effect.catchTag("NotFound", () => Effect.succeedNone)
+          )
+          if (Option.isNone(fetched)) {
+            undecodables.delete(key) // gone: its deletion comes through the informer
+            return undefined
+          }
+          const raw = fetched.value as RawObject
+          const decoded = decodeObject<A>(kind, raw)
+          if (!isDecodeError(decoded)) {
+            // fixed: reconcile it as usual once the cache shows this version
+            undecodables.delete(key)
+            const rv = raw.metadata.resourceVersion
+            if (rv !== undefined) yield* informer.waitForResourceVersion(rv).pipe(Effect.timeoutOption(rywTimeout))
+            return yield* reconcileObject(key, traced)
+          }
+          const meta = raw.metadata
+          if (pause !== false && meta.annotations?.[pause.annotation] === pause.value) return undefined
+          const index = meta.finalizers?.indexOf(finalizer) ?? -1
+          const deleting = meta.deletionTimestamp !== undefined
+          if (deleting && index === -1) {
+            undecodables.delete(key) // going, and not ours to hold
+            return undefined
+          }
+          const problem = problemOf(raw)
+          if (!deleting || undecodableDeletion === "keep") {
+            return yield* new UndecodableObject({
+              kind: kind.kind,
+              ...(ref.namespace !== undefined ? { namespace: ref.namespace } : {}),
+              name: ref.name,
+              problem,
+              deleting
+            })
+          }
+          if (undecodableDeletion !== "release") {
+            const state = Framework.makeReconciliation({ controller: name, key, mode: "delete" })
+            yield* undecodableDeletion(raw, decoded).pipe(
+              Effect.provideService(Client.Client, resourceClient),
+              Effect.provideService(Framework.Reconciliation, state)
+            )
+          }
+          const released = yield* tracker.around(
+            key,
+            kind,
+            ref,
+            client.raw({
+              method: "PATCH",
+              path,
+              contentType: "application/json-patch+json",
+              body: [
+                { op: "test", path: "/metadata/resourceVersion", value: meta.resourceVersion },
+                { op: "remove", path: `/metadata/finalizers/${index}` }
+              ]
+            }),
+            () => ({ _tag: "Nothing" as const })
+          ).pipe(
+            Effect.as(true),
+            Effect.catchTag("NotFound", () => Effect.succeed(true)),
+            Effect.catchIf((e) => (e._tag === "Conflict" || e._tag === "Invalid") && attempt < 5, () => Effect.succeed(false))
+          )
+          if (!released) continue
+          // its deletion must not be taken for one that skipped our cleanup
+          markCleanedUp(meta.uid)
+          undecodables.delete(key)
+          const how = undecodableDeletion === "release" ? "without cleanup" : "after the undecodableDeletion hook"
+          yield* Effect.logWarning(`controller ${name}: ${key} does not decode (${problem}); our finalizer was released ${how}`)
+          if (Option.isSome(recorder)) {
+            yield* recorder.value.warning(standIn(meta, key), "FinalizerReleased", `${problem}: the object does not decode; our finalizer was released ${how}`, { component: name })
+          }
+          return undefined
+        }
+      })
 
     /**
      * The ensureDeleted owed to an object that went while carrying our finalizer, without a
@@ -544,8 +742,12 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
       Effect.gen(function*() {
         const object = Option.getOrUndefined(yield* informer.store.get(failure.key))
         yield* Effect.logError(`controller ${name}: reconcile of ${failure.key} failed; retry ${failure.retries} in ${Duration.format(failure.retryIn)}`, failure.cause)
-        if (Option.isSome(recorder) && object !== undefined) {
-          yield* recorder.value.warning(object, "ReconcileError", causeMessage(failure.cause), { component: name })
+        if (Option.isSome(recorder)) {
+          const undecodable = undecodables.get(failure.key)
+          // an object that never decoded has no copy in the cache: what the server said stands in
+          const about = object ?? (undecodable !== undefined ? standIn(undecodable.meta, failure.key) : undefined)
+          const reason = Cause.squash(failure.cause) instanceof UndecodableObject ? "DecodeFailed" : "ReconcileError"
+          if (about !== undefined) yield* recorder.value.warning(about, reason, causeMessage(failure.cause), { component: name })
         }
         if (options.onError !== undefined) yield* options.onError({ ...failure, controller: name, object })
       })
@@ -595,6 +797,13 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
     yield* informer.changes.pipe(
       Stream.runForEach((change) => {
         const key = Store.keyOf(change.object)
+        if (undecodables.size > 0 && change._tag !== "Resynced") {
+          const entry = undecodables.get(key)
+          // a version that decodes (or the deletion) ends it
+          if (entry !== undefined && (change._tag === "Deleted" || !(rvOf(change.object.metadata.resourceVersion) < rvOf(entry.meta.resourceVersion)))) {
+            undecodables.delete(key)
+          }
+        }
         if (change._tag === "Deleted") {
           const uid = change.object.metadata.uid
           if (uid !== undefined && cleanedUp.has(uid)) cleanedUp.delete(uid)
@@ -603,6 +812,22 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
         const keys = tracker.observe(primaryCache, change, [key])
         if (keys.length === 0 || change._tag === "Updated" && !predicates.every((p) => p(change))) return Effect.void
         return withEventSpan(change, keys, queue.add(key, { priority: change.source === "watch" ? "live" : "bulk" }))
+      }),
+      Effect.forkScoped
+    )
+    // Objects that stop decoding: their key is reconciled from the raw object until they decode again.
+    yield* informer.invalid.pipe(
+      Stream.runForEach((invalid) => {
+        if (invalid.deleted) {
+          undecodables.delete(invalid.key)
+          return Effect.void
+        }
+        return Effect.flatMap(informer.store.get(invalid.key), (cached) => {
+          // a newer version that decodes is in the cache already
+          if (Option.isSome(cached) && rvOf(cached.value.metadata.resourceVersion) > rvOf(invalid.meta.resourceVersion)) return Effect.void
+          undecodables.set(invalid.key, invalid)
+          return queue.add(invalid.key, { priority: invalid.source === "watch" ? "live" : "bulk" })
+        })
       }),
       Effect.forkScoped
     )
@@ -694,6 +919,11 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
     yield* Effect.addFinalizer(() => Effect.sync(() => registry.delete(controller)))
     return controller
   })
+
+const rvOf = (rv: string | undefined) => {
+  const n = rv === undefined || rv === "" ? NaN : Number(rv)
+  return Number.isSafeInteger(n) ? n : NaN
+}
 
 const keyAttributes = (key: string) => {
   const { name, namespace } = Store.parseKey(key)

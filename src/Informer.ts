@@ -15,8 +15,9 @@
  *   it backs off like one, is counted (`veryShortWatches`), and warned about once per run of them.
  *   A watch that lasted longer or brought events resumes at once.
  * - Errors (Forbidden included) are logged and retried; the informer never fails and never stops
- *   the process. An object that does not decode is reported (kind, namespace, name, issue) and the
- *   stream goes on; its last good version stays in the Store.
+ *   the process. An object that does not decode is reported (kind, namespace, name, issue: logged,
+ *   counted, and on the `invalid` stream) and the stream goes on; its last good version stays in
+ *   the Store.
  *
  * The design follows kube-rs' runtime: a small state machine (list → watch → relist) feeding a
  * reflector (the Store) and subscribers.
@@ -62,6 +63,22 @@ export type Change<A> =
   /** `object` is the last state the informer knew. */
   | { readonly _tag: "Deleted"; readonly object: A; readonly source: Source }
   | { readonly _tag: "Resynced"; readonly object: A; readonly source: "resync" }
+
+/**
+ * An object the informer saw but could not decode with its kind's Schema. Its last good version,
+ * if any, stays in the Store; a controller learns of it here, to say so on the object and retry.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Invalid {
+  readonly key: string
+  readonly meta: Client.RawMeta
+  readonly error: KubeError.DecodeError
+  /** The object went (a DELETED event that did not decode either): it is invalid no more. */
+  readonly deleted: boolean
+  readonly source: Source
+}
 
 /**
  * Counters for metrics and health checks (read at scrape time).
@@ -148,6 +165,12 @@ export interface Informer<A extends Kind.KubeObject> {
   readonly changes: Stream.Stream<Change<A>>
   /** Completes once the Store reflects `resourceVersion` (read-your-writes after a write). */
   readonly waitForResourceVersion: (resourceVersion: string) => Effect.Effect<void>
+  /**
+   * Objects that do not decode, from now on, starting with every object that does not decode now.
+   * An object is invalid until a version of it decodes (its change comes on `changes`) or it is
+   * deleted (reported here with `deleted: true`). Ends when the informer stops.
+   */
+  readonly invalid: Stream.Stream<Invalid>
   readonly stats: Effect.Effect<Stats>
 }
 
@@ -235,13 +258,17 @@ export const make = <A extends Kind.KubeObject>(
     // waiting subscriber its buffer. The hand-off resumes the subscriber's fiber directly (as a
     // Deferred does), not through a Queue, whose offer schedules the taker on the next turn of
     // the event loop: that hop was most of the cost of a watch event.
-    const subscribers = new Set<Subscriber<A>>()
+    const subscribers = new Set<Subscriber<Change<A>>>()
     const publish = (change: Change<A>) => {
       for (const s of subscribers) s.pending.push(change)
     }
     const publishing = () => subscribers.size > 0
+    // objects that do not decode now, and who hears of them
+    const invalidNow = new Map<string, Invalid>()
+    const invalidSubscribers = new Set<Subscriber<Invalid>>()
     const flush = () => {
       for (const s of subscribers) if (s.pending.length > 0) s.wake()
+      if (invalidSubscribers.size > 0) for (const s of invalidSubscribers) if (s.pending.length > 0) s.wake()
     }
     let lastRv = NaN
     const waiters = new Set<{ readonly rv: number; readonly done: Deferred.Deferred<void> }>()
@@ -262,6 +289,7 @@ export const make = <A extends Kind.KubeObject>(
     /** Applies one object the server says exists now; returns its key. */
     const upsert = (incoming: A, source: Source): string => {
       const key = Store.keyOf(incoming)
+      if (invalidNow.size > 0) invalidNow.delete(key)
       const old = cache.get(key)
       // same uid and resourceVersion: already known, never dispatched twice (and not transformed again)
       if (old !== undefined && old.metadata.uid === incoming.metadata.uid && old.metadata.resourceVersion === incoming.metadata.resourceVersion) {
@@ -284,14 +312,22 @@ export const make = <A extends Kind.KubeObject>(
     }
 
     const remove = (key: string, source: Source) => {
+      if (invalidNow.size > 0) invalidNow.delete(key)
       const old = cache.delete(key)
       if (old !== undefined) publish({ _tag: "Deleted", object: old, source })
     }
 
-    const reportInvalid = (error: KubeError.DecodeError) => {
+    /** Records an object that did not decode (in the batch, so a later version in it wins). */
+    const noteInvalid = (error: KubeError.DecodeError, meta: Client.RawMeta, deleted: boolean, source: Source) => {
       stats.decodeFailures++
-      return Effect.logWarning(`informer ${where}: ${error.message}`)
+      if (meta.name === undefined) return
+      const key = Store.key({ name: meta.name, namespace: meta.namespace })
+      const invalid: Invalid = { key, meta, error, deleted, source }
+      if (deleted) invalidNow.delete(key)
+      else invalidNow.set(key, invalid)
+      for (const s of invalidSubscribers) s.pending.push(invalid)
     }
+    const reportInvalid = (error: KubeError.DecodeError) => Effect.logWarning(`informer ${where}: ${error.message}`)
 
     const report = (error: KubeError.KubeError, doing: string) =>
       Effect.suspend(() => {
@@ -337,6 +373,7 @@ export const make = <A extends Kind.KubeObject>(
               // an object that does not decode keeps its last good version
               for (const { error, meta } of page.invalid) {
                 if (meta.name !== undefined) seen?.add(Store.key({ name: meta.name, namespace: meta.namespace }))
+                noteInvalid(error, meta, false, "list")
                 invalid.push(error)
               }
               flush()
@@ -395,6 +432,7 @@ export const make = <A extends Kind.KubeObject>(
                   case "INVALID":
                     invalid ??= []
                     invalid.push(event.error)
+                    noteInvalid(event.error, event.meta, event.eventType === "DELETED", "watch")
                     if (event.eventType === "DELETED" && event.meta.name !== undefined) {
                       remove(Store.key({ name: event.meta.name, namespace: event.meta.namespace }), "watch")
                     }
@@ -511,7 +549,23 @@ export const make = <A extends Kind.KubeObject>(
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
         for (const s of Array.from(subscribers)) s.end()
+        for (const s of Array.from(invalidSubscribers)) s.end()
       })
+    )
+
+    const invalid: Stream.Stream<Invalid> = Stream.unwrap(
+      Effect.map(
+        Effect.acquireRelease(
+          Effect.sync(() => {
+            const subscriber = new Subscriber<Invalid>()
+            for (const i of invalidNow.values()) subscriber.pending.push(i)
+            invalidSubscribers.add(subscriber)
+            return subscriber
+          }),
+          (subscriber) => Effect.sync(() => invalidSubscribers.delete(subscriber))
+        ),
+        (subscriber) => Stream.fromPull(Effect.succeed(subscriber.pull))
+      )
     )
 
     const changes: Stream.Stream<Change<A>> = Stream.unwrap(
@@ -519,7 +573,7 @@ export const make = <A extends Kind.KubeObject>(
         // snapshot and subscribe in one synchronous step: nothing is missed or seen twice
         Effect.acquireRelease(
           Effect.sync(() => {
-            const subscriber = new Subscriber<A>()
+            const subscriber = new Subscriber<Change<A>>()
             for (const object of cache.items.values()) subscriber.pending.push({ _tag: "Added", object, source: "list" })
             subscribers.add(subscriber)
             return subscriber
@@ -547,6 +601,7 @@ export const make = <A extends Kind.KubeObject>(
       synced: Deferred.await(synced),
       changes,
       waitForResourceVersion,
+      invalid,
       stats: Effect.sync(() => ({
         ...stats,
         events: { ...stats.events },
@@ -573,12 +628,12 @@ class VeryShortWatch {
 const VERY_SHORT_WATCH_MS = 1000
 
 /**
- * One subscriber of an informer's changes: a buffer the informer appends to, and the resume
+ * One subscriber of an informer's changes (or invalid objects): a buffer the informer appends to, and the resume
  * callback of the subscriber's fiber while it waits for more.
  */
-class Subscriber<A> {
-  pending: Array<Change<A>> = []
-  private waiting: ((batch: Effect.Effect<ReadonlyArray<Change<A>>, Cause.Done>) => void) | undefined
+class Subscriber<T> {
+  pending: Array<T> = []
+  private waiting: ((batch: Effect.Effect<ReadonlyArray<T>, Cause.Done>) => void) | undefined
   private ended = false
 
   /** Gives the buffer to the subscriber if it waits for it. */
@@ -601,7 +656,7 @@ class Subscriber<A> {
     resume(Cause.done())
   }
 
-  readonly pull = Effect.callback<ReadonlyArray<Change<A>>, Cause.Done>((resume) => {
+  readonly pull = Effect.callback<ReadonlyArray<T>, Cause.Done>((resume) => {
     if (this.pending.length > 0) {
       const batch = this.pending
       this.pending = []
@@ -614,7 +669,7 @@ class Subscriber<A> {
     return Effect.sync(() => {
       this.waiting = undefined
     })
-  }) as unknown as Effect.Effect<readonly [Change<A>, ...Array<Change<A>>], Cause.Done>
+  }) as unknown as Effect.Effect<readonly [T, ...Array<T>], Cause.Done>
 }
 
 /** Re-dispatches every cached object once per period, spread by a token bucket. */

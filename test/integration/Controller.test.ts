@@ -1,10 +1,12 @@
 import { assert, layer } from "@effect/vitest"
-import { Effect, Option } from "effect"
+import { Effect, Option, Schema } from "effect"
 import * as Client from "../../src/Client.ts"
 import * as Controller from "../../src/Controller.ts"
+import * as Events from "../../src/Events.ts"
 import * as Framework from "../../src/Framework.ts"
 import * as Kind from "../../src/Kind.ts"
 import { cluster, freshNamespace } from "../support/cluster.ts"
+import { installCrd, openCrd, openKind } from "../support/crds.ts"
 import { eventually } from "../../src/testing/helpers.ts"
 
 type ConfigMap = Kind.Type<typeof Kind.ConfigMap>
@@ -190,5 +192,50 @@ layer(cluster(), { excludeTestServices: true })("Controller on kube-apiserver 1.
       // (one for events during the first run, one for events during the follow-up), never ten
       assert.isAtMost(runs.get("k1")!, 3)
       assert.isAtLeast(runs.get("k1")!, 2)
+    }))
+
+  it.effect("an object that stops decoding is reported on the object, keeps our finalizer while deleted, and is cleaned up once fixed", () =>
+    Effect.gen(function*() {
+      const client = yield* Client.Client
+      const ns = yield* freshNamespace()
+      const group = "undecodable.operatorkit.test"
+      // the CRD keeps any spec; the operator's Schema wants an integer size
+      const Open = openKind(group, "Widget")
+      yield* installCrd(openCrd(group, "Widget", "widgets"), Open)
+      const Widget = Kind.custom({ group, version: "v1", kind: "Widget", namespaced: true, spec: Schema.Struct({ size: Schema.Int }), status: Kind.Open({}), subresources: { status: true } })
+      const calls: Array<string> = []
+      const record = Framework.make<Kind.Type<typeof Widget>>()({
+        name: "record",
+        ensureCreated: (w) => Effect.sync(() => void calls.push(`create ${w.spec.size}`)),
+        ensureDeleted: (w) => Effect.sync(() => void calls.push(`delete ${w.spec.size}`))
+      })
+      const controller = yield* Controller.make({ name: "widgets", kind: Widget, namespace: ns, resources: [record] }).pipe(
+        Effect.provideService(Events.Recorder, yield* Events.make({ component: "widgets" }))
+      )
+      const ref = { namespace: ns, name: "w" }
+      yield* client.create(Open, { metadata: { name: "w", namespace: ns }, spec: { size: 1 } })
+      yield* eventually(Effect.sync(() => assert.deepStrictEqual(calls, ["create 1"])))
+      const set = (size: unknown) =>
+        Effect.flatMap(client.get(Open, ref), (w) => client.replace(Open, { ...w, spec: { size } }))
+      yield* set("big")
+      yield* client.delete(Open, ref)
+      const warning = yield* eventually(Effect.gen(function*() {
+        const events = yield* client.list(Kind.Event, { namespace: ns })
+        const found = events.items.find((e) => e.involvedObject.name === "w" && e.reason === "DecodeFailed" && e.message?.includes("being deleted") === true)
+        assert.isDefined(found)
+        return found!
+      }))
+      assert.include(warning.message, "spec.size")
+      assert.strictEqual(warning.type, "Warning")
+      assert.isAtLeast((yield* controller.informer.stats).decodeFailures, 1)
+      const held = yield* client.get(Open, ref)
+      assert.deepStrictEqual(held.metadata.finalizers, [controller.finalizer], "our finalizer stays")
+      assert.deepStrictEqual(calls, ["create 1"], "nothing ran on the stale copy")
+      // the fix: ensureDeleted runs on the decoded object, and it goes
+      yield* set(2)
+      yield* eventually(Effect.gen(function*() {
+        assert.isTrue(Option.isNone(yield* client.get(Open, ref).pipe(Effect.option)), "gone")
+      }))
+      assert.deepStrictEqual(calls, ["create 1", "delete 2"])
     }))
 })
