@@ -142,6 +142,24 @@ describe("built-in kinds (generated)", () => {
       assert.deepStrictEqual(again.futureTopLevel, { added: "in 1.40" })
     }).pipe(Effect.provide(Testing.layer, { local: true })))
 
+  it.effect("the in-memory server serves every kind Kind re-exports", () =>
+    Effect.gen(function*() {
+      const client = yield* Client.Client
+      const template = { metadata: { labels: { app: "web" } }, spec: { containers: [{ name: "web", image: "nginx" }] } }
+      const selector = { matchLabels: { app: "web" } }
+      const ns = (name: string) => ({ name, namespace: "default" })
+      yield* client.create(Kind.StatefulSet, { metadata: ns("db"), spec: { serviceName: "db", selector, template } })
+      yield* client.create(Kind.DaemonSet, { metadata: ns("agent"), spec: { selector, template } })
+      yield* client.create(Kind.ReplicaSet, { metadata: ns("rs"), spec: { selector, template } })
+      yield* client.create(Kind.Endpoints, { metadata: ns("web"), subsets: [{ addresses: [{ ip: "10.1.0.4" }] }] })
+      yield* client.create(Kind.PersistentVolumeClaim, { metadata: ns("data"), spec: { resources: { requests: { storage: "1Gi" } } } })
+      yield* client.create(Kind.PersistentVolume, { metadata: { name: "pv" }, spec: { capacity: { storage: "1Gi" } } })
+      yield* client.create(Kind.Node, { metadata: { name: "node-1" } })
+      assert.strictEqual((yield* client.get(Kind.StatefulSet, ns("db"))).spec?.template.spec?.containers[0]?.image, "nginx")
+      assert.strictEqual((yield* client.list(Kind.Node)).items.length, 1)
+      assert.strictEqual((yield* client.list(Kind.PersistentVolumeClaim, { namespace: "default" })).items.length, 1)
+    }).pipe(Effect.provide(Testing.layer, { local: true })))
+
   it("maps the apimachinery value types: int-or-string, quantities and times as on the wire", () => {
     const port = Schema.decodeUnknownSync(coreV1.ServicePort)
     assert.deepStrictEqual(port({ port: 80, targetPort: 8080 }), { port: 80, targetPort: 8080 })
