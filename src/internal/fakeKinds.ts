@@ -7,7 +7,7 @@
 import type * as Kind from "../Kind.ts"
 import * as Kinds from "../Kind.ts"
 import * as S from "./fakeStatus.ts"
-import { type Answer, clone, isObject, type JsonObject, type ResourceName } from "./fakeStatus.ts"
+import { type Answer, clone, deepEqual, isObject, type JsonObject, type ResourceName } from "./fakeStatus.ts"
 
 /** How `metadata.generation` moves for a resource. */
 export type GenerationRule = "none" | "spec" | "specAndAnnotations" | "allButMetadataAndStatus"
@@ -233,6 +233,130 @@ export const validateNames = (resource: Resource, name: string, generateName: st
   if (name === "") causes.push(S.fieldRequired("metadata.name", "name or generateName is required"))
   else for (const p of nameProblems(resource, name)) causes.push(S.fieldInvalid("metadata.name", name, p))
   return causes
+}
+
+// ---------------------------------------------------------------------------------------------
+// metadata and contents (ValidateObjectMeta, ValidateConfigMap, ValidateSecret and their updates)
+
+const SUBDOMAIN_MESSAGE =
+  "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+const qualifiedNameRe = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/
+const labelValueRe = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/
+const configKeyRe = /^[-._a-zA-Z0-9]+$/
+
+/** What is wrong with a label or annotation key (IsQualifiedName). */
+const qualifiedNameProblems = (key: string): Array<string> => {
+  const parts = key.split("/")
+  let name = key
+  const out: Array<string> = []
+  if (parts.length === 2) {
+    const prefix = parts[0]!
+    name = parts[1]!
+    if (prefix.length === 0) out.push("prefix part must be non-empty")
+    else {
+      if (prefix.length > 253) out.push("prefix part must be no more than 253 characters")
+      if (!subdomainRe.test(prefix)) out.push(`prefix part ${SUBDOMAIN_MESSAGE}`)
+    }
+  } else if (parts.length > 2) {
+    return [
+      "a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
+    ]
+  }
+  if (name.length === 0) out.push("name part must be non-empty")
+  else if (name.length > 63) out.push("name part must be no more than 63 characters")
+  if (!qualifiedNameRe.test(name)) {
+    out.push(
+      "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+    )
+  }
+  return out
+}
+
+const sortedEntries = (record: unknown): Array<[string, unknown]> =>
+  isObject(record) ? Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)) : []
+
+/** Labels and annotations (kube-apiserver walks them as Go maps, in no order; here in key order). */
+export const metadataProblems = (meta: JsonObject): Array<S.Cause> => {
+  const causes: Array<S.Cause> = []
+  for (const [key, value] of sortedEntries(meta["labels"])) {
+    for (const p of qualifiedNameProblems(key)) causes.push(S.fieldInvalid("metadata.labels", key, p))
+    const v = typeof value === "string" ? value : ""
+    if (v.length > 63) causes.push(S.fieldInvalid("metadata.labels", v, "must be no more than 63 characters"))
+    if (!labelValueRe.test(v)) {
+      causes.push(S.fieldInvalid(
+        "metadata.labels",
+        v,
+        "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
+      ))
+    }
+  }
+  let size = 0
+  for (const [key, value] of sortedEntries(meta["annotations"])) {
+    for (const p of qualifiedNameProblems(key.toLowerCase())) causes.push(S.fieldInvalid("metadata.annotations", key, p))
+    size += key.length + (typeof value === "string" ? value.length : 0)
+  }
+  if (size > 256 * 1024) causes.push({ reason: "FieldValueTooLong", message: "Too long: must have at most 262144 bytes", field: "metadata.annotations" })
+  return causes
+}
+
+const configKeyProblems = (key: string): Array<string> => [
+  ...(key.length > 253 ? ["must be no more than 253 characters"] : []),
+  ...(configKeyRe.test(key) ? [] : [
+    "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')"
+  ]),
+  ...(key === "." ? ["must not be '.'"] : key === ".." ? ["must not be '..'"] : key.startsWith("..") ? ["must not start with '..'"] : [])
+]
+
+const keyProblems = (field: string, record: unknown): Array<S.Cause> =>
+  sortedEntries(record).flatMap(([key]) => configKeyProblems(key).map((p) => S.fieldInvalid(`${field}[${key}]`, key, p)))
+
+/** The contents of ConfigMaps and Secrets: their keys. */
+export const contentProblems = (resource: Resource, object: JsonObject): Array<S.Cause> => {
+  const key = resourceKey(resource.group, resource.plural)
+  if (key === "/configmaps") {
+    const causes = [...keyProblems("data", object["data"]), ...keyProblems("binaryData", object["binaryData"])]
+    const data = isObject(object["data"]) ? object["data"] : {}
+    for (const [k] of sortedEntries(object["binaryData"])) {
+      if (Object.hasOwn(data, k)) causes.push(S.fieldInvalid(`binaryData[${k}]`, k, "duplicate of key present in data"))
+    }
+    return causes
+  }
+  if (key === "/secrets") return keyProblems("data", object["data"])
+  return []
+}
+
+const forbidden = (field: string, detail: string): S.Cause => ({ reason: "FieldValueForbidden", message: `Forbidden: ${detail}`, field })
+
+/** What an update may not change: an immutable ConfigMap's or Secret's contents, a Secret's type. */
+export const updateProblems = (resource: Resource, current: JsonObject, next: JsonObject): Array<S.Cause> => {
+  const key = resourceKey(resource.group, resource.plural)
+  if (key !== "/configmaps" && key !== "/secrets") return []
+  const causes: Array<S.Cause> = []
+  if (key === "/secrets" && next["type"] !== current["type"]) {
+    causes.push(S.fieldInvalid("type", String(next["type"] ?? ""), "field is immutable"))
+  }
+  if (current["immutable"] === true) {
+    const message = "field is immutable when `immutable` is set"
+    if (next["immutable"] !== true) causes.push(forbidden("immutable", message))
+    // Go compares the maps as decoded: an empty map is not the absent one
+    const same = (a: unknown, b: unknown) => (a === undefined || a === null ? b === undefined || b === null : deepEqual(a, b))
+    if (!same(next["data"], current["data"])) causes.push(forbidden("data", message))
+    if (key === "/configmaps" && !same(next["binaryData"], current["binaryData"])) causes.push(forbidden("binaryData", message))
+  }
+  return causes
+}
+
+/** What kube-apiserver makes of a written Secret: `stringData` merged into `data`, `type` defaulted. */
+export const normalize = (resource: Resource, object: JsonObject): JsonObject => {
+  if (resourceKey(resource.group, resource.plural) !== "/secrets") return object
+  const { stringData, ...rest } = object
+  const data = isObject(stringData)
+    ? {
+      ...(isObject(rest["data"]) ? rest["data"] : {}),
+      ...Object.fromEntries(Object.entries(stringData).map(([k, v]) => [k, Buffer.from(String(v), "utf8").toString("base64")]))
+    }
+    : rest["data"]
+  return { ...rest, ...(data !== undefined ? { data } : {}), type: typeof rest["type"] === "string" && rest["type"] !== "" ? rest["type"] : "Opaque" }
 }
 
 // ---------------------------------------------------------------------------------------------

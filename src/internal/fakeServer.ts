@@ -5,7 +5,24 @@
  * @internal
  */
 import { apply, conflictCauses, conflictMessage, recordUpdate } from "./fakeFields.ts"
-import { creationDefaults, crdProblem, CRDS, metadataOf, NAMESPACES, objectKey, present, type Resource, resourceKey, str, timestamp, validateNames } from "./fakeKinds.ts"
+import {
+  contentProblems,
+  creationDefaults,
+  crdProblem,
+  CRDS,
+  metadataOf,
+  metadataProblems,
+  NAMESPACES,
+  normalize,
+  objectKey,
+  present,
+  type Resource,
+  resourceKey,
+  str,
+  timestamp,
+  updateProblems,
+  validateNames
+} from "./fakeKinds.ts"
 import { applyJsonPatch, applyMergePatch, PatchError, strategicMerge } from "./fakePatch.ts"
 import { type Context, decodeContinue, DEFAULT_MANAGER, encodeContinue, isTrue, parsePath, type Request, suffix, type Target, uuid, verbOf } from "./fakeRequest.ts"
 import { type FieldSelector, type LabelSelector, parseFieldSelector, parseLabelSelector } from "./selector.ts"
@@ -246,7 +263,7 @@ export class Server {
     }
     const generateName = str(meta["generateName"])
     if (name === "" && generateName !== undefined && generateName !== "") name = `${generateName}${suffix(ctx.random)}`
-    const causes = validateNames(r.resource, name, generateName)
+    const causes = [...validateNames(r.resource, name, generateName), ...metadataProblems(meta), ...contentProblems(r.resource, normalize(r.resource, body))]
     if (causes.length > 0) return S.invalid(r.resource, name, causes)
     const invalidCrd = resourceKey(r.resource.group, r.resource.plural) === CRDS ? crdProblem(r.resource, body, name) : undefined
     if (invalidCrd !== undefined) return invalidCrd
@@ -268,7 +285,7 @@ export class Server {
       creationTimestamp: created
     }
     if (!r.resource.namespaced) delete metadata["namespace"]
-    let object: JsonObject = { ...clone(body), apiVersion: this.apiVersion(r), kind: r.resource.kind, metadata }
+    let object: JsonObject = normalize(r.resource, { ...clone(body), apiVersion: this.apiVersion(r), kind: r.resource.kind, metadata })
     if (r.resource.status) object = withoutStatus(object)
     return { object: creationDefaults(r.resource, object), key }
   }
@@ -302,7 +319,7 @@ export class Server {
     meta["name"] = old["name"]
     if (old["namespace"] !== undefined) meta["namespace"] = old["namespace"]
     else delete meta["namespace"]
-    let object: JsonObject = { ...next, apiVersion: current["apiVersion"], kind: current["kind"], metadata: meta }
+    let object: JsonObject = normalize(r.resource, { ...next, apiVersion: current["apiVersion"], kind: current["kind"], metadata: meta })
     if (r.resource.status) object = withStatusOf(object, current)
     return object
   }
@@ -333,6 +350,11 @@ export class Server {
     }
     const current = this.store.get(resourceKey(r.resource.group, r.resource.plural), r.key)
     if (current === undefined) return S.notFound(r.resource, name)
+    // a uid in the body is a precondition, checked by the storage before anything else
+    const uid = str(meta["uid"])
+    if (uid !== undefined && uid !== "" && uid !== metadataOf(current)["uid"]) {
+      return S.storagePrecondition(r.resource, name, r.target.namespace, `UID in precondition: ${uid}, UID in object meta: ${String(metadataOf(current)["uid"])}`)
+    }
     const rv = str(meta["resourceVersion"])
     if (rv !== undefined && rv !== "" && rv !== metadataOf(current)["resourceVersion"]) return S.conflict(r.resource, name)
     if ((rv === undefined || rv === "") && !r.resource.unconditionalUpdate) {
@@ -357,6 +379,14 @@ export class Server {
         message: `Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{${added.map((f) => JSON.stringify(f)).join(", ")}}`,
         field: "metadata.finalizers"
       }])
+    }
+    if (r.target.subresource === undefined) {
+      const causes = [
+        ...metadataProblems(metadataOf(proposed)),
+        ...updateProblems(r.resource, current, proposed),
+        ...contentProblems(r.resource, proposed)
+      ]
+      if (causes.length > 0) return S.invalid(r.resource, name, causes)
     }
     const generation = this.nextGeneration(r, current, proposed)
     const next = generation === undefined ? proposed : withMeta(proposed, { ...metadataOf(proposed), generation })
@@ -404,6 +434,10 @@ export class Server {
       throw e
     }
     if (!isObject(patched)) return S.badRequest("the patched object is not an object")
+    const patchedUid = metadataOf(patched)["uid"]
+    if (patchedUid !== undefined && patchedUid !== null && patchedUid !== metadataOf(current)["uid"]) {
+      return S.invalid(r.resource, name, [S.fieldInvalid("metadata.uid", String(patchedUid), "field is immutable")])
+    }
     const rv = metadataOf(patched)["resourceVersion"]
     if (rv !== undefined && rv !== metadataOf(current)["resourceVersion"]) return S.conflict(r.resource, name)
     const next = r.target.subresource === "status" ? withStatusOf(current, patched) : this.mainUpdate(r, current, patched)

@@ -92,6 +92,19 @@ export const conflict = (r: ResourceName, name: string) =>
     { name, ...groupOf(r), kind: r.plural }
   )
 
+/** Where kube-apiserver keeps a resource's objects in etcd (as its storage errors name them). */
+const registryPrefix = (r: ResourceName & { readonly builtin?: boolean }) =>
+  r.plural === "services" && r.group === "" ? "services/specs" : r.builtin === false ? `${r.group}/${r.plural}` : r.plural
+
+/** A storage precondition (a PUT's uid) that does not hold: 409, as the storage layer words it. */
+export const storagePrecondition = (r: ResourceName & { readonly builtin?: boolean }, name: string, namespace: string | undefined, detail: string) =>
+  failure(
+    409,
+    "Conflict",
+    `Operation cannot be fulfilled on ${qualified(r)} "${name}": StorageError: invalid object, Code: 4, Key: /registry/${registryPrefix(r)}/${namespace !== undefined ? `${namespace}/` : ""}${name}, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: ${detail}`,
+    { name, ...groupOf(r), kind: r.plural }
+  )
+
 export const preconditionFailed = (r: ResourceName, name: string, detail: string) =>
   failure(409, "Conflict", `Operation cannot be fulfilled on ${groupKind(r)} "${name}": ${detail}`, {
     name,
