@@ -249,8 +249,10 @@ const baseline = process.memoryUsage().heapUsed
 
 // 1. time to synced
 const t0 = performance.now()
+const cpu0 = process.cpuUsage()
 await subject.start()
 const syncMs = performance.now() - t0
+const syncCpu = process.cpuUsage(cpu0)
 if (subject.size() !== N) throw new Error(`${impl}: synced with ${subject.size()} objects, expected ${N}`)
 
 // 2. retained heap and RSS after GC
@@ -302,6 +304,8 @@ await subject.close()
 const round1 = (n: number) => Math.round(n * 10) / 10
 process.stdout.write(JSON.stringify({
   sync_ms: Math.round(syncMs),
+  // CPU time of the whole process over the same span: the work, whatever else the machine runs
+  sync_cpu_ms: Math.round((syncCpu.user + syncCpu.system) / 1000),
   retained_mb: round1((synced - baseline) / MB),
   // the same with the implementation's modules (and its client) counted
   retained_with_modules_mb: round1((synced - bare) / MB),

@@ -23,10 +23,17 @@ import { FINALIZER, LATENCY_NAMESPACE, LATENCY_OBJECTS, N, STARTUP_NAMESPACE, WR
 const worker = Path.join(import.meta.dirname, "reconcile-worker.ts")
 const writer = Path.join(import.meta.dirname, "reconcile-writer.ts")
 
+interface Startup {
+  readonly synced_ms: number
+  readonly reconciled_ms: number
+  readonly synced_cpu_ms: number
+  readonly reconciled_cpu_ms: number
+}
+
 /** One implementation: its startup measurement (when it has one) and its latency measurement. */
 interface Impl {
   readonly name: string
-  readonly startup?: (kubeconfigPath: string, concurrency: number) => Promise<{ synced_ms: number; reconciled_ms: number }>
+  readonly startup?: (kubeconfigPath: string, concurrency: number) => Promise<Startup>
   readonly latency: (kubeconfigPath: string) => Promise<{ p50: number; p99: number; samples: number }>
 }
 
@@ -96,6 +103,8 @@ export const main = async (rounds = 3) => {
           measurements.push({ impl: impl.name, metric: `synced_ms_c${concurrency}`, value: r.synced_ms })
           measurements.push({ impl: impl.name, metric: `reconciled_ms_c${concurrency}`, value: r.reconciled_ms })
           measurements.push({ impl: impl.name, metric: `ratio_c${concurrency}`, value: r.reconciled_ms / r.synced_ms })
+          measurements.push({ impl: impl.name, metric: `synced_cpu_ms_c${concurrency}`, value: r.synced_cpu_ms })
+          measurements.push({ impl: impl.name, metric: `reconciled_cpu_ms_c${concurrency}`, value: r.reconciled_cpu_ms })
         }
       }
       for (const impl of rotate(impls, round)) {

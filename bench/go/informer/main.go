@@ -113,9 +113,11 @@ func main() {
 	// 1. time to synced: the informer's HasSynced (its store holds the first list)
 	stop := make(chan struct{})
 	t0 := time.Now()
+	cpu0 := benchutil.CPUMicros()
 	go s.informer.Run(stop)
 	benchutil.WaitFor("sync", 120*time.Second, s.informer.HasSynced)
 	syncMs := time.Since(t0).Milliseconds()
+	syncCPUMs := (benchutil.CPUMicros() - cpu0) / 1000
 	if size := len(s.informer.GetStore().ListKeys()); size != n {
 		benchutil.Fatal(fmt.Errorf("synced with %d objects, expected %d", size, n))
 	}
@@ -201,6 +203,7 @@ func main() {
 
 	benchutil.Print(result{
 		SyncMs:     syncMs,
+		SyncCPUMs:  syncCPUMs,
 		RetainedMb: benchutil.Round1(float64(synced-baseline) / benchutil.MB),
 		// Go has no module cost to take apart: the whole live heap after sync
 		RetainedWithModulesMb: benchutil.Round1(float64(synced) / benchutil.MB),
@@ -217,6 +220,7 @@ func main() {
 // result has the Node worker's metrics, in its order.
 type result struct {
 	SyncMs                int64   `json:"sync_ms"`
+	SyncCPUMs             int64   `json:"sync_cpu_ms"`
 	RetainedMb            float64 `json:"retained_mb"`
 	RetainedWithModulesMb float64 `json:"retained_with_modules_mb"`
 	RssMb                 float64 `json:"rss_mb"`

@@ -110,6 +110,7 @@ func main() {
 	}
 
 	start := time.Now()
+	cpu0 := benchutil.CPUMicros()
 	factory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(flags.Namespace))
 	configMaps := factory.Core().V1().ConfigMaps()
 	lister := configMaps.Lister()
@@ -126,6 +127,7 @@ func main() {
 	factory.Start(stop)
 	benchutil.WaitFor("sync", 120*time.Second, configMaps.Informer().HasSynced)
 	synced := time.Since(start)
+	syncedCPU := benchutil.CPUMicros() - cpu0
 	for i := 0; i < *workers; i++ {
 		go wait.Until(c.runWorker, time.Second, stop)
 	}
@@ -133,11 +135,14 @@ func main() {
 	if *mode == "startup" {
 		benchutil.Await(fmt.Sprintf("%d objects reconciled", flags.N), 120*time.Second, allSeen)
 		reconciled := time.Since(start)
+		reconciledCPU := benchutil.CPUMicros() - cpu0
 		close(stop)
 		c.queue.ShutDown()
 		benchutil.Print(map[string]interface{}{
-			"synced_ms":     synced.Milliseconds(),
-			"reconciled_ms": reconciled.Milliseconds(),
+			"synced_ms":         synced.Milliseconds(),
+			"reconciled_ms":     reconciled.Milliseconds(),
+			"synced_cpu_ms":     syncedCPU / 1000,
+			"reconciled_cpu_ms": reconciledCPU / 1000,
 		})
 		return
 	}
