@@ -11,9 +11,11 @@ export const TypeId = "~operatorkit/Kind" as const
 
 /** A Struct that keeps every field it does not declare (see `Kind.Open`). */
 export const Open = <const F extends Schema.Struct.Fields>(fields: F) =>
-  Schema.StructWithRest(Schema.Struct(fields), [Schema.Record(Schema.String, Schema.Unknown)]).annotate({
-    "x-kubernetes-preserve-unknown-fields": true
-  })
+  Schema.StructWithRest(Schema.Struct(fields), rest).annotate(preserveUnknownFields)
+
+// one instance for every level (the generated kinds have hundreds)
+const rest = [Schema.Record(Schema.String, Schema.Unknown)] as const
+const preserveUnknownFields = { "x-kubernetes-preserve-unknown-fields": true } as const
 
 const pluralize = (singular: string) =>
   /(s|x|z|ch|sh)$/.test(singular)
