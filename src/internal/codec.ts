@@ -134,10 +134,7 @@ const guards = new WeakMap<SchemaAST.AST, { readonly guard: Guard; readonly plan
 const splittable = (ast: SchemaAST.AST) =>
   ast.checks === undefined && ast.encoding === undefined &&
   (ast._tag === "Objects"
-    ? ast.indexSignatures.every((is) =>
-      is.parameter._tag === "String" && is.parameter.checks === undefined &&
-      (is.type._tag === "Unknown" || is.type._tag === "Any")
-    ) && ast.propertySignatures.every((p) => typeof p.name === "string")
+    ? ast.indexSignatures.every(isOpenRest) && ast.propertySignatures.every((p) => typeof p.name === "string")
     : ast._tag === "Arrays" && ast.elements.length === 0 && ast.rest.length === 1)
 
 /** Whether Effect's JIT compiles a guard for this tree: no node it declines (Suspend, Declaration). */
@@ -155,6 +152,54 @@ const compilable = (ast: SchemaAST.AST, seen: Set<SchemaAST.AST> = new Set()): b
     default:
       return true
   }
+}
+
+/** An index signature that accepts any key and any value (`Kind.Open`'s rest): no check at all. */
+const isOpenRest = (is: SchemaAST.IndexSignature) =>
+  is.parameter._tag === "String" && is.parameter.checks === undefined &&
+  (is.type._tag === "Unknown" || is.type._tag === "Any")
+
+const leanASTs = new WeakMap<SchemaAST.AST, SchemaAST.AST>()
+
+/**
+ * The same tree for a guard without the index signatures that accept anything, where the object
+ * declares fields (so it is still checked to be an object): Effect's guard would list every key of
+ * each such object (`Object.keys`) only to accept it.
+ */
+const lean = (ast: SchemaAST.AST): SchemaAST.AST => {
+  let out = leanASTs.get(ast)
+  if (out !== undefined) return out
+  out = ast
+  switch (ast._tag) {
+    case "Objects": {
+      const props = ast.propertySignatures.map((p) => {
+        const type = lean(p.type)
+        return type === p.type ? p : new SchemaAST.PropertySignature(p.name, type)
+      })
+      const indexes = ast.propertySignatures.length > 0 ? ast.indexSignatures.filter((is) => !isOpenRest(is)) : ast.indexSignatures
+      if (props.some((p, i) => p !== ast.propertySignatures[i]) || indexes.length !== ast.indexSignatures.length) {
+        out = new SchemaAST.Objects(props, indexes, ast.annotations, ast.checks, undefined, ast.context, ast.encodingChecks)
+      }
+      break
+    }
+    case "Arrays": {
+      const elements = ast.elements.map(lean)
+      const rest = ast.rest.map(lean)
+      if (elements.some((e, i) => e !== ast.elements[i]) || rest.some((e, i) => e !== ast.rest[i])) {
+        out = new SchemaAST.Arrays(ast.isMutable, elements, rest, ast.annotations, ast.checks, undefined, ast.context, ast.encodingChecks)
+      }
+      break
+    }
+    case "Union": {
+      const types = ast.types.map(lean)
+      if (types.some((t, i) => t !== ast.types[i])) {
+        out = new SchemaAST.Union(types, ast.options, ast.annotations, ast.checks, undefined, ast.context, ast.encodingChecks)
+      }
+      break
+    }
+  }
+  leanASTs.set(ast, out)
+  return out
 }
 
 /** The guard of a type-side AST, compiled by Effect where the tree allows it. */
@@ -214,8 +259,9 @@ export const guardOf = (ast: SchemaAST.AST): { readonly guard: Guard; readonly p
     }
     entry = { guard, plan: { _tag: "Array", item: item.plan } }
   } else {
-    SchemaJITCompiler.enable(ast)
-    const guard: Guard = SchemaParser.is(Schema.make<Schema.Top>(ast))
+    const checked = lean(ast)
+    SchemaJITCompiler.enable(checked)
+    const guard: Guard = SchemaParser.is(Schema.make<Schema.Top>(checked))
     entry = { guard, plan: { _tag: "Effect", nodes, compilable: nodes <= compiledGuardNodes && compilable(ast) } }
   }
   guards.set(ast, entry)
