@@ -244,6 +244,24 @@ describe("built-in kinds on the codec's fast path", () => {
     }
   })
 
+  it("the guard of an open object still wants an object at every level", () => {
+    const bad = [
+      { ...configMap, metadata: [] },
+      { ...configMap, metadata: "cm" },
+      { ...configMap, data: ["x"] },
+      { ...configMap, data: { k: 1 } },
+      { ...configMap, metadata: { ...configMap.metadata, managedFields: [{ ...managedFields[0], fieldsV1: "x" }] } },
+      { ...configMap, metadata: { ...configMap.metadata, managedFields: [[]] } },
+      [configMap]
+    ]
+    for (const raw of bad) {
+      assert.instanceOf(decodeObject(coreV1.ConfigMap, raw), Error, JSON.stringify(raw).slice(0, 120))
+      assert.isTrue(Result.isFailure(Schema.decodeUnknownResult(coreV1.ConfigMap.schema)(raw)))
+    }
+    const extra = { ...configMap, metadata: { ...configMap.metadata, future: [1] }, future: { a: null } }
+    assert.strictEqual(decodeObject(coreV1.ConfigMap, extra), extra)
+  })
+
   it("the split guard accepts and rejects what the Schema does", () => {
     const bad = (f: (pod: any) => void) => {
       const raw = pod130()
