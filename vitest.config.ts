@@ -1,10 +1,10 @@
 import { defineConfig } from "vitest/config"
 
 export default defineConfig({
-  resolve: { conditions: ["source"] },
+  resolve: { conditions: ["@operatorkit/source"] },
   // tests run in Vite's server environment, which takes its own conditions: without this the
   // examples' self-reference `import … from "operatorkit"` asks for dist/ instead of src/
-  ssr: { resolve: { conditions: ["source"] } },
+  ssr: { resolve: { conditions: ["@operatorkit/source"] } },
   test: {
     include: ["test/**/*.test.ts", "examples/**/*.test.ts"],
     globalSetup: ["test/globalSetup.ts"],

@@ -274,7 +274,7 @@ await subject.subscribe(() => {
 })
 const updater = ChildProcess.spawn(
   process.execPath,
-  ["--conditions=source", Path.join(import.meta.dirname, "informer-updater.ts"), kubeconfigPath, namespace, value],
+  ["--conditions=@operatorkit/source", Path.join(import.meta.dirname, "informer-updater.ts"), kubeconfigPath, namespace, value],
   { stdio: ["ignore", "pipe", "inherit"] }
 )
 let updaterOut = ""

@@ -63,10 +63,10 @@ export const runJson = (command: string, args: ReadonlyArray<string>, env: Recor
 
 /** Runs a worker script in a fresh Node (this one: Node 24) and returns the JSON it prints last. */
 export const runWorker = (script: string, args: ReadonlyArray<string>, env: Record<string, string> = {}): Promise<any> =>
-  runJson(process.execPath, ["--conditions=source", "--expose-gc", script, ...args], env)
+  runJson(process.execPath, ["--conditions=@operatorkit/source", "--expose-gc", script, ...args], env)
 
 /** The command line that runs a Node script of the benchmarks (for the client-go programs' drivers). */
-export const nodeCommand = (script: string, args: ReadonlyArray<string>) => [process.execPath, "--conditions=source", script, ...args]
+export const nodeCommand = (script: string, args: ReadonlyArray<string>) => [process.execPath, "--conditions=@operatorkit/source", script, ...args]
 
 export const writeResults = (bench: string, rounds: number, results: ReadonlyArray<Result>, notes: Record<string, unknown> = {}) => {
   const dir = Path.resolve(import.meta.dirname, "results")

@@ -68,7 +68,7 @@ if (mode === "startup") {
   }
   const writer = () =>
     new Promise<void>((resolve, reject) => {
-      const child = ChildProcess.spawn(process.execPath, ["--conditions=source", Path.join(import.meta.dirname, "reconcile-writer.ts"), kubeconfigPath], {
+      const child = ChildProcess.spawn(process.execPath, ["--conditions=@operatorkit/source", Path.join(import.meta.dirname, "reconcile-writer.ts"), kubeconfigPath], {
         stdio: ["ignore", "inherit", "inherit"]
       })
       child.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`writer exited ${code}`))))

@@ -240,7 +240,10 @@ export type CustomOptions<Spec extends Schema.Codec<any, any>, Status extends Sc
  */
 export const custom = <Spec extends Schema.Codec<any, any>, Status extends Schema.Codec<any, any> = typeof Schema.Never>(
   options: CustomOptions<Spec, Status>
-) => {
+): Kind<CustomObject<Spec["Type"], Status["Type"]>, false> & {
+  readonly specSchema: Spec
+  readonly statusSchema: Status | undefined
+} => {
   const { spec, status, ...rest } = options
   const schema = Open({
     apiVersion: opt(Schema.String),
@@ -251,9 +254,25 @@ export const custom = <Spec extends Schema.Codec<any, any>, Status extends Schem
   })
   // the parts are kept for the CRD generator
   return Object.assign(internal.build({ ...rest, schema }, false), { specSchema: spec, statusSchema: status }) as
-    & Kind<typeof schema.Type, false>
+    & Kind<CustomObject<Spec["Type"], Status["Type"]>, false>
     & { readonly specSchema: Spec; readonly statusSchema: Status | undefined }
 }
+
+/**
+ * An object of a custom kind made with {@link custom}: its `spec`, an optional `status`, and every
+ * field the Schema does not model. (Written out so the declaration files check without
+ * `skipLibCheck`: the inferred Schema type did not satisfy `KubeObject` there.)
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type CustomObject<Spec, Status> = {
+  readonly apiVersion?: string
+  readonly kind?: string
+  readonly metadata: ObjectMeta
+  readonly spec: Spec
+  readonly status?: Status
+} & { readonly [key: string]: unknown }
 
 /**
  * Describes a custom resource from a whole object Schema (use {@link object} to build one).

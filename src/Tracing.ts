@@ -22,8 +22,8 @@
  * @since 0.1.0
  */
 import type * as OtelApi from "@opentelemetry/api"
-import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
-import type * as OtelResource from "@effect/opentelemetry/Resource"
+import * as OtelTracer from "@effect/opentelemetry/OtelTracer"
+import * as OtelResource from "@effect/opentelemetry/Resource"
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http"
 import {
   BatchSpanProcessor,
@@ -32,6 +32,7 @@ import {
   type SpanExporter,
   type SpanProcessor
 } from "@opentelemetry/sdk-trace-base"
+import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node"
 import * as Config from "effect/Config"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -215,14 +216,29 @@ export const layer = (options: Options = {}): Layer.Layer<OtelResource.Resource,
   Layer.unwrap(
     Effect.map(resolve(options), ({ exporter, serviceName, url }) => {
       const processor = processorFor(options, exporter, url)
-      return NodeSdk.layer(() => ({
-        resource: {
-          serviceName,
-          ...(options.serviceVersion !== undefined ? { serviceVersion: options.serviceVersion } : {}),
-          ...(options.attributes !== undefined ? { attributes: options.attributes } : {})
-        },
-        ...(processor !== undefined ? { spanProcessor: processor } : {}),
-        ...(options.shutdownTimeout !== undefined ? { shutdownTimeout: options.shutdownTimeout } : {})
+      const resource = OtelResource.layerFromEnv(OtelResource.configToAttributes({
+        serviceName,
+        ...(options.serviceVersion !== undefined ? { serviceVersion: options.serviceVersion } : {}),
+        ...(options.attributes !== undefined ? { attributes: options.attributes } : {})
       }))
+      if (processor === undefined) return resource
+      // the tracer parts of @effect/opentelemetry only (its NodeSdk would also load the logs and
+      // metrics SDKs, which tracing users would then have to install)
+      const provider = Layer.effect(
+        OtelTracer.OtelTracerProvider,
+        Effect.gen(function*() {
+          const attributes = yield* OtelResource.Resource
+          return yield* Effect.acquireRelease(
+            Effect.sync(() => new NodeTracerProvider({ resource: attributes, spanProcessors: [processor] })),
+            (p) =>
+              Effect.promise(() => p.forceFlush().finally(() => p.shutdown())).pipe(
+                Effect.ignore,
+                Effect.interruptible,
+                Effect.timeoutOption(options.shutdownTimeout ?? 3000)
+              )
+          )
+        })
+      )
+      return OtelTracer.layer.pipe(Layer.provide(provider), Layer.provideMerge(resource))
     })
   )

@@ -24,7 +24,7 @@ interface Run {
 const start = (args: ReadonlyArray<string>): Run => {
   // the Envtest folder's name carries this tag: its processes can be found afterwards
   const tag = `example-${Crypto.randomBytes(4).toString("hex")}-`
-  const child = ChildProcess.spawn(process.execPath, ["--conditions=source", main, ...args], {
+  const child = ChildProcess.spawn(process.execPath, ["--conditions=@operatorkit/source", main, ...args], {
     env: { ...process.env, OPERATORKIT_ENVTEST_TAG: tag, KUBECONFIG: "" },
     stdio: ["ignore", "pipe", "pipe"]
   })

@@ -272,14 +272,16 @@ const main = program.pipe(
   Effect.provide(Logger.layer([logger]))
 )
 
-NodeRuntime.runMain(main, {
-  disableErrorReporting: true,
-  // Ctrl-C and SIGTERM ask for a clean stop: once everything is stopped, that is success
-  teardown: (exit, onExit) => {
-    if (Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)) {
-      if (Exit.isFailure(exit)) renderer.log(`${bold("▸")} stopped`)
-      return onExit(0)
+if (import.meta.main) {
+  NodeRuntime.runMain(main, {
+    disableErrorReporting: true,
+    // Ctrl-C and SIGTERM ask for a clean stop: once everything is stopped, that is success
+    teardown: (exit, onExit) => {
+      if (Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)) {
+        if (Exit.isFailure(exit)) renderer.log(`${bold("▸")} stopped`)
+        return onExit(0)
+      }
+      onExit(1)
     }
-    onExit(1)
-  }
-})
+  })
+}

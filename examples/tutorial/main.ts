@@ -27,8 +27,11 @@ const program = Effect.gen(function*() {
   return yield* Effect.never
 })
 
-program.pipe(
-  Effect.scoped,
-  Effect.provide(Crd.layer.pipe(Layer.provideMerge(Cluster))),
-  NodeRuntime.runMain
-)
+// only when run directly: importing this module (`operatorkit crd`, a test) starts nothing
+if (import.meta.main) {
+  program.pipe(
+    Effect.scoped,
+    Effect.provide(Crd.layer.pipe(Layer.provideMerge(Cluster))),
+    NodeRuntime.runMain
+  )
+}

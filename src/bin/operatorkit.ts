@@ -5,18 +5,21 @@
  *   operatorkit crd <module> [--format yaml|json]
  *
  * imports the module and prints every CRD definition it exports (values made with `Crd.make…`), as
- * YAML documents (default) or JSON, for `kubectl apply -f -`.
+ * YAML documents (default) or JSON, for `kubectl apply -f -`. The module is imported in a child
+ * process that cannot write files, start processes or open connections, so a program the module
+ * starts when imported (no `if (import.meta.main)` guard) cannot act; the command says so.
  */
+import * as ChildProcess from "node:child_process"
 import * as Path from "node:path"
-import { pathToFileURL } from "node:url"
-import * as Crd from "../Crd.ts"
+import type { Report } from "./crdLoader.ts"
 
 const usage = `usage: operatorkit crd <module> [--format yaml|json]
 
   Prints the CustomResourceDefinitions a module exports (values made with Crd.make or Crd.makeUnsafe),
   ready for kubectl apply -f -.
 
-  <module>         a path to a JavaScript or TypeScript module (TypeScript needs Node's type stripping)
+  <module>         a path to a JavaScript or TypeScript module (TypeScript needs Node's type stripping).
+                   It is imported, not run: start your program under if (import.meta.main) { … }.
   --format yaml    YAML documents separated by --- (default)
   --format json    one JSON object, or a List of several
 `
@@ -30,8 +33,6 @@ const fail = (io: Io, code: number, message: string): number => {
   io.err(message.endsWith("\n") ? message : `${message}\n`)
   return code
 }
-
-const describe = (u: unknown): string => (u instanceof Error ? u.message : String(u))
 
 const crd = async (args: ReadonlyArray<string>, io: Io): Promise<number> => {
   let format: "yaml" | "json" = "yaml"
@@ -52,29 +53,38 @@ const crd = async (args: ReadonlyArray<string>, io: Io): Promise<number> => {
   }
   if (positional.length !== 1) return fail(io, 2, usage)
 
-  const file = Path.resolve(positional[0]!)
-  let module: Record<string, unknown>
-  try {
-    module = await import(pathToFileURL(file).href) as Record<string, unknown>
-  } catch (error) {
-    // a definition that cannot be made (Crd.makeUnsafe) throws while the module loads
-    return fail(io, 1, `cannot load ${file}:\n${describe(error)}`)
-  }
-  const definitions: Array<Crd.Definition> = []
-  for (const value of Object.values(module)) {
-    if (Crd.isDefinition(value) && !definitions.includes(value)) definitions.push(value)
-  }
-  if (definitions.length === 0) {
-    return fail(io, 1, `${file} exports no CRD definition (make one with Crd.make or Crd.makeUnsafe and export it)`)
-  }
-  io.out(format === "json" ? Crd.toJson(definitions) : Crd.toYaml(definitions))
-  for (const d of definitions) {
-    for (const c of d.decoderOnlyChecks) {
-      io.err(`note: ${d.name} ${c.version} ${c.path}: ${c.check}: checked by the decoder only, not stated in the CRD\n`)
-    }
-  }
-  return 0
+  return load(Path.resolve(positional[0]!), format, io)
 }
+
+/**
+ * Imports the module in a child process that may read files but not write them, start processes or
+ * open connections (crdLoader.ts): a module whose program starts when it is imported cannot act.
+ */
+const load = (file: string, format: "yaml" | "json", io: Io): Promise<number> =>
+  new Promise((resolve) => {
+    const loader = Path.join(import.meta.dirname, `crdLoader${Path.extname(import.meta.filename)}`)
+    const child = ChildProcess.spawn(
+      process.execPath,
+      [...process.execArgv, "--permission", "--allow-fs-read=*", "--disable-warning=SecurityWarning", "--disable-warning=ExperimentalWarning", loader, file, format],
+      { stdio: ["ignore", "pipe", "pipe", "ipc"] }
+    )
+    // what the module itself prints is shown only when no report comes
+    let output = ""
+    child.stdout!.on("data", (c: Buffer) => (output += c.toString()))
+    child.stderr!.on("data", (c: Buffer) => (output += c.toString()))
+    let reported = false
+    child.once("message", (message) => {
+      reported = true
+      const report = message as Report
+      child.kill("SIGKILL")
+      if (report.out !== "") io.out(report.out)
+      if (report.err !== "") io.err(report.err)
+      resolve(report.code)
+    })
+    child.once("exit", (code, signal) => {
+      if (!reported) resolve(fail(io, 1, `cannot load ${file}: its loader ended (${signal ?? `exit code ${code}`})\n${output.slice(-4000)}`))
+    })
+  })
 
 const main = async (argv: ReadonlyArray<string>, io: Io): Promise<number> => {
   const [command, ...rest] = argv

@@ -163,7 +163,7 @@ describe("Envtest", () => {
   it.live("a watchdog stops the control plane when the owning process is killed", () =>
     Effect.gen(function*() {
       const script = Path.resolve(import.meta.dirname, "../support/envtestChild.ts")
-      const child = ChildProcess.spawn(process.execPath, ["--conditions=source", script], { stdio: ["ignore", "pipe", "inherit"] })
+      const child = ChildProcess.spawn(process.execPath, ["--conditions=@operatorkit/source", script], { stdio: ["ignore", "pipe", "inherit"] })
       const info = yield* Effect.callback<{ dir: string; pids: Array<number> }>((resume) => {
         let out = ""
         child.stdout.on("data", (c: Buffer) => {

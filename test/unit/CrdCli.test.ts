@@ -20,7 +20,7 @@ const run = (moduleText: string | undefined, args: (module: string) => ReadonlyA
         Fs.symlinkSync(root, Path.join(dir, "node_modules", "operatorkit"))
         const module = Path.join(dir, "crds.ts")
         if (moduleText !== undefined) Fs.writeFileSync(module, moduleText)
-        const out = ChildProcess.spawnSync(process.execPath, ["--conditions=source", bin, ...args(module)], {
+        const out = ChildProcess.spawnSync(process.execPath, ["--conditions=@operatorkit/source", bin, ...args(module)], {
           encoding: "utf8",
           cwd: dir
         })
@@ -78,6 +78,47 @@ describe("operatorkit crd <module>", () => {
       const one = yield* run(twoCrds.replace(/export const GadgetCrd[\s\S]*?\}\)\)\n/, ""), (m) => ["crd", "--format=json", m])
       assert.strictEqual(one.status, 0, one.stderr)
       assert.strictEqual(JSON.parse(one.stdout).kind, "CustomResourceDefinition")
+    }))
+
+  it.live("a module that starts a program when imported: its CRDs are printed, its program cannot act", () =>
+    Effect.gen(function*() {
+      const marker = Path.join(Os.tmpdir(), `operatorkit-cli-marker-${process.pid}`)
+      const unguarded = yield* run(
+        twoCrds + `
+import * as Fs from "node:fs"
+import * as Net from "node:net"
+import * as ChildProcess from "node:child_process"
+import { Effect as E } from "effect"
+E.runFork(E.andThen(E.sleep("20 millis"), E.sync(() => Fs.writeFileSync(${JSON.stringify(marker)}, "ran"))))
+Net.connect(6443, "127.0.0.1").on("error", () => {})
+try { ChildProcess.spawn("true") } catch {}
+`,
+        (m) => ["crd", m]
+      )
+      assert.strictEqual(unguarded.status, 0, unguarded.stderr)
+      assert.include(unguarded.stdout, "name: widgets.cli.operatorkit.test")
+      assert.include(unguarded.stderr, "started work (a connection to 127.0.0.1:6443")
+      assert.include(unguarded.stderr, "if (import.meta.main)")
+      yield* Effect.sleep("200 millis")
+      assert.isFalse(Fs.existsSync(marker), "the module's program wrote its file")
+
+      const guarded = yield* run(
+        twoCrds + `
+if (import.meta.main) {
+  (await import("node:fs")).writeFileSync(${JSON.stringify(marker)}, "ran")
+}
+`,
+        (m) => ["crd", m]
+      )
+      assert.strictEqual(guarded.status, 0, guarded.stderr)
+      assert.notInclude(guarded.stderr, "started work")
+      assert.isFalse(Fs.existsSync(marker))
+
+      const writes = yield* run(twoCrds + `\n;(await import("node:fs")).writeFileSync(${JSON.stringify(marker)}, "ran")\n`, (m) => ["crd", m])
+      assert.strictEqual(writes.status, 1)
+      assert.include(writes.stderr, marker)
+      assert.include(writes.stderr, "import.meta.main")
+      assert.isFalse(Fs.existsSync(marker))
     }))
 
   it.effect("a definition that cannot be made fails with its paths; a module without definitions and bad usage fail", () =>

@@ -1,0 +1,15 @@
+// A user's program that traces: operatorkit/Tracing with the OpenTelemetry peers installed.
+import { Effect } from "effect"
+import { Client, Kind } from "operatorkit"
+import { Testing } from "operatorkit/testing"
+import * as Tracing from "operatorkit/Tracing"
+
+const program = Effect.gen(function*() {
+  const client = yield* Client.Client
+  yield* client.list(Kind.Namespace)
+}).pipe(Effect.withSpan("consumer.program"))
+
+await Effect.runPromise(program.pipe(
+  Effect.provide(Testing.layer),
+  Effect.provide(Tracing.layer({ serviceName: "consumer", exporter: "console" }))
+))
