@@ -378,14 +378,15 @@ export const make = (transport: Transport, options: ClientOptions = {}): ClientS
       : e
 
   /**
-   * Sends a request; 429 is retried honouring Retry-After, a 401 once with fresh credentials. The
+   * Sends a request; 429 is retried honouring Retry-After (a 401 is retried by the transport, once,
+   * with credentials reloaded from their source). The
    * request's deadline spans every attempt and every wait: a Retry-After that would pass it ends the
    * call at once with the 429's TooManyRequests.
    */
   const send = (req: ApiRequest): Effect.Effect<ApiResponse, KubeError.KubeError> =>
     Effect.clockWith((clock) => {
       const deadline = clock.currentTimeMillisUnsafe() + req.timeoutMs
-      const attempt = (left429: number, left401: number, first: boolean): Effect.Effect<ApiResponse, KubeError.KubeError> => {
+      const attempt = (left429: number, first: boolean): Effect.Effect<ApiResponse, KubeError.KubeError> => {
         const remaining = deadline - clock.currentTimeMillisUnsafe()
         if (!first && remaining <= 0) return Effect.fail(new KubeError.RequestTimeout({ request: req.info, timeoutMillis: req.timeoutMs }))
         const sent = first ? transport.request(req) : transport.request({ ...req, timeoutMs: remaining })
@@ -398,16 +399,13 @@ export const make = (transport: Transport, options: ClientOptions = {}): ClientS
             if (res.status === 429 && left429 > 0) {
               const waitMs = Math.min((res.retryAfter ?? 1) * 1000, maxRetryAfterMs)
               if (clock.currentTimeMillisUnsafe() + waitMs >= deadline) return Effect.succeed(res)
-              return Effect.andThen(Effect.sleep(Duration.millis(waitMs)), Effect.suspend(() => attempt(left429 - 1, left401, false)))
-            }
-            if (res.status === 401 && left401 > 0) {
-              return Effect.andThen(transport.invalidateAuth, Effect.suspend(() => attempt(left429, left401 - 1, false)))
+              return Effect.andThen(Effect.sleep(Duration.millis(waitMs)), Effect.suspend(() => attempt(left429 - 1, false)))
             }
             return Effect.succeed(res)
           }
         )
       }
-      return attempt(retries429, 1, true)
+      return attempt(retries429, true)
     })
 
   const isOk = (res: ApiResponse) => res.status >= 200 && res.status < 300

@@ -220,6 +220,6 @@ export const make = (options: FakeOptions): Fake => {
     handle,
     bookmark,
     cutWatches,
-    transport: { request, watch, invalidateAuth: Effect.void }
+    transport: { request, watch }
   }
 }

@@ -6,15 +6,18 @@
 import { constants as BufferConstants, isUtf8 } from "node:buffer"
 import * as Http from "node:http"
 import * as Https from "node:https"
+import type { Duplex } from "node:stream"
+import * as Tls from "node:tls"
 import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type { KubeConfigService } from "../KubeConfig.ts"
+import type { Auth, KubeConfigService } from "../KubeConfig.ts"
 import { RequestTimeout, type RequestInfo, TransportError } from "../KubeError.ts"
 import { KubeConfigError } from "../KubeConfig.ts"
 import { type ItemMeta, ListParser, splitList } from "./listBody.ts"
+import { proxyAuthorization, tunnel } from "./proxy.ts"
 
 export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE"
 
@@ -51,8 +54,6 @@ export interface Transport {
   readonly request: (req: ApiRequest) => Effect.Effect<ApiResponse, RequestFailure>
   /** Parsed events of a watch, until the server ends it. */
   readonly watch: (req: ApiRequest) => Stream.Stream<unknown, RequestFailure | HttpStatus>
-  /** Forget cached credentials after a 401 (a no-op where there are none). */
-  readonly invalidateAuth: Effect.Effect<void>
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -194,35 +195,67 @@ export const makeHttp = (
   Effect.gen(function*() {
     const url = new URL(config.server)
     const secure = url.protocol === "https:"
-    const lib = secure ? Https : Http
-    const agent = yield* Effect.acquireRelease(
-      Effect.sync(() =>
-        secure
-          ? new Https.Agent({
-            keepAlive: true,
-            maxSockets: options.maxSockets ?? Infinity,
-            scheduling: "lifo",
-            ca: config.tls.ca,
-            cert: config.tls.cert,
-            key: config.tls.key,
-            rejectUnauthorized: config.tls.rejectUnauthorized,
-            ...(config.tls.servername !== undefined ? { servername: config.tls.servername } : {})
-          })
-          : new Http.Agent({ keepAlive: true, maxSockets: options.maxSockets ?? Infinity, scheduling: "lifo" })
-      ),
-      (agent) => Effect.sync(() => agent.destroy())
+    const targetPort = Number(url.port !== "" ? url.port : secure ? 443 : 80)
+    const proxy = config.proxy
+    // a plain-http server behind an http(s) proxy is asked through it in absolute form (Go's
+    // transport); everything else goes through a tunnel the agent opens per connection
+    const absoluteForm = proxy !== undefined && !secure && (proxy.protocol === "http:" || proxy.protocol === "https:")
+    const lib = absoluteForm ? (proxy.protocol === "https:" ? Https : Http) : secure ? Https : Http
+    const proxyAuth = proxy !== undefined ? proxyAuthorization(proxy) : undefined
+    const credentials = config.credentials
+    const first = yield* Effect.orDie(credentials.current)
+
+    const makeAgent = (cert: Buffer | undefined, key: Buffer | undefined): Http.Agent => {
+      const base = { keepAlive: true, maxSockets: options.maxSockets ?? Infinity, scheduling: "lifo" as const }
+      const tlsOptions = {
+        ca: config.tls.ca,
+        cert,
+        key,
+        rejectUnauthorized: config.tls.rejectUnauthorized,
+        ...(config.tls.servername !== undefined ? { servername: config.tls.servername } : {})
+      }
+      if (absoluteForm) return proxy.protocol === "https:" ? new Https.Agent(base) : new Http.Agent(base)
+      if (proxy === undefined) return secure ? new Https.Agent({ ...base, ...tlsOptions }) : new Http.Agent(base)
+      return tunnelingAgent(proxy, url.hostname.replace(/^\[|\]$/g, ""), targetPort, secure, { ...base, ...(secure ? tlsOptions : {}) })
+    }
+    // The pool follows the client certificate: when it changes (files rewritten, an exec plugin's
+    // new one), new connections use the new one and the old pool's close as their requests end
+    // (client-go closes them all at once).
+    let pool = { agent: makeAgent(first.cert, first.key), cert: first.cert, key: first.key }
+    const retired: Array<Http.Agent> = []
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        pool.agent.destroy()
+        for (const a of retired) a.destroy()
+      })
     )
+    const agentFor = (auth: Auth): Http.Agent => {
+      if (sameBuffer(auth.cert, pool.cert) && sameBuffer(auth.key, pool.key)) return pool.agent
+      const old = pool.agent
+      // released sockets of a pool without keep-alive are closed (Node's Agent checks it on release)
+      ;(old as unknown as { keepAlive: boolean }).keepAlive = false
+      for (const sockets of Object.values(old.freeSockets)) for (const socket of sockets ?? []) socket.destroy()
+      retired.push(old)
+      pool = { agent: makeAgent(auth.cert, auth.key), cert: auth.cert, key: auth.key }
+      return pool.agent
+    }
     const basePath = url.pathname.replace(/\/+$/, "")
 
-    const options_ = (req: ApiRequest, auth: Readonly<Record<string, string>>, body: string | undefined) => ({
-      agent,
-      protocol: url.protocol,
-      hostname: url.hostname,
-      port: url.port,
+    const options_ = (req: ApiRequest, auth: Auth, body: string | undefined) => ({
+      agent: agentFor(auth),
+      ...(absoluteForm
+        ? {
+          protocol: proxy.protocol,
+          hostname: proxy.hostname.replace(/^\[|\]$/g, ""),
+          port: proxy.port !== "" ? proxy.port : proxy.protocol === "https:" ? "443" : "80",
+          path: `${url.protocol}//${url.host}${basePath}${req.path}`
+        }
+        : { protocol: url.protocol, hostname: url.hostname.replace(/^\[|\]$/g, ""), port: url.port, path: basePath + req.path }),
       method: req.method,
-      path: basePath + req.path,
       headers: {
-        ...auth,
+        ...auth.headers,
+        ...(absoluteForm && proxyAuth !== undefined ? { "proxy-authorization": proxyAuth } : {}),
+        ...(absoluteForm ? { host: url.host } : {}),
         accept: "application/json",
         "user-agent": USER_AGENT,
         ...(body !== undefined
@@ -234,10 +267,31 @@ export const makeHttp = (
     const serialize = (body: unknown) =>
       body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body)
 
+    /**
+     * A 401 reloads the credentials from their source and, when that changed them, sends once more
+     * (watches too): a rotated token or certificate works at once, not when a cache expires.
+     */
+    const withReauth = <A, R>(
+      send: (auth: Auth) => Effect.Effect<A, RequestFailure, R>,
+      unauthorized: (a: A) => boolean,
+      discard: (a: A) => void = () => {}
+    ): Effect.Effect<A, RequestFailure, R> =>
+      Effect.flatMap(credentials.current, (auth) =>
+        Effect.flatMap(send(auth), (out) =>
+          !unauthorized(out) || !credentials.reloadable
+            ? Effect.succeed(out)
+            : Effect.flatMap(credentials.refresh(auth), (fresh) =>
+              fresh.version === auth.version
+                ? Effect.succeed(out)
+                : Effect.andThen(Effect.sync(() => discard(out)), send(fresh)))))
+
     const request = (req: ApiRequest): Effect.Effect<ApiResponse, RequestFailure> =>
-      Effect.flatMap(config.authHeaders, (auth) =>
+      withReauth((auth) => sendOnce(req, auth), (res) => res.status === 401)
+
+    const sendOnce = (req: ApiRequest, auth: Auth, again = false): Effect.Effect<ApiResponse, RequestFailure> =>
         Effect.callback<ApiResponse, RequestFailure>((resume) => {
           const body = serialize(req.body)
+          let answered = false
           let settled = false
           const settle = (effect: Effect.Effect<ApiResponse, RequestFailure>) => {
             if (settled) return
@@ -246,6 +300,7 @@ export const makeHttp = (
             resume(effect)
           }
           const r = lib.request(options_(req, auth, body), (res) => {
+            answered = true
             const reader = new BodyReader(req, res)
             const unreadable = reader.unreadable()
             if (unreadable !== undefined) {
@@ -281,7 +336,14 @@ export const makeHttp = (
             })
             res.once("error", (e) => settle(Effect.fail(deadline.failure(e))))
           })
-          r.once("error", (e) => settle(Effect.fail(deadline.failure(e))))
+          r.once("error", (e: NodeJS.ErrnoException) => {
+            // A pooled connection the server closed meanwhile: a GET is sent again on a fresh one,
+            // as Go's transport retries a replayable request (Node's docs advise the same)
+            if (!again && !answered && r.reusedSocket && req.method === "GET" && (e.code === "ECONNRESET" || e.code === "EPIPE")) {
+              return settle(sendOnce(req, auth, true))
+            }
+            settle(Effect.fail(deadline.failure(e)))
+          })
           const deadline = withDeadline(r, req)
           r.end(body)
           return Effect.sync(() => {
@@ -289,7 +351,7 @@ export const makeHttp = (
             deadline.clear()
             r.destroy()
           })
-        }))
+        })
 
     /** Destroys a request at its deadline; a failure after that is reported as the timeout. */
     const withDeadline = (r: Http.ClientRequest, req: ApiRequest) => {
@@ -311,7 +373,7 @@ export const makeHttp = (
     }
 
     /** Sends the watch request; the deadline covers the response headers only. */
-    const open = (req: ApiRequest, auth: Readonly<Record<string, string>>) =>
+    const open = (req: ApiRequest, auth: Auth) =>
       Effect.callback<Open, RequestFailure>((resume) => {
         const r = lib.request(options_(req, auth, undefined), (res) => {
           deadline.clear()
@@ -339,8 +401,8 @@ export const makeHttp = (
 
     const watch = (req: ApiRequest): Stream.Stream<unknown, RequestFailure | HttpStatus> =>
       Stream.unwrap(Effect.gen(function*() {
-        const auth = yield* config.authHeaders
-        const { req: r, res } = yield* Effect.acquireRelease(open(req, auth), ({ req }) => Effect.sync(() => req.destroy()))
+        const opened = (auth: Auth) => Effect.acquireRelease(open(req, auth), ({ req }) => Effect.sync(() => req.destroy()))
+        const { req: r, res } = yield* withReauth(opened, ({ res }) => res.statusCode === 401, ({ req }) => req.destroy())
         if (res.statusCode !== 200) {
           const body = yield* readAll(res)
           return yield* new HttpStatus({
@@ -350,12 +412,40 @@ export const makeHttp = (
         return Stream.fromPull(Effect.succeed(eventPull(req, r, res)))
       }))
 
-    return {
-      request,
-      watch,
-      invalidateAuth: config.invalidate
-    } satisfies Transport
+    return { request, watch } satisfies Transport
   })
+
+const sameBuffer = (a: Buffer | undefined, b: Buffer | undefined) =>
+  a === b || (a !== undefined && b !== undefined && a.equals(b))
+
+/** How long a proxy may take to open a tunnel. */
+const TUNNEL_TIMEOUT_MS = 30_000
+
+/** An agent whose every connection is a tunnel through the proxy (TLS to the server inside it). */
+const tunnelingAgent = (
+  proxy: URL,
+  host: string,
+  port: number,
+  secure: boolean,
+  options: Https.AgentOptions
+): Http.Agent => {
+  const Base = secure ? Https.Agent : Http.Agent
+  class Tunneling extends Base {
+    override createConnection(
+      connectOptions: Http.ClientRequestArgs,
+      callback?: (err: Error | null, stream: Duplex) => void
+    ): undefined {
+      // Node's Agent waits for the callback when this returns nothing
+      tunnel(proxy, host, port, TUNNEL_TIMEOUT_MS, (err, socket) => {
+        if (err !== null || socket === undefined) return callback?.(err ?? new Error("no tunnel"), undefined as never)
+        if (!secure) return callback?.(null, socket)
+        callback?.(null, Tls.connect({ ...connectOptions, socket } as Tls.ConnectionOptions))
+      })
+      return undefined
+    }
+  }
+  return new Tunneling(options)
+}
 
 /** Above this size a list answer is read item by item as it arrives, not kept whole. */
 const LIST_WHOLE_MAX_BYTES = 64 * 1024 * 1024

@@ -64,8 +64,6 @@ export const kubeconfigFor = (server: string, token = "fake-token") =>
     "- name: fake",
     "  cluster:",
     `    server: ${server}`,
-    // client-node refuses plain HTTP without it
-    "    insecure-skip-tls-verify: true",
     "users:",
     "- name: u",
     "  user:",

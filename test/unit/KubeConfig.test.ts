@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { Effect } from "effect"
+import { Effect, Logger } from "effect"
 import * as KubeConfig from "../../src/KubeConfig.ts"
 
 const yaml = (server: string, opts: { context?: string; user?: string; token?: string; namespace?: string } = {}) => `
@@ -134,5 +134,96 @@ describe("KubeConfig", () => {
 
       const outside = yield* Effect.flip(withEnv({ KUBERNETES_SERVICE_HOST: undefined }, KubeConfig.inCluster({ root: dir })))
       assert.include(outside.message, "not running in a pod")
+    }))
+})
+
+const fixture = (...parts: ReadonlyArray<string>) => Path.join(import.meta.dirname, "..", "fixtures", "kubeconfig", ...parts)
+
+const fromList = (files: ReadonlyArray<string>, options: { readonly context?: string } = {}) =>
+  withEnv({ KUBECONFIG: files.join(Path.delimiter), KUBERNETES_SERVICE_HOST: undefined }, KubeConfig.fromDefault(options))
+
+describe("KubeConfig: kubectl's loading rules (test/fixtures/kubeconfig)", () => {
+  it.effect("merge: the first file to define a cluster, user or context wins whole; later duplicates are ignored, not an error", () =>
+    Effect.gen(function*() {
+      const files = [fixture("merge", "first.yaml"), fixture("merge", "second.yaml")]
+      const kc = yield* fromList(files)
+      assert.strictEqual(kc.context, "shared", "the first current-context wins")
+      assert.strictEqual(kc.server, "https://first.example.test")
+      assert.strictEqual(kc.namespace, "first-ns")
+      assert.isUndefined(kc.tls.servername, "nothing of the second file's cluster of the same name")
+      assert.deepStrictEqual(yield* kc.authHeaders, { authorization: "Bearer first-token" }, "nor of its user")
+      const other = yield* fromList(files, { context: "other" })
+      assert.strictEqual(other.server, "https://only-second.example.test", "names only the second file defines are there")
+      assert.deepStrictEqual(yield* other.authHeaders, { authorization: "Bearer first-token" })
+      // the other order: the second file wins
+      const reversed = yield* fromList([...files].reverse())
+      assert.strictEqual(reversed.context, "other")
+      assert.deepStrictEqual(yield* reversed.authHeaders, { authorization: "Bearer second-token", "impersonate-user": "someone-else" })
+    }))
+
+  it.effect("a first file without current-context is fine: a later file's is used", () =>
+    Effect.gen(function*() {
+      const kc = yield* fromList([fixture("no-current", "first.yaml"), fixture("no-current", "second.yaml")])
+      assert.strictEqual(kc.context, "a")
+      assert.strictEqual(kc.server, "https://a.example.test")
+    }))
+
+  it.effect("missing and empty files in the list are skipped; a file listed twice is read once", () =>
+    Effect.gen(function*() {
+      const first = fixture("merge", "first.yaml")
+      const kc = yield* fromList([fixture("nope.yaml"), fixture("empty.yaml"), first, first])
+      assert.strictEqual(kc.server, "https://first.example.test")
+    }))
+
+  it.effect("a name twice in one file, or a field of the wrong type, fails the file with where", () =>
+    Effect.gen(function*() {
+      const duplicate = yield* Effect.flip(KubeConfig.fromFile(fixture("duplicate-in-file.yaml")))
+      assert.include(duplicate.message, `clusters has "c" twice`)
+      const wrongType = yield* Effect.flip(KubeConfig.fromFile(fixture("wrong-type.yaml")))
+      assert.include(wrongType.message, `clusters[0] ("c").cluster.insecure-skip-tls-verify must be true or false`)
+    }))
+
+  it.effect("relative paths are relative to the file: certificate-authority, tokenFile, an exec command with a path", () =>
+    Effect.gen(function*() {
+      const file = fixture("relative", "config")
+      const kc = yield* KubeConfig.fromFile(file)
+      assert.deepStrictEqual(yield* kc.authHeaders, { authorization: "Bearer relative-token" })
+      assert.include(kc.tls.ca?.toString() ?? "", "BEGIN CERTIFICATE")
+      const plugin = yield* KubeConfig.fromFile(file, { context: "plugin" })
+      assert.deepStrictEqual(yield* plugin.authHeaders, { authorization: "Bearer from-relative-plugin" })
+    }))
+
+  it.effect("insecure-skip-tls-verify works and warns; with a certificate-authority it is refused", () => {
+    const warnings: Array<string> = []
+    const capture = Logger.make((o) => {
+      if (o.logLevel === "Warn") warnings.push(String((o.message as Array<unknown>)[0]))
+    })
+    return Effect.gen(function*() {
+      const kc = yield* KubeConfig.fromFile(fixture("insecure.yaml"))
+      assert.isFalse(kc.tls.rejectUnauthorized)
+      assert.strictEqual(warnings.length, 1)
+      assert.include(warnings[0], "insecure-skip-tls-verify")
+      const both = yield* Effect.flip(KubeConfig.fromFile(fixture("insecure-with-ca.yaml")))
+      assert.include(both.message, "insecure-skip-tls-verify with a certificate-authority is not allowed")
+    }).pipe(Effect.provide(Logger.layer([capture])))
+  })
+
+  it.effect("proxy-url: http, https and socks5 proxies; another scheme is a typed error", () =>
+    Effect.gen(function*() {
+      const kc = yield* KubeConfig.fromFile(fixture("proxy-url.yaml"))
+      assert.strictEqual(kc.proxy?.href, "socks5://proxy.example.test:1080")
+      const ftp = yield* Effect.flip(KubeConfig.fromFile(fixture("proxy-url-ftp.yaml")))
+      assert.include(ftp.message, "only http, https and socks5 proxies are supported")
+    }))
+
+  it.effect("without proxy-url, the environment's proxy with Go's rules, read at load", () =>
+    Effect.gen(function*() {
+      const text = Fs.readFileSync(fixture("insecure.yaml"), "utf8").replace("    insecure-skip-tls-verify: true\n", "")
+      const viaProxy = yield* KubeConfig.fromString(text, { env: { HTTPS_PROXY: "proxy.corp:3128" } })
+      assert.strictEqual(viaProxy.proxy?.href, "http://proxy.corp:3128/")
+      const noProxy = yield* KubeConfig.fromString(text, { env: { HTTPS_PROXY: "proxy.corp:3128", NO_PROXY: ".example.test" } })
+      assert.isUndefined(noProxy.proxy)
+      const loopback = yield* KubeConfig.fromString(text.replace("https://c.example.test", "https://127.0.0.1:6443"), { env: { HTTPS_PROXY: "proxy.corp:3128" } })
+      assert.isUndefined(loopback.proxy, "never for loopback")
     }))
 })
