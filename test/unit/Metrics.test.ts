@@ -98,6 +98,7 @@ describe("Metrics (prom-client Registry, bridged at scrape time)", () => {
       assert.strictEqual(valueOf(families, "operatorkit_informer_lists_total", cms), 1)
       assert.isAtLeast(valueOf(families, "operatorkit_informer_watch_event_total", { ...cms, event: "added" }), 2)
       assert.strictEqual(valueOf(families, "operatorkit_informer_decode_failures_total", cms), 0)
+      assert.strictEqual(valueOf(families, "operatorkit_informer_very_short_watches_total", cms), 0)
     })))
 
   it.effect("a controller that did nothing yet shows its series at zero; a standby shows leader_election_master_status 0", () =>
