@@ -491,9 +491,23 @@ export const make = (transport: Transport, options: ClientOptions = {}): ClientS
       info
     }).pipe(
       Effect.flatMap((res) => checkDecoded<A>(res, info, kind)),
+      // only status calls pay for this
+      opts.subresource === "status" ? Effect.catchTag("NotFound", (e) => explainStatusNotFound(e, path)) : (self) => self,
       span(verb, kind, namespace, ref.name)
     )
   }
+
+  // A custom resource whose CRD has no status subresource answers /status with the object's own
+  // "not found": when the object itself is there, say what is missing
+  const explainStatusNotFound = (e: KubeError.NotFound, statusPath: string): Effect.Effect<never, KubeError.NotFound> =>
+    e.missing !== "object"
+      ? Effect.fail(e)
+      : send({ method: "GET", path: statusPath.replace(/\/status(\?.*)?$/, ""), timeoutMs: 30_000, info: e.request }).pipe(
+        Effect.matchEffect({
+          onFailure: () => Effect.fail(e),
+          onSuccess: (res) => Effect.fail(res.status === 200 ? new KubeError.NotFound({ ...e, missing: "statusSubresource" }) : e)
+        })
+      )
 
   const encode = (verb: string, kind: Kind.Any, object: Kind.KubeObject) => {
     const encodedResult = encodeObject(kind, object)

@@ -62,7 +62,7 @@ import * as Client from "./Client.ts"
 import * as Events from "./Events.ts"
 import * as Framework from "./Framework.ts"
 import * as Informer from "./Informer.ts"
-import { causeMessage } from "./internal/causeMessage.ts"
+import { causeMessage, logFailure } from "./internal/causeMessage.ts"
 import { decodeObject, isDecodeError } from "./internal/codec.ts"
 import { cacheOf, trackedClient, WriteTracker } from "./internal/writeTracker.ts"
 import { isTraced, whenTraced } from "./internal/tracing.ts"
@@ -741,7 +741,7 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
     const onError = (failure: WorkQueue.Failure<string, unknown>) =>
       Effect.gen(function*() {
         const object = Option.getOrUndefined(yield* informer.store.get(failure.key))
-        yield* Effect.logError(`controller ${name}: reconcile of ${failure.key} failed; retry ${failure.retries} in ${Duration.format(failure.retryIn)}`, failure.cause)
+        yield* logFailure("Error", `controller ${name}: reconcile of ${failure.key} failed; retry ${failure.retries} in ${Duration.format(failure.retryIn)}`, failure.cause)
         if (Option.isSome(recorder)) {
           const undecodable = undecodables.get(failure.key)
           // an object that never decoded has no copy in the cache: what the server said stands in

@@ -38,6 +38,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Client from "./Client.ts"
 import * as Backoff from "./internal/backoff.ts"
+import { logFailure } from "./internal/causeMessage.ts"
 import type * as Kind from "./Kind.ts"
 import type * as KubeError from "./KubeError.ts"
 import * as Store from "./Store.ts"
@@ -530,7 +531,7 @@ export const make = <A extends Kind.KubeObject>(
     ).pipe(
       Effect.catchDefect((defect) =>
         Effect.andThen(
-          Effect.logError(`informer ${where}: crashed, relisting`, defect),
+          logFailure("Error", `informer ${where}: crashed, relisting`, Cause.die(defect)),
           Effect.andThen(sleepBackoff, Effect.suspend(() => supervised))
         )
       )

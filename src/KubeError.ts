@@ -80,7 +80,11 @@ const causesText = (causes: ReadonlyArray<StatusCause>) =>
   causes.length === 0 ? "" : "\n" + causes.map((c) => `  - ${c.field ?? "?"}: ${c.message ?? c.reason ?? ""}`).join("\n")
 
 /**
- * 404: the object (or the kind, or the namespace) does not exist.
+ * 404: the object (or the kind, or the namespace) does not exist. `missing` says which: `object`
+ * (the object, or its namespace), `kind` (the API server does not serve that kind: a custom
+ * resource whose CRD is not installed, or an API version this Kubernetes does not have), or
+ * `statusSubresource` (the kind has no `/status`: its CRD does not enable the status subresource).
+ * The message says how to fix the last two.
  *
  * @example
  * ```ts
@@ -99,11 +103,47 @@ const causesText = (causes: ReadonlyArray<StatusCause>) =>
  * @since 0.1.0
  * @category errors
  */
-export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", apiFields) {
+export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", {
+  ...apiFields,
+  missing: Schema.optionalKey(Schema.Literals(["object", "kind", "statusSubresource"]))
+}) {
   override get message(): string {
-    return `${describe(this.request)}: not found (${this.detail})`
+    const detail = this.detail.trim()
+    const target = parsePath(this.request.path)
+    if (this.missing === "kind" && target !== undefined) {
+      const resource = target.group === "" ? target.plural : `${target.plural}.${target.group}`
+      const served = `${target.group === "" ? "" : `${target.group}/`}${target.version}`
+      return `${describe(this.request)}: the API server does not serve ${resource} (${served}) (404: ${detail}). ` +
+        (target.group.includes(".")
+          ? `Is its CustomResourceDefinition installed? Install it with the Crd service (crds.ensureCreated(<your Crd definition>)) ` +
+            "or with `npx operatorkit crd <module> | kubectl apply -f -`; if it is installed, check that it serves " +
+            `version ${target.version}.`
+          : `This Kubernetes does not serve ${served}: check the kind's apiVersion against \`kubectl api-versions\`.`)
+    }
+    if (this.missing === "statusSubresource" && target !== undefined) {
+      const resource = target.group === "" ? target.plural : `${target.plural}.${target.group}`
+      return `${describe(this.request)}: the API server does not serve the status subresource of ${resource} (404: ${detail}). ` +
+        "Its CustomResourceDefinition does not enable it: declare `subresources: { status: true }` in Kind.custom " +
+        "and update the CRD (the Crd service's ensureCreated updates it), or write `.status` with the object itself " +
+        "(replace or patch instead of replaceStatus or patchStatus)."
+    }
+    return `${describe(this.request)}: not found (${detail})`
   }
 }
+
+/** The parts of an API path: `/apis/<group>/<version>/[namespaces/<ns>/]<plural>[/<name>[/<subresource>]]`. */
+const parsePath = (path: string) => {
+  const parts = path.split("?")[0]!.split("/").filter((p) => p !== "")
+  const [root, ...rest] = parts
+  const [group, version, ...tail] = root === "api" ? ["", ...rest] : root === "apis" ? rest : []
+  if (version === undefined || group === undefined) return undefined
+  const afterNamespace = tail[0] === "namespaces" && tail.length >= 3 ? tail.slice(2) : tail
+  const [plural, name, subresource] = afterNamespace
+  return plural === undefined ? undefined : { group, version, plural, name, subresource }
+}
+
+/** The API server's answer when it serves no such resource (or subresource) in a group it serves. */
+const noSuchResource = "the server could not find the requested resource"
 
 /**
  * 409 AlreadyExists: a create found an object of that name.
@@ -519,8 +559,17 @@ export const fromStatus = (
     : []
   const fields = { request, detail, causes }
   switch (true) {
-    case code === 404 || reason === "NotFound":
-      return new NotFound(fields)
+    case code === 404 || reason === "NotFound": {
+      // a group/version nobody serves answers a plain-text "404 page not found"; a resource the
+      // served group does not have answers the generic message with empty details
+      const subresource = parsePath(request.path)?.subresource
+      const missing = typeof body === "string"
+        ? "kind"
+        : detail === noSuchResource
+        ? subresource === "status" ? "statusSubresource" : "kind"
+        : "object"
+      return new NotFound({ ...fields, missing })
+    }
     case reason === "AlreadyExists":
       return new AlreadyExists(fields)
     case code === 409 || reason === "Conflict":

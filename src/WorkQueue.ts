@@ -22,6 +22,7 @@ import { dual } from "effect/Function"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import * as CauseMessage from "./internal/causeMessage.ts"
 import * as internal from "./internal/workqueue.ts"
 
 /**
@@ -426,7 +427,7 @@ export interface RunOptions<K, E> {
 }
 
 const logFailure = (name: string) => <K, E>(failure: Failure<K, E>) =>
-  Effect.logError("processing failed; requeued with backoff", failure.cause).pipe(
+  CauseMessage.logFailure("Error", "processing failed; requeued with backoff", failure.cause).pipe(
     Effect.annotateLogs({
       workqueue: name,
       key: String(failure.key),
@@ -455,7 +456,7 @@ const runWorkers = <K, E, R>(
       const retryIn = yield* self.addRateLimited(key)
       const retries = yield* self.retries(key)
       yield* onError({ key, cause: exit.cause, retries, retryIn }).pipe(
-        Effect.catchCause((cause) => Effect.logError("WorkQueue.run: onError failed", cause))
+        Effect.catchCause((cause) => CauseMessage.logFailure("Error", "WorkQueue.run: onError failed", cause))
       )
     })
   }
