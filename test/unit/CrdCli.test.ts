@@ -101,7 +101,11 @@ try { ChildProcess.spawn("true") } catch {}
       assert.include(unguarded.stderr, "if (import.meta.main)")
       yield* Effect.sleep("200 millis")
       assert.isFalse(Fs.existsSync(marker), "the module's program wrote its file")
+    }))
 
+  it.live("a module whose program is guarded by import.meta.main: nothing starts, nothing to report", () =>
+    Effect.gen(function*() {
+      const marker = Path.join(Os.tmpdir(), `operatorkit-cli-marker-${process.pid}-guarded`)
       const guarded = yield* run(
         twoCrds + `
 if (import.meta.main) {
@@ -113,7 +117,11 @@ if (import.meta.main) {
       assert.strictEqual(guarded.status, 0, guarded.stderr)
       assert.notInclude(guarded.stderr, "started work")
       assert.isFalse(Fs.existsSync(marker))
+    }))
 
+  it.live("a module that writes a file while imported: refused, and the command says which file and why", () =>
+    Effect.gen(function*() {
+      const marker = Path.join(Os.tmpdir(), `operatorkit-cli-marker-${process.pid}-writes`)
       const writes = yield* run(twoCrds + `\n;(await import("node:fs")).writeFileSync(${JSON.stringify(marker)}, "ran")\n`, (m) => ["crd", m])
       assert.strictEqual(writes.status, 1)
       assert.include(writes.stderr, marker)
