@@ -3,6 +3,10 @@
  * scope) and the Schema they decode with. Every object Schema here keeps the fields it does not
  * model, so a read-modify-write never drops data.
  *
+ * The built-in kinds are generated from the Kubernetes OpenAPI document into `src/kinds/`, one
+ * module per API group and version (`operatorkit/kinds/apps/v1`, …, see docs/kinds.md); this module
+ * re-exports the common ones (`Kind.ConfigMap`, `Kind.Deployment`, …) and builds custom kinds.
+ *
  * @since 0.1.0
  */
 import type { Pipeable } from "effect/Pipeable"
