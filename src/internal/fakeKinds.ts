@@ -338,15 +338,63 @@ export const updateProblems = (resource: Resource, current: JsonObject, next: Js
   if (current["immutable"] === true) {
     const message = "field is immutable when `immutable` is set"
     if (next["immutable"] !== true) causes.push(forbidden("immutable", message))
-    // Go compares the maps as decoded: an empty map is not the absent one
-    const same = (a: unknown, b: unknown) => (a === undefined || a === null ? b === undefined || b === null : deepEqual(a, b))
-    if (!same(next["data"], current["data"])) causes.push(forbidden("data", message))
-    if (key === "/configmaps" && !same(next["binaryData"], current["binaryData"])) causes.push(forbidden("binaryData", message))
+    // Go compares the maps as decoded: an empty map of bytes (a Secret's data, a ConfigMap's
+    // binaryData) is not the absent one, while a ConfigMap's empty data is (as 1.20.2 answers)
+    const absent = (v: unknown) => v === undefined || v === null
+    const same = (a: unknown, b: unknown, emptyIsAbsent: boolean) =>
+      absent(a) || (emptyIsAbsent && isObject(a) && Object.keys(a).length === 0)
+        ? absent(b) || (emptyIsAbsent && isObject(b) && Object.keys(b).length === 0)
+        : deepEqual(a, b)
+    if (!same(next["data"], current["data"], key === "/configmaps")) causes.push(forbidden("data", message))
+    if (key === "/configmaps" && !same(next["binaryData"], current["binaryData"], false)) causes.push(forbidden("binaryData", message))
   }
   return causes
 }
 
-/** What kube-apiserver makes of a written Secret: `stringData` merged into `data`, `type` defaulted. */
+/**
+ * Why a Secret's `data` cannot be decoded (Go's strict base64: padded, no stray characters), as
+ * kube-apiserver words it; undefined when it can, or for any other kind.
+ */
+export const undecodableData = (resource: Resource, object: unknown): string | undefined => {
+  if (resourceKey(resource.group, resource.plural) !== "/secrets" || !isObject(object)) return undefined
+  for (const [, value] of sortedEntries(object["data"])) {
+    if (typeof value !== "string") continue
+    const bad = value.search(/[^A-Za-z0-9+/=]|=(?=[^=])/)
+    if (bad >= 0) return `illegal base64 data at input byte ${bad}`
+    if (value.length % 4 !== 0) return `illegal base64 data at input byte ${value.length - (value.length % 4)}`
+  }
+  return undefined
+}
+
+const emptyCollection = (v: unknown) => v === null || (Array.isArray(v) ? v.length === 0 : isObject(v) && Object.keys(v).length === 0)
+const METADATA_COLLECTIONS = ["labels", "annotations", "finalizers", "ownerReferences", "managedFields"]
+const CONTENT_COLLECTIONS = ["data", "binaryData", "stringData"]
+
+/**
+ * What a write keeps after kube-apiserver decoded it into its Go types and encoded it again:
+ * nulls are gone, and so are empty lists and maps of the fields marked omitempty (the metadata's
+ * labels, annotations, finalizers, owner references; a ConfigMap's or Secret's data).
+ */
+export const roundTrip = (resource: Resource, object: JsonObject): JsonObject => {
+  const out: JsonObject = {}
+  for (const [k, v] of Object.entries(object)) {
+    if (v === null && (resource.builtin || k === "metadata")) continue
+    if (resource.builtin && CONTENT_COLLECTIONS.includes(k) && emptyCollection(v)) continue
+    out[k] = v
+  }
+  if (isObject(out["metadata"])) {
+    out["metadata"] = Object.fromEntries(
+      Object.entries(out["metadata"]).filter(([k, v]) => v !== null && !(METADATA_COLLECTIONS.includes(k) && emptyCollection(v)))
+    )
+  }
+  return out
+}
+
+/**
+ * What kube-apiserver decodes from a written object before validating it: for a Secret,
+ * `stringData` merged into `data` and `type` defaulted. (Stored, it loses its nulls and empty
+ * collections: {@link roundTrip}.)
+ */
 export const normalize = (resource: Resource, object: JsonObject): JsonObject => {
   if (resourceKey(resource.group, resource.plural) !== "/secrets") return object
   const { stringData, ...rest } = object
@@ -357,6 +405,22 @@ export const normalize = (resource: Resource, object: JsonObject): JsonObject =>
     }
     : rest["data"]
   return { ...rest, ...(data !== undefined ? { data } : {}), type: typeof rest["type"] === "string" && rest["type"] !== "" ? rest["type"] : "Opaque" }
+}
+
+/**
+ * The garbage collector's finalizers after a delete with a propagation policy: Orphan adds
+ * `orphan`, Foreground `foregroundDeletion` (each dropping the other), Background drops both, no
+ * policy keeps what is there. kube-apiserver only sets them; the garbage collector (not modelled)
+ * would act on them.
+ */
+export const gcFinalizers = (finalizers: ReadonlyArray<string>, policy: string | undefined): Array<string> => {
+  if (policy === undefined) return [...finalizers]
+  const rest = finalizers.filter((f) => f !== "orphan" && f !== "foregroundDeletion")
+  if (policy === "Orphan") return finalizers.includes("orphan") ? finalizers.filter((f) => f !== "foregroundDeletion") : [...rest, "orphan"]
+  if (policy === "Foreground") {
+    return finalizers.includes("foregroundDeletion") ? finalizers.filter((f) => f !== "orphan") : [...rest, "foregroundDeletion"]
+  }
+  return rest
 }
 
 // ---------------------------------------------------------------------------------------------

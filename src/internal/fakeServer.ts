@@ -7,6 +7,7 @@
 import { apply, conflictCauses, conflictMessage, recordUpdate } from "./fakeFields.ts"
 import {
   contentProblems,
+  gcFinalizers,
   creationDefaults,
   crdProblem,
   CRDS,
@@ -18,8 +19,10 @@ import {
   present,
   type Resource,
   resourceKey,
+  roundTrip,
   str,
   timestamp,
+  undecodableData,
   updateProblems,
   validateNames
 } from "./fakeKinds.ts"
@@ -38,6 +41,31 @@ const finalizersOf = (object: unknown): Array<string> => {
 }
 
 const withMeta = (object: JsonObject, meta: JsonObject): JsonObject => ({ ...object, metadata: meta })
+
+/** A time as Go prints it in a validation message. */
+const goTime = (value: unknown) => {
+  const d = new Date(String(value))
+  return Number.isNaN(d.getTime()) ? String(value) : d.toISOString().replace("T", " ").replace(/\.\d+Z$/, " +0000 UTC")
+}
+
+/**
+ * An update may not start a deletion (set deletionTimestamp) nor change its grace period; on an
+ * object being deleted, a missing or different deletionTimestamp, or a missing grace period, is
+ * put back silently.
+ */
+const deletionProblems = (current: JsonObject, next: JsonObject): Array<S.Cause> => {
+  const old = metadataOf(current)
+  const causes: Array<S.Cause> = []
+  const timestamp = next["deletionTimestamp"]
+  if (old["deletionTimestamp"] === undefined && timestamp !== undefined && timestamp !== null) {
+    causes.push({ reason: "FieldValueInvalid", message: `Invalid value: ${goTime(timestamp)}: field is immutable`, field: "metadata.deletionTimestamp" })
+  }
+  const grace = next["deletionGracePeriodSeconds"]
+  if (grace !== undefined && grace !== null && grace !== old["deletionGracePeriodSeconds"]) {
+    causes.push({ reason: "FieldValueInvalid", message: `Invalid value: ${String(grace)}: field is immutable`, field: "metadata.deletionGracePeriodSeconds" })
+  }
+  return causes
+}
 
 const withoutStatus = (object: JsonObject): JsonObject => {
   const { status: _, ...rest } = object
@@ -82,6 +110,11 @@ export class Server {
     const parsed = this.parseBody(request.body)
     if (parsed instanceof Error) return S.badRequest(parsed.message)
     const body = clone(parsed)
+    // a body that cannot become the kind's Go type is refused before anything else
+    const undecodable = verb === "create" || verb === "update" ? undecodableData(resolved.resource, body) : undefined
+    if (undecodable !== undefined) {
+      return S.badRequest(`${resolved.resource.kind} in version "${target!.version}" cannot be handled as a ${resolved.resource.kind}: v1.${resolved.resource.kind}.Data: decode base64: ${undecodable}`)
+    }
     switch (verb) {
       case "get":
         return this.get(resolved)
@@ -190,8 +223,13 @@ export class Server {
     const matching = items.filter(([key, o]) => key > start && this.store.matches(filter, o))
     // resourceVersion=0 is served whole by the watch cache, whatever the limit (kube-apiserver 1.20)
     const fromCache = start === "" && q.get("resourceVersion") === "0" && q.get("resourceVersionMatch") !== "Exact"
-    const page = limit > 0 && !fromCache ? matching.slice(0, limit) : matching
-    const more = page.length < matching.length
+    const paged = limit > 0 && !fromCache
+    const page = paged ? matching.slice(0, limit) : matching
+    // as etcd pages: a full page says more when any key follows its last, matching or not
+    const inRange = (o: JsonObject) => r.target.namespace === undefined || metadataOf(o)["namespace"] === r.target.namespace
+    // an exact metadata.name is read as a single key: never more
+    const single = selectors.fields.some((f) => f.field === "metadata.name" && f.equal)
+    const more = paged && !single && page.length === limit && items.some(([key, o]) => key > page[page.length - 1]![0] && inRange(o))
     const unfiltered = selectors.labels.length === 0 && selectors.fields.length === 0
     const metadata: JsonObject = {
       ...(r.resource.builtin ? {} : { continue: "" }),
@@ -287,7 +325,8 @@ export class Server {
     if (!r.resource.namespaced) delete metadata["namespace"]
     let object: JsonObject = normalize(r.resource, { ...clone(body), apiVersion: this.apiVersion(r), kind: r.resource.kind, metadata })
     if (r.resource.status) object = withoutStatus(object)
-    return { object: creationDefaults(r.resource, object), key }
+    // validated as decoded; from here on as stored (no nulls nor empty collections)
+    return { object: roundTrip(r.resource, creationDefaults(r.resource, object)), key }
   }
 
   private create(r: ResolvedTarget, body: unknown, ctx: Context): Answer {
@@ -297,7 +336,8 @@ export class Server {
     return this.commitCreate(r, prepared.key, object)
   }
 
-  private commitCreate(r: ResolvedTarget, key: string, object: JsonObject): Answer {
+  private commitCreate(r: ResolvedTarget, key: string, decoded: JsonObject): Answer {
+    const object = roundTrip(r.resource, decoded)
     if (this.dryRun(r)) return { status: 201, body: present(r.resource, this.version(r), object) }
     const resKey = resourceKey(r.resource.group, r.resource.plural)
     const stored = this.store.put(resKey, key, object)
@@ -349,12 +389,13 @@ export class Server {
       return S.badRequest("the namespace of the provided object does not match the namespace sent on the request")
     }
     const current = this.store.get(resourceKey(r.resource.group, r.resource.plural), r.key)
-    if (current === undefined) return S.notFound(r.resource, name)
-    // a uid in the body is a precondition, checked by the storage before anything else
+    // a uid in the body is a precondition, checked by the storage before anything else (a missing
+    // object has the empty uid)
     const uid = str(meta["uid"])
     if (uid !== undefined && uid !== "" && uid !== metadataOf(current)["uid"]) {
-      return S.storagePrecondition(r.resource, name, r.target.namespace, `UID in precondition: ${uid}, UID in object meta: ${String(metadataOf(current)["uid"])}`)
+      return S.storagePrecondition(r.resource, name, r.target.namespace, `UID in precondition: ${uid}, UID in object meta: ${str(metadataOf(current)["uid"]) ?? ""}`)
     }
+    if (current === undefined) return S.notFound(r.resource, name)
     const rv = str(meta["resourceVersion"])
     if (rv !== undefined && rv !== "" && rv !== metadataOf(current)["resourceVersion"]) return S.conflict(r.resource, name)
     if ((rv === undefined || rv === "") && !r.resource.unconditionalUpdate) {
@@ -364,30 +405,34 @@ export class Server {
         field: "metadata.resourceVersion"
       }])
     }
+    const immutable = r.target.subresource === "status" ? [] : deletionProblems(current, metadataOf(body))
     const next = r.target.subresource === "status" ? withStatusOf(current, body) : this.mainUpdate(r, current, body)
-    return this.commitUpdate(r, current, recordUpdate(current, next, this.manager(r), this.apiVersion(r), timestamp(ctx.now)))
+    return this.commitUpdate(r, current, recordUpdate(current, roundTrip(r.resource, next), this.manager(r), this.apiVersion(r), timestamp(ctx.now)), next, immutable)
   }
 
-  private commitUpdate(r: ResolvedTarget, current: JsonObject, proposed: JsonObject): Answer {
+  /** Validates `decoded` (the object as written), then stores `proposed` (as encoded, managed fields recorded). */
+  private commitUpdate(r: ResolvedTarget, current: JsonObject, proposed: JsonObject, decoded: JsonObject, metadataCauses: ReadonlyArray<S.Cause> = []): Answer {
     const name = r.target.name!
     const resKey = resourceKey(r.resource.group, r.resource.plural)
     const oldMeta = metadataOf(current)
     const added = finalizersOf(proposed).filter((f) => !finalizersOf(current).includes(f))
-    if (oldMeta["deletionTimestamp"] !== undefined && added.length > 0) {
-      return S.invalid(r.resource, name, [{
+    // validated as decoded (an empty map is not an absent one), stored as encoded
+    const causes: Array<S.Cause> = oldMeta["deletionTimestamp"] !== undefined && added.length > 0
+      ? [{
         reason: "FieldValueForbidden",
         message: `Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{${added.map((f) => JSON.stringify(f)).join(", ")}}`,
         field: "metadata.finalizers"
-      }])
-    }
+      }]
+      : []
+    causes.push(...metadataCauses)
     if (r.target.subresource === undefined) {
-      const causes = [
-        ...metadataProblems(metadataOf(proposed)),
-        ...updateProblems(r.resource, current, proposed),
-        ...contentProblems(r.resource, proposed)
-      ]
-      if (causes.length > 0) return S.invalid(r.resource, name, causes)
+      causes.push(
+        ...metadataProblems(metadataOf(decoded)),
+        ...updateProblems(r.resource, current, decoded),
+        ...contentProblems(r.resource, decoded)
+      )
     }
+    if (causes.length > 0) return S.invalid(r.resource, name, causes)
     const generation = this.nextGeneration(r, current, proposed)
     const next = generation === undefined ? proposed : withMeta(proposed, { ...metadataOf(proposed), generation })
     const dry = this.dryRun(r)
@@ -434,14 +479,20 @@ export class Server {
       throw e
     }
     if (!isObject(patched)) return S.badRequest("the patched object is not an object")
+    const undecodable = undecodableData(r.resource, patched)
+    if (undecodable !== undefined) {
+      const message = `Invalid value: ${JSON.stringify(JSON.stringify(patched))}: v1.${r.resource.kind}.Data: decode base64: ${undecodable}`
+      return S.failure(422, "Invalid", ` "" is invalid: patch: ${message}`, { causes: [{ reason: "FieldValueInvalid", message, field: "patch" }] })
+    }
     const patchedUid = metadataOf(patched)["uid"]
     if (patchedUid !== undefined && patchedUid !== null && patchedUid !== metadataOf(current)["uid"]) {
       return S.invalid(r.resource, name, [S.fieldInvalid("metadata.uid", String(patchedUid), "field is immutable")])
     }
     const rv = metadataOf(patched)["resourceVersion"]
     if (rv !== undefined && rv !== metadataOf(current)["resourceVersion"]) return S.conflict(r.resource, name)
+    const immutable = r.target.subresource === "status" ? [] : deletionProblems(current, metadataOf(patched))
     const next = r.target.subresource === "status" ? withStatusOf(current, patched) : this.mainUpdate(r, current, patched)
-    return this.commitUpdate(r, current, recordUpdate(current, next, this.manager(r), this.apiVersion(r), timestamp(ctx.now)))
+    return this.commitUpdate(r, current, recordUpdate(current, roundTrip(r.resource, next), this.manager(r), this.apiVersion(r), timestamp(ctx.now)), next, immutable)
   }
 
   private apply(r: ResolvedTarget, body: unknown, ctx: Context): Answer {
@@ -456,6 +507,15 @@ export class Server {
     if (!isObject(body)) return S.badRequest("the body of the request was in an unknown format")
     const name = r.target.name!
     const resKey = resourceKey(r.resource.group, r.resource.plural)
+    // the merged object is converted to the kind's Go type after the conflicts were checked
+    const unconvertible = (object: JsonObject): Answer | undefined => {
+      const undecodable = undecodableData(r.resource, object)
+      return undecodable === undefined ? undefined : S.failure(
+        500,
+        undefined,
+        `failed to convert new object to proper version: unable to convert unstructured object to /${r.target.version}, Kind=${r.resource.kind}: error decoding from json: ${undecodable}`
+      )
+    }
     const force = isTrue(r.target.query.get("force"))
     const current = this.store.get(resKey, r.key)
     const onStatus = r.target.subresource === "status"
@@ -464,22 +524,29 @@ export class Server {
     const time = timestamp(ctx.now)
     if (current === undefined) {
       if (onStatus) return S.notFound(r.resource, name)
+      const early = unconvertible(body)
+      if (early !== undefined) return early
       const prepared = this.prepareCreate(r, { ...body, metadata: { ...metadataOf(body), name: metadataOf(body)["name"] ?? name } }, ctx, name)
       if (!("object" in prepared)) return prepared
       const base = { apiVersion: prepared.object["apiVersion"], kind: prepared.object["kind"], metadata: prepared.object["metadata"] }
-      const result = apply({ current: base as JsonObject, applied: body, manager, force, apiVersion: this.apiVersion(r), time, skip })
+      const result = apply({ current: base as JsonObject, applied: roundTrip(r.resource, body), manager, force, apiVersion: this.apiVersion(r), time, skip })
       if (result._tag === "Conflicts") return this.conflicts(result.conflicts)
-      return this.commitCreate(r, prepared.key, creationDefaults(r.resource, result.object))
+      const refused = unconvertible(result.object)
+      if (refused !== undefined) return refused
+      return this.commitCreate(r, prepared.key, creationDefaults(r.resource, normalize(r.resource, result.object)))
     }
+    const result = apply({ current, applied: roundTrip(r.resource, body), manager, force, apiVersion: this.apiVersion(r), time, skip })
+    if (result._tag === "Conflicts") return this.conflicts(result.conflicts)
+    const refused = unconvertible(result.object)
+    if (refused !== undefined) return refused
+    // a resourceVersion in the applied configuration is a precondition, checked last
     const rv = str(metadataOf(body)["resourceVersion"])
     if (rv !== undefined && rv !== metadataOf(current)["resourceVersion"]) return S.conflict(r.resource, name)
-    const result = apply({ current, applied: body, manager, force, apiVersion: this.apiVersion(r), time, skip })
-    if (result._tag === "Conflicts") return this.conflicts(result.conflicts)
     // apply only merged the fields it may touch; the rest of the object stays as stored
     const merged = onStatus ? withStatusOf(current, result.object) : this.mainUpdate(r, current, result.object)
     const managedFields = metadataOf(result.object)["managedFields"]
     const { managedFields: _, ...meta } = metadataOf(merged)
-    return this.commitUpdate(r, current, withMeta(merged, managedFields === undefined ? meta : { ...meta, managedFields }))
+    return this.commitUpdate(r, current, roundTrip(r.resource, withMeta(merged, managedFields === undefined ? meta : { ...meta, managedFields })), merged)
   }
 
   private conflicts(conflicts: Parameters<typeof conflictMessage>[0]): Answer {
@@ -492,17 +559,23 @@ export class Server {
   private delete(r: ResolvedTarget, body: unknown): Answer {
     const name = r.target.name!
     const resKey = resourceKey(r.resource.group, r.resource.plural)
-    const current = this.store.get(resKey, r.key)
-    if (current === undefined) return S.notFound(r.resource, name)
     // with a body, kube-apiserver reads every option from it (a dryRun in the query is then ignored)
     const options: JsonObject = isObject(body) ? body : {
       ...(r.target.query.get("dryRun") !== null ? { dryRun: [r.target.query.get("dryRun")] } : {}),
       ...(r.target.query.get("propagationPolicy") !== null ? { propagationPolicy: r.target.query.get("propagationPolicy") } : {})
     }
+    // the options are validated before the object is looked up
     const policy = options["propagationPolicy"]
-    if (policy !== undefined && policy !== "Foreground" && policy !== "Background" && policy !== "Orphan") {
-      return S.badRequest(`propagationPolicy: Unsupported value: ${JSON.stringify(policy)}: supported values: "Foreground", "Background", "Orphan"`)
+    if (policy !== undefined && policy !== null && policy !== "Foreground" && policy !== "Background" && policy !== "Orphan") {
+      const message = `Unsupported value: ${JSON.stringify(policy)}: supported values: "Foreground", "Background", "Orphan", "nil"`
+      return S.failure(422, "Invalid", `DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: ${message}`, {
+        group: "meta.k8s.io",
+        kind: "DeleteOptions",
+        causes: [{ reason: "FieldValueNotSupported", message, field: "propagationPolicy" }]
+      })
     }
+    const current = this.store.get(resKey, r.key)
+    if (current === undefined) return S.notFound(r.resource, name)
     const meta = metadataOf(current)
     const preconditions = isObject(options["preconditions"]) ? options["preconditions"] : {}
     const uid = str(preconditions["uid"])
@@ -521,14 +594,18 @@ export class Server {
         `the ResourceVersion in the precondition (${rv}) does not match the ResourceVersion in record (${String(meta["resourceVersion"])}). The object might have been modified`
       )
     }
-    const pending = finalizersOf(current).length > 0 || resKey === NAMESPACES || resKey === CRDS
+    const special = resKey === NAMESPACES || resKey === CRDS
+    // the garbage collector's finalizers as the propagation policy asks (special kinds keep theirs)
+    const finalizers = special ? finalizersOf(current) : gcFinalizers(finalizersOf(current), typeof policy === "string" ? policy : undefined)
+    const pending = finalizers.length > 0 || special
     const dry = Array.isArray(options["dryRun"]) && options["dryRun"].includes("All")
     if (dry) {
       if (!pending) return r.resource.returnDeletedObject ? this.show(r, current) : S.success(r.resource, name, String(meta["uid"]))
-      if (meta["deletionTimestamp"] !== undefined) return this.show(r, current)
-      return this.show(r, withMeta(current, { ...meta, deletionTimestamp: timestamp(this.store.now), ...(resKey === NAMESPACES ? {} : { deletionGracePeriodSeconds: 0 }) }))
+      const marked = special ? meta : { ...meta, ...(finalizers.length > 0 ? { finalizers } : {}) }
+      if (meta["deletionTimestamp"] !== undefined) return this.show(r, withMeta(current, marked))
+      return this.show(r, withMeta(current, { ...marked, deletionTimestamp: timestamp(this.store.now), ...(resKey === NAMESPACES ? {} : { deletionGracePeriodSeconds: 0 }) }))
     }
-    const remaining = this.store.delete(resKey, r.key)
+    const remaining = this.store.delete(resKey, r.key, special ? undefined : finalizers)
     if (remaining !== undefined) return this.show(r, remaining)
     return r.resource.returnDeletedObject ? this.show(r, current) : S.success(r.resource, name, String(meta["uid"]))
   }

@@ -196,9 +196,10 @@ export class Store {
 
   /**
    * Deletes as the API server does: an object with finalizers only gets a deletionTimestamp;
-   * namespaces and CRDs start their controllers. Returns the object while it still exists.
+   * namespaces and CRDs start their controllers. `after`: the finalizers the delete leaves (the
+   * garbage collector's, as its propagation policy asks). Returns the object while it still exists.
    */
-  delete(resource: string, key: string): JsonObject | undefined {
+  delete(resource: string, key: string, after?: ReadonlyArray<string>): JsonObject | undefined {
     const current = this.get(resource, key)
     if (current === undefined) return undefined
     const meta = metadataOf(current)
@@ -239,13 +240,20 @@ export class Store {
       this.cleanupCrd(key)
       return marked
     }
-    const finalizers = meta["finalizers"]
-    if (Array.isArray(finalizers) && finalizers.length > 0) {
-      if (deleting) return current
-      const generation = typeof meta["generation"] === "number" ? { generation: meta["generation"] + 1 } : {}
+    const before = Array.isArray(meta["finalizers"]) ? meta["finalizers"] as Array<string> : []
+    const finalizers = after !== undefined ? [...after] : before
+    if (finalizers.length > 0) {
+      const same = finalizers.length === before.length && finalizers.every((f, i) => f === before[i])
+      if (deleting && same) return current
+      const generation = !deleting && typeof meta["generation"] === "number" ? { generation: meta["generation"] + 1 } : {}
       return this.put(resource, key, {
         ...current,
-        metadata: { ...meta, deletionTimestamp: timestamp(this.now), deletionGracePeriodSeconds: 0, ...generation }
+        metadata: {
+          ...meta,
+          finalizers,
+          ...(deleting ? {} : { deletionTimestamp: timestamp(this.now), deletionGracePeriodSeconds: 0 }),
+          ...generation
+        }
       })
     }
     this.remove(resource, key)

@@ -176,4 +176,84 @@ contract("refusals", {}, (it) => {
         assert.deepStrictEqual(refusal(answer), invalid("ConfigMap", "d", [["FieldValueInvalid", "data[a b]", `Invalid value: "a b": ${CONFIG_KEY}`]]))
       }))
   })
+
+  describe("found by the differential test", () => {
+    it.effect("Secret data must be strict base64: 400 on POST and PUT, 422 on a merge patch; Secrets default to type Opaque and merge stringData into data", () =>
+      Effect.gen(function*() {
+        const backend = yield* Backend
+        const ns = yield* freshNamespace()
+        const path = `/api/v1/namespaces/${ns}/secrets`
+        const bad = yield* backend.send({ method: "POST", path, body: { metadata: { name: "s" }, data: { k: "not base64!" } } })
+        assert.strictEqual(bad.status, 400)
+        assert.strictEqual(bad.body.reason, "BadRequest")
+        assert.include(bad.body.message, `Secret in version "v1" cannot be handled as a Secret: v1.Secret.Data: decode base64: illegal base64 data at input byte 3`)
+        const made = yield* backend.send({ method: "POST", path, body: { metadata: { name: "s" }, stringData: { k: "v" } } })
+        assert.strictEqual(made.status, 201)
+        assert.deepStrictEqual({ data: made.body.data, type: made.body.type, stringData: made.body.stringData }, { data: { k: "dg==" }, type: "Opaque", stringData: undefined })
+        const put = yield* backend.send({ method: "PUT", path: `${path}/s`, body: { ...made.body, data: { k: "dg" } } })
+        assert.deepStrictEqual([put.status, put.body.reason], [400, "BadRequest"])
+        const patched = yield* backend.send({ method: "PATCH", path: `${path}/s`, contentType: "application/merge-patch+json", body: { data: { k: "!!" } } })
+        assert.deepStrictEqual([patched.status, patched.body.reason, patched.body.details.causes[0].field], [422, "Invalid", "patch"])
+      }))
+
+    it.effect("a delete's options are checked before the object is looked up; Orphan and Foreground leave the garbage collector's finalizer, Background takes it away", () =>
+      Effect.gen(function*() {
+        const backend = yield* Backend
+        const ns = yield* freshNamespace()
+        const path = `/api/v1/namespaces/${ns}/configmaps`
+        const unknown = yield* backend.send({ method: "DELETE", path: `${path}/missing`, body: { propagationPolicy: "Sideways" } })
+        assert.deepStrictEqual(refusal(unknown), {
+          status: 422,
+          reason: "Invalid",
+          message: `DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: "Sideways": supported values: "Foreground", "Background", "Orphan", "nil"`,
+          causes: [`FieldValueNotSupported propagationPolicy: Unsupported value: "Sideways": supported values: "Foreground", "Background", "Orphan", "nil"`]
+        })
+        yield* backend.send({ method: "POST", path, body: { metadata: { name: "a", finalizers: ["example.com/f"] } } })
+        const orphaned = yield* backend.send({ method: "DELETE", path: `${path}/a`, body: { propagationPolicy: "Orphan" } })
+        assert.deepStrictEqual(orphaned.body.metadata.finalizers, ["example.com/f", "orphan"])
+        assert.isString(orphaned.body.metadata.deletionTimestamp)
+        const foreground = yield* backend.send({ method: "DELETE", path: `${path}/a`, body: { propagationPolicy: "Foreground" } })
+        assert.deepStrictEqual(foreground.body.metadata.finalizers, ["example.com/f", "foregroundDeletion"])
+        const background = yield* backend.send({ method: "DELETE", path: `${path}/a`, body: { propagationPolicy: "Background" } })
+        assert.deepStrictEqual(background.body.metadata.finalizers, ["example.com/f"])
+        assert.isAbove(Number(background.body.metadata.resourceVersion), Number(orphaned.body.metadata.resourceVersion))
+      }))
+
+    it.effect("nulls and empty labels, finalizers or ConfigMap data are not stored: writing them changes nothing", () =>
+      Effect.gen(function*() {
+        const backend = yield* Backend
+        const ns = yield* freshNamespace()
+        const path = `/api/v1/namespaces/${ns}/configmaps`
+        const created = yield* backend.send({ method: "POST", path, body: { metadata: { name: "a", labels: {}, finalizers: [], annotations: null }, data: {}, immutable: null } })
+        assert.deepStrictEqual(Object.keys(created.body).sort(), ["apiVersion", "kind", "metadata"])
+        assert.deepStrictEqual(Object.keys(created.body.metadata).filter((k) => k !== "managedFields").sort(), [
+          "creationTimestamp",
+          "name",
+          "namespace",
+          "resourceVersion",
+          "uid"
+        ])
+        const put = yield* backend.send({ method: "PUT", path: `${path}/a`, body: { ...created.body, metadata: { ...created.body.metadata, labels: {} }, data: {} } })
+        assert.strictEqual(put.body.metadata.resourceVersion, created.body.metadata.resourceVersion)
+      }))
+
+    it.effect("a full page says more when any object follows, matching the selectors or not; an exact metadata.name never pages", () =>
+      Effect.gen(function*() {
+        const backend = yield* Backend
+        const ns = yield* freshNamespace()
+        const path = `/api/v1/namespaces/${ns}/configmaps`
+        yield* backend.send({ method: "POST", path, body: { metadata: { name: "a", labels: { app: "web" } } } })
+        yield* backend.send({ method: "POST", path, body: { metadata: { name: "b" } } })
+        const first = yield* backend.send({ method: "GET", path: `${path}?labelSelector=app%3Dweb&limit=1` })
+        assert.deepStrictEqual(first.body.items.map((i: any) => i.metadata.name), ["a"])
+        assert.isString(first.body.metadata.continue)
+        assert.isUndefined(first.body.metadata.remainingItemCount)
+        const rest = yield* backend.send({ method: "GET", path: `${path}?labelSelector=app%3Dweb&limit=1&continue=${encodeURIComponent(first.body.metadata.continue)}` })
+        assert.deepStrictEqual(rest.body.items, [])
+        assert.isUndefined(rest.body.metadata.continue)
+        const named = yield* backend.send({ method: "GET", path: `${path}?fieldSelector=metadata.name%3Da&limit=1` })
+        assert.deepStrictEqual(named.body.items.map((i: any) => i.metadata.name), ["a"])
+        assert.isUndefined(named.body.metadata.continue)
+      }))
+  })
 })
