@@ -464,7 +464,9 @@ contract("objects", {}, (it) => {
         const events = yield* Fiber.join(fiber)
         const elapsed = Date.now() - started
         assert.isAtLeast(elapsed, 3500)
-        assert.isBelow(elapsed, 7000)
+        // it ended (a watch the server kept open would hang the join); how soon after 4 s depends
+        // on how busy the machine is
+        assert.isBelow(elapsed, 60_000)
         assert.isAbove(events.length, 0)
         assert.isTrue(events.every((e) => e.type === "BOOKMARK"), "nothing matched the selector")
         const latest = Math.max(...events.map((e) => (e.type === "BOOKMARK" ? Number(e.resourceVersion) : 0)))

@@ -113,6 +113,7 @@ layer(cluster(), { excludeTestServices: true })("Client against kube-apiserver 1
   describe("transport", () => {
     it.effect("a server that accepts and never answers fails the call within its timeout", () =>
       Effect.gen(function*() {
+        // the upper bounds only tell the deadlines apart: a loaded machine runs timers late
         const { client, proxy } = yield* viaProxy({ timeout: "700 millis" })
         proxy.blackHole(true)
         const started = performance.now()
@@ -120,12 +121,14 @@ layer(cluster(), { excludeTestServices: true })("Client against kube-apiserver 1
         const elapsed = performance.now() - started
         assert.strictEqual(error._tag, "RequestTimeout")
         assert.isAtLeast(elapsed, 650)
-        assert.isBelow(elapsed, 2000)
+        assert.isBelow(elapsed, 30_000)
         // a per-call deadline overrides the client's
+        const { client: patient, proxy: proxy2 } = yield* viaProxy({ timeout: "1 minute" })
+        proxy2.blackHole(true)
         const started2 = performance.now()
-        const error2 = yield* Effect.flip(client.get(Kind.Namespace, { name: "default" }, { timeout: "200 millis" }))
+        const error2 = yield* Effect.flip(patient.get(Kind.Namespace, { name: "default" }, { timeout: "200 millis" }))
         assert.strictEqual(error2._tag, "RequestTimeout")
-        assert.isBelow(performance.now() - started2, 650)
+        assert.isBelow(performance.now() - started2, 30_000, "the call's 200 ms, not the client's minute")
       }))
 
     it.effect("interrupting a call in flight closes its connection", () =>

@@ -102,6 +102,12 @@ const startWriter = (kind: Kind.Kind<any, false>, keys: ReadonlyArray<string>, m
 
 const MigrationLive = Crd.layer.pipe(Layer.provideMerge(cluster()))
 
+/**
+ * 1,000 objects written, listed and rewritten take a few seconds on a quiet machine and many times
+ * that on a loaded one: the tests wait for the work to finish, not for a quiet machine's time.
+ */
+const MIGRATION_TIMEOUT = 600_000
+
 layer(MigrationLive, { excludeTestServices: true, timeout: "300 seconds" })("Crd.migrate (real API server)", (it) => {
   it.effect("an unchanged PUT re-encodes an object in the current storage version (checked in etcd)", () =>
     Effect.gen(function*() {
@@ -209,7 +215,7 @@ layer(MigrationLive, { excludeTestServices: true, timeout: "300 seconds" })("Crd
       // now v1 can go
       const { v2: only } = gizmo(group)
       assert.strictEqual((yield* crds.ensureCreated(Crd.makeUnsafe(only))).action, "updated")
-    }))
+    }), MIGRATION_TIMEOUT)
 
   it.effect("a migration interrupted halfway finishes when run again, skipping what was done", () =>
     Effect.gen(function*() {
@@ -252,7 +258,7 @@ layer(MigrationLive, { excludeTestServices: true, timeout: "300 seconds" })("Crd
       const after = yield* client.get(Kind.CustomResourceDefinition, { name: v2Crd.name })
       assert.deepStrictEqual(after.status?.storedVersions, ["v2"])
       assert.isUndefined(after.metadata.annotations?.[Crd.checkpointAnnotation])
-    }))
+    }), MIGRATION_TIMEOUT)
 
   it.effect("refuses to migrate before the definition's storage version is applied", () =>
     Effect.gen(function*() {

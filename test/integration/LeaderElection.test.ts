@@ -22,6 +22,12 @@ type ConfigMap = Kind.Type<typeof Kind.ConfigMap>
 const timing = { leaseDuration: "3 seconds", renewDeadline: "2 seconds", retryPeriod: "500 millis" } as const
 const LEASE_MS = 3_000
 const RETRY_MS = 500
+/**
+ * What a loaded machine may add to a timing: timers run late and API calls take longer. The
+ * bounds below say which mechanism acted (the Lease expiring, a release, a renew deadline); the
+ * exact timings are tested on TestClock in test/unit/LeaderElection.test.ts.
+ */
+const LOADED_MS = 3_000
 
 /** Who reconciles when: every reconcile's start and end, and any start while the other instance had one in flight. */
 const makeLedger = () => {
@@ -184,7 +190,7 @@ layer(cluster(), { excludeTestServices: true })("Leader election on kube-apiserv
       yield* leads(b, { timeout: "15 seconds", interval: "20 millis" })
       const handover = b.transitions[0]![0] - killedAt
       assert.isAtLeast(handover, LEASE_MS - 1.2 * RETRY_MS, "not before the Lease could have expired")
-      assert.isAtMost(handover, LEASE_MS + 2 * 1.2 * RETRY_MS + 700, "within the lease duration after the last renewal it saw")
+      assert.isAtMost(handover, LEASE_MS + 2 * 1.2 * RETRY_MS + LOADED_MS, "within the lease duration after the last renewal it saw")
       yield* eventually(Effect.sync(() => assert.isAtLeast(ledger.by("b").length, 3)))
       assert.deepStrictEqual(ledger.overlaps, [])
       const lease = yield* leaseIn(ns)
@@ -206,13 +212,14 @@ layer(cluster(), { excludeTestServices: true })("Leader election on kube-apiserv
       yield* eventually(Effect.sync(() => assert.isAtLeast(ledger.by("b").length, 4)))
       const aStopped = a.transitions.find(([, l]) => !l)![0]
       const bStarted = b.transitions.find(([, l]) => l)![0]
-      assert.isBelow(aStopped - partitionedAt, 2_000 + 1.2 * RETRY_MS + 200, "a stopped within the renew deadline of its last renewal")
+      assert.isBelow(aStopped - partitionedAt, 2_000 + 1.2 * RETRY_MS + LOADED_MS, "a stopped within the renew deadline of its last renewal")
       assert.isBelow(aStopped, bStarted, "a stopped before b acquired")
       assert.isAbove(ledger.by("a").filter((r) => r.start > partitionedAt).length, 0, "a was reconciling while partitioned")
-      // a's reconciles were interrupted at once: none ran on past its step-down, none started after
+      // a's reconciles were interrupted when it stepped down: none ran on until b started
       for (const run of ledger.by("a")) {
         assert.isDefined(run.end)
-        assert.isBelow(run.end!, aStopped + 100, `${run.name} ended after a stopped leading`)
+        assert.isBelow(run.end!, bStarted, `${run.name} still ran when b started leading`)
+        assert.isBelow(run.end!, aStopped + LOADED_MS, `${run.name} ran on after a stopped leading`)
       }
       // every run of a ended before any run of b started
       const lastA = Math.max(...ledger.by("a").map((r) => r.end!))
@@ -246,8 +253,9 @@ layer(cluster(), { excludeTestServices: true })("Leader election on kube-apiserv
       assert.include(["", "b"], lease.spec?.holderIdentity, "a is no longer the holder")
       yield* leads(b, { timeout: "10 seconds", interval: "20 millis" })
       const takeover = b.transitions[0]![0]
-      assert.isAtMost(takeover - released, 1.2 * RETRY_MS + 300, "within about one retry period of the release")
-      assert.isAtMost(takeover - stopping, 1_500, "far sooner than the lease duration")
+      // the Lease expiring would take at least its duration less a retry period after a's last renewal
+      assert.isBelow(takeover - released, LEASE_MS - 1.2 * RETRY_MS, "taken over after the release, not the Lease's expiry")
+      assert.isBelow(takeover - stopping, LEASE_MS + LOADED_MS, "sooner than the lease duration, give or take a loaded machine")
       yield* eventually(Effect.sync(() => assert.isAtLeast(ledger.by("b").length, 3)))
       assert.deepStrictEqual(ledger.overlaps, [])
       yield* stop(b)
