@@ -47,7 +47,7 @@ if (mode === "startup") {
         const { system, user } = process.cpuUsage(cpu0)
         return Math.round((user + system) / 1000)
       }
-      const controller = yield* Controller.make({ name: "bench", kind: Kind.ConfigMap, namespace: STARTUP_NAMESPACE, resources: [noop], concurrency })
+      const controller = yield* Controller.make({ finalizerPrefix: "operatorkit.test", name: "bench", kind: Kind.ConfigMap, namespace: STARTUP_NAMESPACE, resources: [noop], concurrency })
       yield* controller.synced
       const synced = performance.now() - start
       const syncedCpu = cpuMs()
@@ -81,7 +81,7 @@ if (mode === "startup") {
           ensureCreated: (cm) => Effect.sync(() => record(cm.data?.["stamp"])),
           ensureDeleted: () => Effect.void
         })
-        const controller = yield* Controller.make({ name: "bench", kind: Kind.ConfigMap, namespace: LATENCY_NAMESPACE, resources: [probe], concurrency: 4 })
+        const controller = yield* Controller.make({ finalizerPrefix: "operatorkit.test", name: "bench", kind: Kind.ConfigMap, namespace: LATENCY_NAMESPACE, resources: [probe], concurrency: 4 })
         yield* controller.synced
         yield* Effect.sleep("500 millis")
         latencies.length = 0

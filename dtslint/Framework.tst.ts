@@ -31,15 +31,15 @@ describe("Framework", () => {
     >()
   })
   it("a controller's requirements are the union of its resources' requirements (the Reconciliation it provides itself)", () => {
-    expect(Controller.make({ name: "c", kind: Kind.ConfigMap, resources: [usesDb, usesMailer] })).type.toBe<
+    expect(Controller.make({ name: "c", kind: Kind.ConfigMap, finalizerPrefix: "example.com", resources: [usesDb, usesMailer] })).type.toBe<
       Effect.Effect<Controller.Controller<ConfigMap>, never, Client.Client | Scope.Scope | Database | Mailer>
     >()
-    expect(Controller.run({ name: "c", kind: Kind.ConfigMap, resources: [usesDb] })).type.toBe<
+    expect(Controller.run({ name: "c", kind: Kind.ConfigMap, finalizerPrefix: "example.com", resources: [usesDb] })).type.toBe<
       Effect.Effect<never, never, Client.Client | Database>
     >()
   })
   it("resources must fit the controller's kind", () => {
-    expect(Controller.make).type.not.toBeCallableWith({ name: "c", kind: Kind.ConfigMap, resources: [forRoleBindings] })
+    expect(Controller.make).type.not.toBeCallableWith({ name: "c", kind: Kind.ConfigMap, finalizerPrefix: "example.com", resources: [forRoleBindings] })
   })
 })
 

@@ -4,7 +4,14 @@
  * - Keys, not events: changes from a (shared) informer go into a `WorkQueue`; reconciles of one
  *   key never overlap, events during a reconcile cause one follow-up, failures are retried with
  *   per-key backoff and reported, never stopping the controller or the process.
- * - Finalizers: `<prefix>/<controller name>` (default prefix `operatorkit.giantswarm.io`) is added
+ * - Names of our own: the finalizer is `<prefix>/<controller name>` and the pause annotation
+ *   `<prefix>/paused`, where the prefix is the API group of the controller's kind (a custom
+ *   resource's group is the user's domain); for a built-in kind, whose group is Kubernetes', the
+ *   `finalizerPrefix` (or `finalizer`) option is required. Objects still carrying the names of
+ *   operatorkit 0.1's default prefix `operatorkit.giantswarm.io` keep working: that finalizer is
+ *   replaced by ours at the next reconcile (or removed with ours on deletion) and that pause
+ *   annotation is honoured.
+ * - Finalizers: ours is added
  *   with a resourceVersion precondition before any `ensureCreated`, then the same pass goes on
  *   with `ensureCreated` on the patched object. It is removed only after every `ensureDeleted`
  *   succeeded (and neither "cancel the reconciliation" nor "keep finalizers" was asked for), from a
@@ -32,8 +39,8 @@
  *   never acted on from its last good copy, until a fix lets it decode. Deleted with our finalizer
  *   on it, it keeps the finalizer by default; `undecodableDeletion` can release it, or hand the raw
  *   object to a hook first.
- * - A pause annotation (default `operatorkit.giantswarm.io/paused: "true"`) stops all work on an
- *   object; removing it resumes.
+ * - A pause annotation (default `<prefix>/paused: "true"`) stops all work on an object; removing it
+ *   resumes.
  * - Graceful shutdown: when the scope closes, no new keys are taken; reconciles in flight get up
  *   to `shutdownTimeout` to finish, then they are interrupted.
  * - Observability: each reconcile is a root span `Controller.reconcile` linked to the
@@ -101,9 +108,13 @@ export interface Watch {
  * @since 0.1.0
  * @category models
  */
-export interface Options<A extends Kind.KubeObject, Rs extends ReadonlyArray<Framework.Resource<A, any, any>>> {
+export interface Options<
+  A extends Kind.KubeObject,
+  Rs extends ReadonlyArray<Framework.Resource<A, any, any>>,
+  B extends boolean = boolean
+> {
   readonly name: string
-  readonly kind: Kind.Kind<A>
+  readonly kind: Kind.Kind<A, B>
   /** Run in this order for each object. */
   readonly resources: Rs
   readonly namespace?: string | undefined
@@ -111,14 +122,17 @@ export interface Options<A extends Kind.KubeObject, Rs extends ReadonlyArray<Fra
   readonly fieldSelector?: string | undefined
   /** The whole finalizer name; default `<finalizerPrefix>/<name>`. */
   readonly finalizer?: string | undefined
-  /** Default `operatorkit.giantswarm.io`. */
+  /**
+   * The prefix of the finalizer and of the pause annotation: a domain of yours. Default: the API
+   * group of a custom kind; required for a built-in kind (see {@link OwnNames}).
+   */
   readonly finalizerPrefix?: string | undefined
   /**
    * Keys reconciled at once (default 4). Reconciles mostly wait on the API server, so a few run in
    * parallel cheaply, while one key never overlaps itself; more mostly adds load on the server.
    */
   readonly concurrency?: number | undefined
-  /** Objects with this annotation and value are left alone. `false` turns pausing off. */
+  /** Objects with this annotation and value are left alone (default `<prefix>/paused: "true"`). `false` turns pausing off. */
   readonly pause?: { readonly annotation: string; readonly value: string } | false | undefined
   readonly predicates?: ReadonlyArray<Predicate<A>> | undefined
   readonly watches?: ReadonlyArray<Watch> | undefined
@@ -286,22 +300,70 @@ const reconcileTime = histogramOf(
 )
 
 /**
- * The finalizer a controller uses.
+ * What a controller of a built-in kind (`Builtin` true, or unknown) must say: a prefix of its own
+ * domain for its finalizer and pause annotation (the kind's group is Kubernetes', not yours), or
+ * the whole finalizer name. A custom kind needs neither: its group is the default prefix.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type OwnNames<B extends boolean> = [B] extends [false] ? {}
+  : { readonly finalizerPrefix: string } | { readonly finalizer: string }
+
+/**
+ * The prefix operatorkit 0.1 used by default for finalizers and the pause annotation. Objects that
+ * carry it keep working: its finalizer is replaced by the controller's own, its pause annotation
+ * is honoured.
  *
  * @example
  * ```ts
  * import { Controller } from "operatorkit"
  *
- * Controller.finalizerName({ name: "tenant-operator" }) // => "operatorkit.giantswarm.io/tenant-operator"
+ * Controller.legacyPrefix // => "operatorkit.giantswarm.io"
+ * ```
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const legacyPrefix = "operatorkit.giantswarm.io"
+
+/** The prefix of a controller's names, or undefined for a built-in kind that was given none. */
+const prefixOf = (options: { readonly kind: Kind.Any; readonly finalizer?: string | undefined; readonly finalizerPrefix?: string | undefined }) =>
+  options.finalizerPrefix ??
+    (options.finalizer !== undefined && options.finalizer.includes("/") ? options.finalizer.slice(0, options.finalizer.indexOf("/")) : undefined) ??
+    (options.kind.builtin ? undefined : options.kind.group)
+
+const missingPrefix = (name: string, kind: Kind.Any) =>
+  `controller ${name}: ${kind.kind} is a built-in kind, so its API group (${kind.group === "" ? "core" : kind.group}) is not a domain of yours ` +
+  "to name a finalizer after: set finalizerPrefix to one (e.g. \"example.com\"), or finalizer to the whole name"
+
+/**
+ * The finalizer a controller uses: `<prefix>/<name>`, the prefix being `finalizerPrefix`, else the
+ * API group of its (custom) kind.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Controller, Kind } from "operatorkit"
+ *
+ * const Tenant = Kind.custom({ group: "tenancy.example.com", version: "v1", kind: "Tenant", namespaced: false, spec: Schema.Struct({}) })
+ * Controller.finalizerName({ name: "tenant-operator", kind: Tenant }) // => "tenancy.example.com/tenant-operator"
+ * Controller.finalizerName({ name: "cm-operator", kind: Kind.ConfigMap, finalizerPrefix: "example.com" }) // => "example.com/cm-operator"
  * ```
  *
  * @since 0.1.0
  * @category constructors
  */
-export const finalizerName = (options: { readonly name: string; readonly finalizer?: string | undefined; readonly finalizerPrefix?: string | undefined }) =>
-  options.finalizer ?? `${options.finalizerPrefix ?? "operatorkit.giantswarm.io"}/${options.name}`
-
-const defaultPause = { annotation: "operatorkit.giantswarm.io/paused", value: "true" }
+export const finalizerName = <B extends boolean>(
+  options:
+    & { readonly name: string; readonly kind: Kind.Kind<any, B>; readonly finalizer?: string | undefined; readonly finalizerPrefix?: string | undefined }
+    & OwnNames<B>
+): string => {
+  const prefix = prefixOf(options)
+  if (options.finalizer !== undefined) return options.finalizer
+  if (prefix === undefined) throw new Error(missingPrefix(options.name, options.kind))
+  return `${prefix}/${options.name}`
+}
 
 /**
  * Starts a controller; it runs until the scope closes, then stops gracefully.
@@ -317,7 +379,7 @@ const defaultPause = { annotation: "operatorkit.giantswarm.io/paused", value: "t
  *   ensureDeleted: (cm) => Effect.log(`bye ${cm.metadata.name}`)
  * })
  * const program = Effect.scoped(Effect.gen(function*() {
- *   const controller = yield* Controller.make({ name: "hello", kind: Kind.ConfigMap, resources: [hello] })
+ *   const controller = yield* Controller.make({ name: "hello", kind: Kind.ConfigMap, finalizerPrefix: "example.com", resources: [hello] })
  *   yield* controller.synced
  *   yield* Effect.never
  * }))
@@ -326,8 +388,8 @@ const defaultPause = { annotation: "operatorkit.giantswarm.io/paused", value: "t
  * @since 0.1.0
  * @category constructors
  */
-export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<Framework.Resource<A, any, any>>>(
-  options: Options<A, Rs>
+export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<Framework.Resource<A, any, any>>, B extends boolean = boolean>(
+  options: Options<A, Rs, B> & OwnNames<B>
 ): Effect.Effect<
   Controller<A>,
   never,
@@ -336,8 +398,13 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
   Effect.gen(function*() {
     const client = yield* Client.Client
     const { kind, name } = options
-    const finalizer = finalizerName(options)
-    const pause = options.pause === undefined ? defaultPause : options.pause
+    const prefix = prefixOf(options)
+    if (prefix === undefined) return yield* Effect.die(new Error(missingPrefix(name, kind)))
+    const finalizer = options.finalizer ?? `${prefix}/${name}`
+    const pause = options.pause === undefined ? { annotation: `${prefix}/paused`, value: "true" } : options.pause
+    // the names of operatorkit 0.1's default prefix, still recognised (see legacyPrefix)
+    const legacyFinalizer = `${legacyPrefix}/${name}` !== finalizer ? `${legacyPrefix}/${name}` : undefined
+    const legacyPause = options.pause === undefined ? `${legacyPrefix}/paused` : undefined
     const concurrency = Math.max(1, options.concurrency ?? 4)
     const rywTimeout = options.readYourWritesTimeout ?? "10 seconds"
     const predicates = options.predicates ?? []
@@ -398,7 +465,13 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
     const undecodables = new Map<string, Informer.Invalid>()
     const undecodableDeletion = options.undecodableDeletion ?? "keep"
     const hasFinalizer = (object: Kind.KubeObject) => object.metadata.finalizers?.includes(finalizer) ?? false
-    const paused = (object: A) => pause !== false && object.metadata.annotations?.[pause.annotation] === pause.value
+    const hasLegacy = (object: Kind.KubeObject) =>
+      legacyFinalizer !== undefined && (object.metadata.finalizers?.includes(legacyFinalizer) ?? false)
+    /** Ours under either name: the controller's own, or operatorkit 0.1's default. */
+    const ours = (object: Kind.KubeObject) => hasFinalizer(object) || hasLegacy(object)
+    const pausedBy = (annotations: Readonly<Record<string, string>> | undefined) =>
+      pause !== false && (annotations?.[pause.annotation] === pause.value || (legacyPause !== undefined && annotations?.[legacyPause] === "true"))
+    const paused = (object: A) => pausedBy(object.metadata.annotations)
     const refOf = (object: Kind.KubeObject) => ({ name: object.metadata.name, namespace: object.metadata.namespace })
     const present = (object: Kind.KubeObject) => ({ _tag: "Present" as const, object })
 
@@ -416,15 +489,21 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
           if (Option.isNone(fresh)) return Option.none()
           const current = fresh.value
           if (current.metadata.deletionTimestamp !== undefined) return Option.none()
-          if (hasFinalizer(current)) return Option.some(current)
+          if (hasFinalizer(current) && !hasLegacy(current)) return Option.some(current)
           const finalizers = current.metadata.finalizers
+          // operatorkit 0.1's finalizer becomes ours (or goes, when ours is there already)
+          const legacyAt = legacyFinalizer === undefined ? -1 : finalizers?.indexOf(legacyFinalizer) ?? -1
           const result = yield* tracker.around(
             key,
             kind,
             refOf(current),
             client.patch(kind, refOf(current), Patch.json([
               { op: "test", path: "/metadata/resourceVersion", value: current.metadata.resourceVersion },
-              finalizers === undefined
+              legacyAt >= 0
+                ? hasFinalizer(current)
+                  ? { op: "remove", path: `/metadata/finalizers/${legacyAt}` }
+                  : { op: "replace", path: `/metadata/finalizers/${legacyAt}`, value: finalizer }
+                : finalizers === undefined
                 ? { op: "add", path: "/metadata/finalizers", value: [finalizer] }
                 : { op: "add", path: "/metadata/finalizers/-", value: finalizer }
             ])),
@@ -454,19 +533,24 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
             Effect.catchTag("NotFound", () => Effect.succeedNone)
           )
           if (Option.isNone(fresh)) return
-          const index = fresh.value.metadata.finalizers?.indexOf(finalizer) ?? -1
-          if (index === -1) return
+          const present_ = fresh.value.metadata.finalizers ?? []
+          // ours under either name, highest index first so each removal leaves the next in place
+          const indices = [finalizer, legacyFinalizer]
+            .map((f) => (f === undefined ? -1 : present_.indexOf(f)))
+            .filter((i) => i >= 0)
+            .sort((a, b) => b - a)
+          if (indices.length === 0) return
           const result = yield* tracker.around(
             key,
             kind,
             refOf(fresh.value),
             client.patch(kind, refOf(fresh.value), Patch.json([
               { op: "test", path: "/metadata/resourceVersion", value: fresh.value.metadata.resourceVersion },
-              { op: "remove", path: `/metadata/finalizers/${index}` }
+              ...indices.map((i) => ({ op: "remove" as const, path: `/metadata/finalizers/${i}` }))
             ])),
             // removing the last finalizer deletes the object and answers its last stored version
             // (ours still in it): the cache must drop it, not merely reach that version
-            (answer) => hasFinalizer(answer) ? { _tag: "Gone" as const, uid: answer.metadata.uid } : present(answer)
+            (answer) => ours(answer) ? { _tag: "Gone" as const, uid: answer.metadata.uid } : present(answer)
           ).pipe(
             Effect.map(() => ({ _tag: "done" as const })),
             Effect.catchTag("NotFound", () => Effect.succeed({ _tag: "done" as const })),
@@ -526,11 +610,11 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
           state.requeueAfter !== undefined ? { requeueAfter: state.requeueAfter } : undefined
         const run = (object: A) => Effect.provideService(Framework.runResources(options.resources, object, state), Client.Client, resourceClient)
         // the common case, kept free of generators: a live object that already has our finalizer
-        const steps = state.mode === "create" && hasFinalizer(object)
+        const steps = state.mode === "create" && hasFinalizer(object) && !hasLegacy(object)
           ? Effect.map(run(object), done)
           : Effect.gen(function*() {
             if (state.mode === "delete") {
-              if (!hasFinalizer(object)) return // not ours to clean up
+              if (!ours(object)) return // not ours to clean up
               const uid = object.metadata.uid
               // a stale copy of an object already cleaned up (or whose finalizer removal failed
               // after every ensureDeleted succeeded) only gets its finalizer removed
@@ -624,8 +708,8 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
             return yield* reconcileObject(key, traced)
           }
           const meta = raw.metadata
-          if (pause !== false && meta.annotations?.[pause.annotation] === pause.value) return undefined
-          const index = meta.finalizers?.indexOf(finalizer) ?? -1
+          if (pausedBy(meta.annotations)) return undefined
+          const index = meta.finalizers?.findIndex((f) => f === finalizer || f === legacyFinalizer) ?? -1
           const deleting = meta.deletionTimestamp !== undefined
           if (deleting && index === -1) {
             undecodables.delete(key) // going, and not ours to hold
@@ -807,7 +891,7 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
         if (change._tag === "Deleted") {
           const uid = change.object.metadata.uid
           if (uid !== undefined && cleanedUp.has(uid)) cleanedUp.delete(uid)
-          else if (hasFinalizer(change.object)) owed.set(key, change.object)
+          else if (ours(change.object)) owed.set(key, change.object)
         }
         const keys = tracker.observe(primaryCache, change, [key])
         if (keys.length === 0 || change._tag === "Updated" && !predicates.every((p) => p(change))) return Effect.void
@@ -985,14 +1069,14 @@ const workQueueMetrics = (
  * import { Controller, Framework, Kind } from "operatorkit"
  *
  * declare const resources: ReadonlyArray<Framework.Resource<Kind.Type<typeof Kind.ConfigMap>>>
- * const main = Controller.run({ name: "demo", kind: Kind.ConfigMap, resources })
+ * const main = Controller.run({ name: "demo", kind: Kind.ConfigMap, finalizerPrefix: "example.com", resources })
  * ```
  *
  * @since 0.1.0
  * @category running
  */
-export const run = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<Framework.Resource<A, any, any>>>(
-  options: Options<A, Rs>
+export const run = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<Framework.Resource<A, any, any>>, B extends boolean = boolean>(
+  options: Options<A, Rs, B> & OwnNames<B>
 ): Effect.Effect<never, never, Client.Client | Exclude<Framework.Requirements<Rs[number]>, Framework.Reconciliation>> =>
   Effect.scoped(Effect.andThen(make(options), Effect.never))
 
@@ -1005,7 +1089,7 @@ export const run = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<Fr
  * import { Client, Controller, Framework, Kind, KubeConfig } from "operatorkit"
  *
  * declare const resources: ReadonlyArray<Framework.Resource<Kind.Type<typeof Kind.ConfigMap>>>
- * const App = Controller.layer({ name: "demo", kind: Kind.ConfigMap, resources }).pipe(
+ * const App = Controller.layer({ name: "demo", kind: Kind.ConfigMap, finalizerPrefix: "example.com", resources }).pipe(
  *   Layer.provide(Client.layer),
  *   Layer.provide(KubeConfig.layerDefault)
  * )
@@ -1014,8 +1098,8 @@ export const run = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<Fr
  * @since 0.1.0
  * @category layers
  */
-export const layer = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<Framework.Resource<A, any, any>>>(
-  options: Options<A, Rs>
+export const layer = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<Framework.Resource<A, any, any>>, B extends boolean = boolean>(
+  options: Options<A, Rs, B> & OwnNames<B>
 ): Layer.Layer<never, never, Client.Client | Exclude<Framework.Requirements<Rs[number]>, Framework.Reconciliation>> =>
   Layer.effectDiscard(make(options))
 

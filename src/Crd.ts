@@ -900,7 +900,8 @@ export interface CrdService {
    *
    * Resume: after each page the last object's key (`namespace/name`, in the API server's list
    * order, which is etcd's key order) is recorded with the storage version in the CRD's annotation
-   * `operatorkit.giantswarm.io/storage-migration`. A later run for the same storage version lists
+   * `<the CRD's group>/storage-migration` ({@link checkpointAnnotation}; a checkpoint under
+   * operatorkit 0.1's `operatorkit.giantswarm.io/storage-migration` is read too, and removed). A later run for the same storage version lists
    * from the start again but does not write objects at or before that key; everything after it,
    * including the page that was in flight when the run stopped, is written again (harmless: writes
    * are unchanged PUTs). A checkpoint for another storage version is ignored. The annotation is
@@ -944,19 +945,23 @@ export interface CrdService {
 export class Crd extends Context.Service<Crd, CrdService>()("operatorkit/Crd") {}
 
 /**
- * The annotation that records a migration's checkpoint on the CRD.
+ * The annotation that records a migration's checkpoint on the CRD: named after the CRD's own API
+ * group, a domain of the user's.
  *
  * @example
  * ```ts
  * import { Crd } from "operatorkit"
  *
- * Crd.checkpointAnnotation // => "operatorkit.giantswarm.io/storage-migration"
+ * Crd.checkpointAnnotation("tenancy.example.com") // => "tenancy.example.com/storage-migration"
  * ```
  *
  * @since 0.1.0
  * @category constants
  */
-export const checkpointAnnotation = "operatorkit.giantswarm.io/storage-migration"
+export const checkpointAnnotation = (group: string): string => `${group}/storage-migration`
+
+// where operatorkit 0.1 recorded it: read, and removed
+const legacyCheckpointAnnotation = "operatorkit.giantswarm.io/storage-migration"
 
 const CRD = Kind.CustomResourceDefinition
 
@@ -1123,7 +1128,9 @@ const makeService = (client: ClientService): CrdService => {
       })
     }
     const storedVersionsBefore = crd.status?.storedVersions ?? []
-    const checkpoint = parseCheckpoint(crd.metadata.annotations?.[checkpointAnnotation])
+    const annotation = checkpointAnnotation(crd.spec.group)
+    const checkpoint = parseCheckpoint(crd.metadata.annotations?.[annotation] ?? crd.metadata.annotations?.[legacyCheckpointAnnotation])
+    const hadLegacy = crd.metadata.annotations?.[legacyCheckpointAnnotation] !== undefined
     let resumeAfter = checkpoint?.storageVersion === storageVersion ? checkpoint.after : undefined
     const resumed = resumeAfter !== undefined
 
@@ -1190,7 +1197,12 @@ const makeService = (client: ClientService): CrdService => {
 
     const saveCheckpoint = (after: string) =>
       client.patch(CRD, { name }, Patch.merge({
-        metadata: { annotations: { [checkpointAnnotation]: JSON.stringify({ storageVersion, after }) } }
+        metadata: {
+          annotations: {
+            [annotation]: JSON.stringify({ storageVersion, after }),
+            ...(hadLegacy ? { [legacyCheckpointAnnotation]: null } : {})
+          }
+        }
       })).pipe(Effect.asVoid)
 
     const page = (items: ReadonlyArray<RawObject>) =>
@@ -1253,7 +1265,9 @@ const makeService = (client: ClientService): CrdService => {
         break
       }
     }
-    yield* client.patch(CRD, { name }, Patch.merge({ metadata: { annotations: { [checkpointAnnotation]: null } } }))
+    yield* client.patch(CRD, { name }, Patch.merge({
+      metadata: { annotations: { [annotation]: null, ...(hadLegacy ? { [legacyCheckpointAnnotation]: null } : {}) } }
+    }))
     const final = report(false, storedVersionsAfter)
     yield* onProgress(final)
     return final

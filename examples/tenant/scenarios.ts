@@ -18,7 +18,7 @@ const eventually = <A, E, R>(check: Effect.Effect<A, E, R>) => Testing.eventuall
 
 const suffix = () => Crypto.randomBytes(3).toString("hex")
 
-const finalizer = `operatorkit.giantswarm.io/${controllerName}`
+const finalizer = `${Tenant.group}/${controllerName}`
 
 const getOption = <A extends Kind.KubeObject>(kind: Kind.Kind<A>, ref: { readonly name: string; readonly namespace?: string }) =>
   Client.Client.use((client) =>

@@ -56,7 +56,7 @@ layer(cluster(), { excludeTestServices: true })("Controller on kube-apiserver 1.
       const calls: Array<Call> = []
       const failures = { create: 0, delete: 0 }
       const resources = [recording("first", calls), recording("second", calls, failures)] as const
-      const options = { name: "cleanup", kind: Kind.ConfigMap, namespace: ns, resources }
+      const options = { name: "cleanup", kind: Kind.ConfigMap, finalizerPrefix: "operatorkit.test", namespace: ns, resources }
       const finalizer = Controller.finalizerName(options)
 
       // operator up: the object gets the finalizer and both ensureCreated
@@ -101,6 +101,7 @@ layer(cluster(), { excludeTestServices: true })("Controller on kube-apiserver 1.
       const calls: Array<Call> = []
       const resources = [recording("flaky", calls, { create: 2, delete: 0 })] as const
       const controller = yield* Controller.make({
+        finalizerPrefix: "operatorkit.test",
         name: "flaky",
         kind: Kind.ConfigMap,
         namespace: ns,
@@ -125,8 +126,8 @@ layer(cluster(), { excludeTestServices: true })("Controller on kube-apiserver 1.
       const ns = yield* freshNamespace()
       const alpha: Array<Call> = []
       const beta: Array<Call> = []
-      const a = yield* Controller.make({ name: "alpha", kind: Kind.ConfigMap, namespace: ns, resources: [recording("alpha", alpha)] })
-      const b = yield* Controller.make({ name: "beta", kind: Kind.ConfigMap, namespace: ns, resources: [recording("beta", beta)] })
+      const a = yield* Controller.make({ finalizerPrefix: "operatorkit.test", name: "alpha", kind: Kind.ConfigMap, namespace: ns, resources: [recording("alpha", alpha)] })
+      const b = yield* Controller.make({ finalizerPrefix: "operatorkit.test", name: "beta", kind: Kind.ConfigMap, namespace: ns, resources: [recording("beta", beta)] })
       const names = Array.from({ length: 30 }, (_, i) => `o${i}`)
       yield* Effect.forEach(names, (name) => client.create(Kind.ConfigMap, { metadata: { name, namespace: ns } }), { concurrency: 10 })
       // both add their finalizer concurrently: with preconditions, each ends up with both
@@ -173,7 +174,7 @@ layer(cluster(), { excludeTestServices: true })("Controller on kube-apiserver 1.
           }),
         ensureDeleted: () => Effect.void
       })
-      yield* Controller.make({ name: "overlap", kind: Kind.ConfigMap, namespace: ns, resources: [slow], concurrency: 4 })
+      yield* Controller.make({ finalizerPrefix: "operatorkit.test", name: "overlap", kind: Kind.ConfigMap, namespace: ns, resources: [slow], concurrency: 4 })
       yield* Effect.forEach(["k1", "k2", "k3", "k4"], (name) => client.create(Kind.ConfigMap, { metadata: { name, namespace: ns } }), {
         concurrency: 4
       })

@@ -198,7 +198,7 @@ layer(MigrationLive, { excludeTestServices: true, timeout: "300 seconds" })("Crd
       assert.deepStrictEqual(countBy(stored), { [`${group}/v2`]: 998 })
       const after = yield* client.get(Kind.CustomResourceDefinition, { name: v2Crd.name })
       assert.deepStrictEqual(after.status?.storedVersions, ["v2"])
-      assert.isUndefined(after.metadata.annotations?.[Crd.checkpointAnnotation])
+      assert.isUndefined(after.metadata.annotations?.[Crd.checkpointAnnotation(group)])
 
       // nothing the other writer did was lost
       const objects = yield* client.list(v2)
@@ -240,7 +240,7 @@ layer(MigrationLive, { excludeTestServices: true, timeout: "300 seconds" })("Crd
 
       const interrupted = yield* client.get(Kind.CustomResourceDefinition, { name: v2Crd.name })
       assert.deepStrictEqual(interrupted.status?.storedVersions, ["v1", "v2"], "storedVersions untouched by the interrupted run")
-      const checkpoint = JSON.parse(interrupted.metadata.annotations?.[Crd.checkpointAnnotation] ?? "null")
+      const checkpoint = JSON.parse(interrupted.metadata.annotations?.[Crd.checkpointAnnotation(group)] ?? "null")
       assert.strictEqual(checkpoint.storageVersion, "v2")
       const done = keys.indexOf(checkpoint.after) + 1
       assert.isAtLeast(done, 500)
@@ -257,7 +257,7 @@ layer(MigrationLive, { excludeTestServices: true, timeout: "300 seconds" })("Crd
       assert.deepStrictEqual(countBy(yield* storedApiVersions(group, "gizmos")), { [`${group}/v2`]: 1000 })
       const after = yield* client.get(Kind.CustomResourceDefinition, { name: v2Crd.name })
       assert.deepStrictEqual(after.status?.storedVersions, ["v2"])
-      assert.isUndefined(after.metadata.annotations?.[Crd.checkpointAnnotation])
+      assert.isUndefined(after.metadata.annotations?.[Crd.checkpointAnnotation(group)])
     }), MIGRATION_TIMEOUT)
 
   it.effect("refuses to migrate before the definition's storage version is applied", () =>

@@ -48,6 +48,7 @@ const round = (round: number) =>
     const beta = tally()
     const start = (name: string, t: Tally) =>
       Controller.make({
+        finalizerPrefix: "operatorkit.test",
         name,
         kind: Kind.ConfigMap,
         namespace: ns,

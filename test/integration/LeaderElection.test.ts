@@ -90,6 +90,7 @@ const startInstance = (
       Effect.forkIn(scope)
     )
     const controller = yield* Controller.make({
+      finalizerPrefix: "operatorkit.test",
       name: "ha",
       kind: Kind.ConfigMap,
       namespace,

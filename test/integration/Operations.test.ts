@@ -42,7 +42,7 @@ layer(cluster(), { excludeTestServices: true })("Operations on kube-apiserver 1.
         ensureDeleted: () => Effect.void
       }).pipe(Framework.withMetrics)
       const elector = yield* LeaderElection.make({ name: "metrics-operator", namespace: ns })
-      const controller = yield* Controller.make({ name: `metrics-${ns}`, kind: Kind.ConfigMap, namespace: ns, resources: [work] }).pipe(
+      const controller = yield* Controller.make({ finalizerPrefix: "operatorkit.test", name: `metrics-${ns}`, kind: Kind.ConfigMap, namespace: ns, resources: [work] }).pipe(
         Effect.provideService(LeaderElection.Leadership, elector)
       )
       const metrics = yield* Metrics.make()
@@ -107,7 +107,7 @@ layer(cluster(), { excludeTestServices: true })("Operations on kube-apiserver 1.
         ensureCreated: (cm) => Effect.fail(new Error(`tenant ${cm.metadata.name} exceeds its quota of 10 namespaces`)),
         ensureDeleted: () => Effect.void
       })
-      yield* Controller.make({ name: "tenants", kind: Kind.ConfigMap, namespace: ns, resources: [failing], workQueue: { baseDelay: "100 millis" } }).pipe(
+      yield* Controller.make({ finalizerPrefix: "operatorkit.test", name: "tenants", kind: Kind.ConfigMap, namespace: ns, resources: [failing], workQueue: { baseDelay: "100 millis" } }).pipe(
         Effect.provideService(Events.Recorder, recorder)
       )
       const cm = yield* client.create(Kind.ConfigMap, { metadata: { name: "tenant-a", namespace: ns } })
@@ -146,7 +146,7 @@ layer(cluster(), { excludeTestServices: true })("Operations on kube-apiserver 1.
           ensureCreated: (d) => Effect.asVoid(client.get(Kind.Deployment, { namespace: ns, name: d.metadata.name })),
           ensureDeleted: () => Effect.void
         }).pipe(Framework.withTracing)
-        const controller = yield* Controller.make({ name: "traced", kind: Kind.Deployment, namespace: ns, resources: [reader] }).pipe(
+        const controller = yield* Controller.make({ finalizerPrefix: "operatorkit.test", name: "traced", kind: Kind.Deployment, namespace: ns, resources: [reader] }).pipe(
           Effect.withSpan("app")
         )
         yield* controller.synced

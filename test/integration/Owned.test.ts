@@ -33,6 +33,7 @@ layer(cluster(), { excludeTestServices: true })("Owned objects on kube-apiserver
         ensureDeleted: (cm) => Effect.sync(() => void steps.push(`deleted ${cm.metadata.name}`))
       })
       yield* Controller.make({
+        finalizerPrefix: "operatorkit.test",
         name: "copier",
         kind: Kind.ConfigMap,
         namespace: ns,

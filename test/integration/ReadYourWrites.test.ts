@@ -54,6 +54,7 @@ layer(Informer.layer.pipe(Layer.provideMerge(cluster())), { excludeTestServices:
       })
       yield* client.create(Kind.ConfigMap, { metadata: { name: "child", namespace: ns, labels: { role: "child" } }, data: { n: "0" } })
       yield* Controller.make({
+        finalizerPrefix: "operatorkit.test",
         name: "ryw",
         kind: Kind.ConfigMap,
         namespace: ns,

@@ -75,6 +75,7 @@ describe("Framework.timeout", () => {
         ensureDeleted: () => Effect.void
       }).pipe(Framework.timeout("1 second"))
       const controller = yield* Controller.make({
+        finalizerPrefix: "operatorkit.test",
         name: "timeouts",
         kind: Kind.ConfigMap,
         namespace: ns,
@@ -158,7 +159,7 @@ describe("Framework.rateLimit", () => {
       }).pipe(Framework.rateLimit({ perSecond: 2, burst: 1 }))
       for (let i = 0; i < 6; i++) yield* client.create(Kind.ConfigMap, { metadata: { name: `o${i}`, namespace: ns } })
       const t0 = yield* Clock.currentTimeMillis
-      yield* Controller.make({ name: "limited", kind: Kind.ConfigMap, namespace: ns, resources: [limited], concurrency: 6 })
+      yield* Controller.make({ finalizerPrefix: "operatorkit.test", name: "limited", kind: Kind.ConfigMap, namespace: ns, resources: [limited], concurrency: 6 })
       yield* until(() => at.length === 6, "six reconciles")
       const gaps = at.slice(1).map((t, i) => t - at[i]!)
       assert.isAtMost(at[0]! - t0, 50)

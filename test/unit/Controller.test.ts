@@ -35,7 +35,7 @@ describe("Controller (in-memory server, TestClock)", () => {
       for (const [ms, outcome] of [[2_000, "end"], [20_000, "interrupted"]] as const) {
         log.length = 0
         const scope = yield* Scope.make()
-        yield* Controller.make({ name: `c${ms}`, kind: Kind.ConfigMap, namespace: ns, resources: [slow(ms)], concurrency: 1, shutdownTimeout: "5 seconds" })
+        yield* Controller.make({ finalizerPrefix: "operatorkit.test", name: `c${ms}`, kind: Kind.ConfigMap, namespace: ns, resources: [slow(ms)], concurrency: 1, shutdownTimeout: "5 seconds" })
           .pipe(Scope.provide(scope))
         yield* create(`x${ms}`)
         yield* create(`y${ms}`)
@@ -65,7 +65,7 @@ describe("Controller (in-memory server, TestClock)", () => {
           }),
         ensureDeleted: () => Effect.void
       })
-      yield* Controller.make({ name: "c", kind: Kind.ConfigMap, namespace: ns, resources: [poll] })
+      yield* Controller.make({ finalizerPrefix: "operatorkit.test", name: "c", kind: Kind.ConfigMap, namespace: ns, resources: [poll] })
       yield* create("x")
       yield* settle(350, "100 millis")
       const gaps = times.slice(1).map((t, i) => t - times[i]!)
@@ -85,6 +85,7 @@ describe("Controller (in-memory server, TestClock)", () => {
       yield* client.create(Kind.Namespace, { metadata: { name: "team-a" } })
       // a Namespace controller that also reconciles a namespace when a labelled Secret changes
       yield* Controller.make({
+        finalizerPrefix: "operatorkit.test",
         name: "ns",
         kind: Kind.Namespace,
         labelSelector: undefined,

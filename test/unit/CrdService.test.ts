@@ -250,7 +250,7 @@ describe("Crd.migrate (scripted)", () => {
       assert.strictEqual(report.conflicts, 2)
       assert.deepStrictEqual(report.storedVersionsAfter, ["v2"])
       assert.deepStrictEqual((fake.crd() as any).status.storedVersions, ["v2"])
-      assert.isUndefined(fake.crd()!.metadata.annotations?.[Crd.checkpointAnnotation])
+      assert.isUndefined(fake.crd()!.metadata.annotations?.[Crd.checkpointAnnotation(group)])
       // the other writer's change survived: the migration wrote what it read afresh
       assert.deepStrictEqual(fake.store.get("a/g-02")!["spec"], { size: 102 })
       assert.strictEqual(new Set(fake.writes).size, 9)
@@ -280,7 +280,7 @@ describe("Crd.migrate (scripted)", () => {
   it.effect("resumes after the checkpoint of an earlier run for the same storage version, and ignores one for another", () =>
     Effect.gen(function*() {
       const resume = makeFake({
-        crd: crdOnServer(["v1", "v2"], { [Crd.checkpointAnnotation]: JSON.stringify({ storageVersion: "v2", after: "a/g-08" }) }),
+        crd: crdOnServer(["v1", "v2"], { [Crd.checkpointAnnotation(group)]: JSON.stringify({ storageVersion: "v2", after: "a/g-08" }) }),
         objects: gizmos(10)
       })
       const report = yield* Crd.Crd.use((crds) => crds.migrate(definition, { pageSize: 3 })).pipe(Effect.provide(resume.layer))
@@ -290,12 +290,26 @@ describe("Crd.migrate (scripted)", () => {
       assert.deepStrictEqual(resume.writes, ["b/g-01", "b/g-03", "b/g-05", "b/g-07", "b/g-09"])
 
       const stale = makeFake({
-        crd: crdOnServer(["v1", "v2"], { [Crd.checkpointAnnotation]: JSON.stringify({ storageVersion: "v3", after: "a/g-08" }) }),
+        crd: crdOnServer(["v1", "v2"], { [Crd.checkpointAnnotation(group)]: JSON.stringify({ storageVersion: "v3", after: "a/g-08" }) }),
         objects: gizmos(10)
       })
       const fresh = yield* Crd.Crd.use((crds) => crds.migrate(definition)).pipe(Effect.provide(stale.layer))
       assert.isFalse(fresh.resumed)
       assert.strictEqual(fresh.rewritten, 10)
+    }))
+
+  it.effect("a checkpoint that operatorkit 0.1 recorded (operatorkit.giantswarm.io/storage-migration) is resumed from, then removed", () =>
+    Effect.gen(function*() {
+      const legacy = "operatorkit.giantswarm.io/storage-migration"
+      const fake = makeFake({
+        crd: crdOnServer(["v1", "v2"], { [legacy]: JSON.stringify({ storageVersion: "v2", after: "a/g-08" }) }),
+        objects: gizmos(10)
+      })
+      const report = yield* Crd.Crd.use((crds) => crds.migrate(definition, { pageSize: 3 })).pipe(Effect.provide(fake.layer))
+      assert.isTrue(report.resumed)
+      assert.strictEqual(report.rewritten, 5)
+      assert.strictEqual(Crd.checkpointAnnotation(group), `${group}/storage-migration`)
+      assert.deepStrictEqual(Object.keys(fake.crd()!.metadata.annotations ?? {}).filter((k) => k.endsWith("/storage-migration")), [])
     }))
 
   it.effect("an expired continue token (410) restarts the listing after the checkpoint", () =>

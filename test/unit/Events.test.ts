@@ -201,7 +201,7 @@ describe("a Controller with a Recorder in context", () => {
         ensureCreated: () => Effect.suspend(() => (failures++, Effect.fail(new Error("tenant quota exceeded: 12 of 10 namespaces")))),
         ensureDeleted: () => Effect.void
       })
-      const controller = yield* Controller.make({ name: "tenants", kind: Kind.ConfigMap, namespace: "default", resources: [failing] }).pipe(
+      const controller = yield* Controller.make({ finalizerPrefix: "operatorkit.test", name: "tenants", kind: Kind.ConfigMap, namespace: "default", resources: [failing] }).pipe(
         Effect.provideService(Events.Recorder, recorder)
       )
       yield* controller.synced

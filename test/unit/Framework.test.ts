@@ -16,7 +16,7 @@ import { settle, withServer } from "../../src/testing/helpers.ts"
 
 type ConfigMap = Kind.Type<typeof Kind.ConfigMap>
 const ns = "default"
-const F = (name: string) => `operatorkit.giantswarm.io/${name}`
+const F = (name: string) => `operatorkit.test/${name}`
 
 
 /** Moves the clock until a condition holds (fails the test after `maxSteps`). */
@@ -89,8 +89,8 @@ describe("Framework and Controller: the Go operatorkit's behaviours", () => {
   it.effect("1. the finalizer is <prefix>/<controller name>: each controller adds its own, replicas share one, the prefix is configurable", () =>
     Effect.gen(function*() {
       const r = recorder()
-      yield* Controller.make({ name: "alpha", kind: Kind.ConfigMap, namespace: ns, resources: [r.resource("a")] })
-      yield* Controller.make({ name: "alpha", kind: Kind.ConfigMap, namespace: ns, resources: [r.resource("a-replica")] })
+      yield* Controller.make({ finalizerPrefix: "operatorkit.test", name: "alpha", kind: Kind.ConfigMap, namespace: ns, resources: [r.resource("a")] })
+      yield* Controller.make({ finalizerPrefix: "operatorkit.test", name: "alpha", kind: Kind.ConfigMap, namespace: ns, resources: [r.resource("a-replica")] })
       yield* Controller.make({ name: "beta", kind: Kind.ConfigMap, namespace: ns, finalizerPrefix: "example.com", resources: [r.resource("b")] })
       yield* create("x")
       yield* settle(100)
@@ -105,7 +105,7 @@ describe("Framework and Controller: the Go operatorkit's behaviours", () => {
       const client = Client.make(spying(server.transport, (req) => Effect.sync(() => requests.push(req))))
       const r = recorder()
       yield* create("x")
-      yield* Controller.make({ name: "c", kind: Kind.ConfigMap, namespace: ns, resources: [r.resource("a")] }).pipe(
+      yield* Controller.make({ finalizerPrefix: "operatorkit.test", name: "c", kind: Kind.ConfigMap, namespace: ns, resources: [r.resource("a")] }).pipe(
         Effect.provideService(Client.Client, client)
       )
       yield* until(() => r.calls.length === 1, "ensureCreated").pipe(
@@ -137,7 +137,7 @@ describe("Framework and Controller: the Go operatorkit's behaviours", () => {
       }))
       const r = recorder()
       yield* create("x", { finalizers: ["other/hold"] })
-      yield* Controller.make({ name: "c", kind: Kind.ConfigMap, namespace: ns, resources: [r.resource("a")] }).pipe(
+      yield* Controller.make({ finalizerPrefix: "operatorkit.test", name: "c", kind: Kind.ConfigMap, namespace: ns, resources: [r.resource("a")] }).pipe(
         Effect.provideService(Client.Client, client)
       )
       yield* until(() => deleted, "the fresh read")
@@ -164,7 +164,7 @@ describe("Framework and Controller: the Go operatorkit's behaviours", () => {
           }),
         ensureDeleted: () => Effect.void
       })
-      yield* Controller.make({ name: "c", kind: Kind.ConfigMap, namespace: ns, resources: [r.resource("a"), r.resource("b"), slow, r.resource("c")] })
+      yield* Controller.make({ finalizerPrefix: "operatorkit.test", name: "c", kind: Kind.ConfigMap, namespace: ns, resources: [r.resource("a"), r.resource("b"), slow, r.resource("c")] })
       yield* create("x")
       yield* until(() => r.calls.length === 3, "first pass", 1000, "10 millis")
       assert.deepStrictEqual(r.of(), ["a create x", "b create x", "c create x"])
@@ -184,7 +184,7 @@ describe("Framework and Controller: the Go operatorkit's behaviours", () => {
     Effect.gen(function*() {
       const r = recorder()
       const client = yield* Client.Client
-      yield* Controller.make({ name: "c", kind: Kind.ConfigMap, namespace: ns, resources: [r.resource("a"), r.resource("b")] })
+      yield* Controller.make({ finalizerPrefix: "operatorkit.test", name: "c", kind: Kind.ConfigMap, namespace: ns, resources: [r.resource("a"), r.resource("b")] })
       yield* create("x", { finalizers: ["other/hold"] })
       yield* until(() => r.calls.length === 2, "created")
       yield* client.delete(Kind.ConfigMap, { namespace: ns, name: "x" })
@@ -198,7 +198,7 @@ describe("Framework and Controller: the Go operatorkit's behaviours", () => {
     Effect.gen(function*() {
       const r = recorder()
       const client = yield* Client.Client
-      const options = { name: "c", kind: Kind.ConfigMap, namespace: ns, resources: [r.resource("a"), r.resource("b")] } as const
+      const options = { name: "c", kind: Kind.ConfigMap, finalizerPrefix: "operatorkit.test", namespace: ns, resources: [r.resource("a"), r.resource("b")] } as const
       yield* Effect.scoped(Effect.gen(function*() {
         yield* Controller.make(options)
         yield* create("x")
@@ -218,7 +218,7 @@ describe("Framework and Controller: the Go operatorkit's behaviours", () => {
     Effect.gen(function*() {
       const r = recorder()
       const client = yield* Client.Client
-      yield* Controller.make({ name: "c", kind: Kind.ConfigMap, namespace: ns, resources: [r.resource("a", { failDelete: 3 })] })
+      yield* Controller.make({ finalizerPrefix: "operatorkit.test", name: "c", kind: Kind.ConfigMap, namespace: ns, resources: [r.resource("a", { failDelete: 3 })] })
       yield* create("x")
       yield* until(() => r.calls.length === 1, "created")
       yield* client.delete(Kind.ConfigMap, { namespace: ns, name: "x" })
@@ -238,6 +238,7 @@ describe("Framework and Controller: the Go operatorkit's behaviours", () => {
       const r = recorder()
       const client = yield* Client.Client
       yield* Controller.make({
+        finalizerPrefix: "operatorkit.test",
         name: "c",
         kind: Kind.ConfigMap,
         namespace: ns,
@@ -257,7 +258,7 @@ describe("Framework and Controller: the Go operatorkit's behaviours", () => {
       const client = yield* Client.Client
       yield* create("x", { finalizers: ["other/hold"] })
       yield* client.delete(Kind.ConfigMap, { namespace: ns, name: "x" })
-      yield* Controller.make({ name: "c", kind: Kind.ConfigMap, namespace: ns, resources: [r.resource("a")], resyncPeriod: "1 second" })
+      yield* Controller.make({ finalizerPrefix: "operatorkit.test", name: "c", kind: Kind.ConfigMap, namespace: ns, resources: [r.resource("a")], resyncPeriod: "1 second" })
       yield* settle(300, "10 millis")
       assert.deepStrictEqual(r.calls, [])
     }).pipe(withServer))
@@ -291,7 +292,7 @@ describe("Framework and Controller: the Go operatorkit's behaviours", () => {
         }).pipe(Effect.orDie)
       }))
       const r = recorder()
-      const c = yield* Controller.make({ name: "c", kind: Kind.ConfigMap, namespace: ns, resources: [r.resource("a")] }).pipe(
+      const c = yield* Controller.make({ finalizerPrefix: "operatorkit.test", name: "c", kind: Kind.ConfigMap, namespace: ns, resources: [r.resource("a")] }).pipe(
         Effect.provideService(Client.Client, client)
       )
       yield* create("x", { finalizers: ["other/hold"] })
@@ -333,7 +334,7 @@ describe("Framework and Controller: the Go operatorkit's behaviours", () => {
         applyUpdateChange: () => Effect.void
       })
       const r = recorder()
-      const c = yield* Controller.make({ name: "c", kind: Kind.ConfigMap, namespace: ns, resources: [crud, r.resource("next")] })
+      const c = yield* Controller.make({ finalizerPrefix: "operatorkit.test", name: "c", kind: Kind.ConfigMap, namespace: ns, resources: [crud, r.resource("next")] })
       yield* create("x")
       yield* until(() => r.calls.length === 1, "next resource")
       assert.deepStrictEqual(steps, ["current"])
@@ -350,7 +351,7 @@ describe("Framework and Controller: the Go operatorkit's behaviours", () => {
         ensureCreated: () => Framework.cancelReconciliation,
         ensureDeleted: () => (cancel ? Framework.cancelReconciliation : Effect.void)
       })
-      const c = yield* Controller.make({ name: "c", kind: Kind.ConfigMap, namespace: ns, resources: [gate, r.resource("after")] })
+      const c = yield* Controller.make({ finalizerPrefix: "operatorkit.test", name: "c", kind: Kind.ConfigMap, namespace: ns, resources: [gate, r.resource("after")] })
       yield* create("x")
       yield* settle(50)
       assert.deepStrictEqual(r.calls, [])
@@ -371,6 +372,7 @@ describe("Framework and Controller: the Go operatorkit's behaviours", () => {
       const r = recorder()
       const client = yield* Client.Client
       yield* Controller.make({
+        finalizerPrefix: "operatorkit.test",
         name: "c",
         kind: Kind.ConfigMap,
         namespace: ns,
@@ -498,7 +500,7 @@ describe("Framework and Controller: the Go operatorkit's behaviours", () => {
   it.effect("17. a failed reconcile is requeued with per-key exponential backoff (not left for the resync), and counted as controller-runtime counts it", () =>
     Effect.gen(function*() {
       const r = recorder()
-      const c = yield* Controller.make({ name: "errors-17", kind: Kind.ConfigMap, namespace: ns, resources: [r.resource("a", { failCreate: 4 })] })
+      const c = yield* Controller.make({ finalizerPrefix: "operatorkit.test", name: "errors-17", kind: Kind.ConfigMap, namespace: ns, resources: [r.resource("a", { failCreate: 4 })] })
       yield* create("x")
       yield* until(() => r.calls.length === 5, "retries", 4000, "10 millis")
       const gaps = r.calls.slice(1).map((call, i) => call.at - r.calls[i]!.at)
@@ -516,13 +518,16 @@ describe("Framework and Controller: the Go operatorkit's behaviours", () => {
     Effect.gen(function*() {
       const r = recorder()
       const client = yield* Client.Client
-      yield* Controller.make({ name: "c", kind: Kind.ConfigMap, namespace: ns, resources: [r.resource("a")], resyncPeriod: "1 second" })
-      yield* create("paused", { annotations: { "operatorkit.giantswarm.io/paused": "true" } })
-      yield* create("other-value", { annotations: { "operatorkit.giantswarm.io/paused": "false" } })
+      yield* Controller.make({ finalizerPrefix: "operatorkit.test", name: "c", kind: Kind.ConfigMap, namespace: ns, resources: [r.resource("a")], resyncPeriod: "1 second" })
+      yield* create("paused", { annotations: { "operatorkit.test/paused": "true" } })
+      // the annotation of operatorkit 0.1's default prefix pauses too
+      yield* create("paused-0.1", { annotations: { "operatorkit.giantswarm.io/paused": "true" } })
+      yield* create("other-value", { annotations: { "operatorkit.test/paused": "false" } })
       yield* settle(300, "10 millis")
-      // resyncs keep re-running the other object; the paused one never runs
+      // resyncs keep re-running the other object; the paused ones never run
       assert.isAtLeast(r.calls.length, 2)
       assert.isTrue(r.calls.every((c) => c.name === "other-value"), "a different value does not pause")
+      assert.isUndefined(Option.getOrThrow(yield* get("paused-0.1")).metadata.finalizers)
       const paused = Option.getOrThrow(yield* get("paused"))
       assert.isUndefined(paused.metadata.finalizers, "no finalizer work while paused")
       yield* client.replace(Kind.ConfigMap, { ...paused, metadata: { ...paused.metadata, annotations: {} } })
@@ -534,7 +539,7 @@ describe("Framework and Controller: the Go operatorkit's behaviours", () => {
     Effect.gen(function*() {
       const r = recorder()
       const client = yield* Client.Client
-      const c = yield* Controller.make({ name: "c", kind: Kind.ConfigMap, namespace: ns, labelSelector: "team=a", resources: [r.resource("a")] })
+      const c = yield* Controller.make({ finalizerPrefix: "operatorkit.test", name: "c", kind: Kind.ConfigMap, namespace: ns, labelSelector: "team=a", resources: [r.resource("a")] })
       yield* create("in", { labels: { team: "a" } })
       yield* create("out", { labels: { team: "b" } })
       yield* settle(100)
@@ -558,7 +563,7 @@ describe("Framework and Controller: the Go operatorkit's behaviours", () => {
       yield* Effect.addFinalizer(() => Effect.sync(() => exit.mockRestore()))
       yield* server.failNext({ verb: "list", code: 403, times: 1_000 })
       const r = recorder()
-      const c = yield* Controller.make({ name: "c", kind: Kind.ConfigMap, namespace: ns, resources: [r.resource("a")] })
+      const c = yield* Controller.make({ finalizerPrefix: "operatorkit.test", name: "c", kind: Kind.ConfigMap, namespace: ns, resources: [r.resource("a")] })
       yield* settle(300, "1 second") // five minutes of failing lists
       const stats = yield* c.informer.stats
       assert.isAtLeast(stats.errors, 10)
@@ -599,7 +604,7 @@ describe("Framework and Controller: the Go operatorkit's behaviours", () => {
           }),
         ensureDeleted: () => Effect.void
       })
-      yield* Controller.make({ name: "c", kind: Kind.ConfigMap, namespace: ns, resources: [first, second] })
+      yield* Controller.make({ finalizerPrefix: "operatorkit.test", name: "c", kind: Kind.ConfigMap, namespace: ns, resources: [first, second] })
       yield* create("x")
       yield* create("y")
       yield* until(() => seen.length === 4, "both objects")

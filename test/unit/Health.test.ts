@@ -24,7 +24,7 @@ describe("Health endpoints (/healthz, /readyz, /metrics)", () => {
     isolated(Effect.gen(function*() {
       const server = yield* Testing.TestServer
       yield* server.failNext({ verb: "list", kind: Kind.ConfigMap, code: 503, times: 2 })
-      yield* Controller.make({ name: "c", kind: Kind.ConfigMap, namespace: "default", resources: [] })
+      yield* Controller.make({ finalizerPrefix: "operatorkit.test", name: "c", kind: Kind.ConfigMap, namespace: "default", resources: [] })
       const endpoints = yield* Health.make({ port: 0, host: "127.0.0.1" })
       const notReady = yield* http(`${endpoints.url}/readyz`)
       assert.strictEqual(notReady.status, 500)
@@ -50,7 +50,7 @@ describe("Health endpoints (/healthz, /readyz, /metrics)", () => {
         spec: { holderIdentity: "the-leader", leaseDurationSeconds: 15, renewTime: now, acquireTime: now }
       })
       const elector = yield* LeaderElection.make({ name: "op", namespace: "default", identity: "standby" })
-      const controller = yield* Controller.make({ name: "c", kind: Kind.ConfigMap, namespace: "default", resources: [] }).pipe(
+      const controller = yield* Controller.make({ finalizerPrefix: "operatorkit.test", name: "c", kind: Kind.ConfigMap, namespace: "default", resources: [] }).pipe(
         Effect.provideService(LeaderElection.Leadership, elector)
       )
       yield* controller.synced
@@ -119,7 +119,7 @@ describe("Health endpoints (/healthz, /readyz, /metrics)", () => {
     isolated(Effect.gen(function*() {
       const without = yield* Health.make({ port: 0, host: "127.0.0.1" })
       assert.strictEqual((yield* http(`${without.url}/metrics`)).status, 404)
-      yield* Controller.make({ name: "scraped", kind: Kind.ConfigMap, namespace: "default", resources: [] })
+      yield* Controller.make({ finalizerPrefix: "operatorkit.test", name: "scraped", kind: Kind.ConfigMap, namespace: "default", resources: [] })
       const metrics = yield* Metrics.make()
       const endpoints = yield* Health.make({ port: 0, host: "127.0.0.1" }).pipe(Effect.provideService(Metrics.Metrics, metrics))
       const res = yield* http(`${endpoints.url}/metrics`)

@@ -32,6 +32,7 @@ const reconcileFailing = (ensureCreated: (cm: ConfigMap) => Effect.Effect<void, 
   Effect.gen(function*() {
     captured.length = 0
     yield* Layer.build(Controller.layer({
+      finalizerPrefix: "operatorkit.test",
       name: "logs",
       kind: Kind.ConfigMap,
       namespace: "default",

@@ -52,7 +52,7 @@ describe("Metrics (prom-client Registry, bridged at scrape time)", () => {
     isolated(Effect.gen(function*() {
       const client = yield* Client.Client
       const elector = yield* LeaderElection.make({ name: "demo-lease", namespace: "default", identity: "me" })
-      const controller = yield* Controller.make({ name: "demo", kind: Kind.ConfigMap, namespace: "default", resources: [flaky()], concurrency: 3 }).pipe(
+      const controller = yield* Controller.make({ finalizerPrefix: "operatorkit.test", name: "demo", kind: Kind.ConfigMap, namespace: "default", resources: [flaky()], concurrency: 3 }).pipe(
         Effect.provideService(LeaderElection.Leadership, elector)
       )
       yield* controller.synced
@@ -109,7 +109,7 @@ describe("Metrics (prom-client Registry, bridged at scrape time)", () => {
         spec: { holderIdentity: "someone-else", leaseDurationSeconds: 15, renewTime: "1970-01-01T00:00:00.000000Z" }
       })
       const elector = yield* LeaderElection.make({ name: "held", namespace: "default", identity: "me" })
-      yield* Controller.make({ name: "idle", kind: Kind.ConfigMap, namespace: "kube-public", resources: [] }).pipe(
+      yield* Controller.make({ finalizerPrefix: "operatorkit.test", name: "idle", kind: Kind.ConfigMap, namespace: "kube-public", resources: [] }).pipe(
         Effect.provideService(LeaderElection.Leadership, elector)
       )
       yield* until(Effect.map(elector.stats, (s) => s.decided), "the first attempt")

@@ -29,7 +29,7 @@ const scenario = Effect.gen(function*() {
     ensureCreated: (cm) => Effect.sync(() => void seen.push(cm.metadata.name)),
     ensureDeleted: () => Effect.void
   }).pipe(Framework.withTracing)
-  yield* Controller.make({ name: "spans", kind: Kind.ConfigMap, namespace: "default", resources: [resource] })
+  yield* Controller.make({ finalizerPrefix: "operatorkit.test", name: "spans", kind: Kind.ConfigMap, namespace: "default", resources: [resource] })
   yield* client.create(Kind.ConfigMap, { metadata: { name: "a", namespace: "default" } })
   yield* client.get(Kind.ConfigMap, { namespace: "default", name: "a" })
   for (let i = 0; i < 20 && !seen.includes("a"); i++) yield* settle(5)

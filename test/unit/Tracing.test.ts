@@ -127,7 +127,7 @@ describe("the trace of a reconcile (in-memory API server)", () => {
           ensureDeleted: () => Effect.void
         }).pipe(Framework.withTracing)
         // made inside a long-lived span: reconciles must not become its children
-        const controller = yield* Controller.make({ name: "traced", kind: Kind.Deployment, namespace: "default", resources: [reader] }).pipe(
+        const controller = yield* Controller.make({ finalizerPrefix: "operatorkit.test", name: "traced", kind: Kind.Deployment, namespace: "default", resources: [reader] }).pipe(
           Effect.withSpan("app")
         )
         yield* controller.synced

@@ -30,7 +30,7 @@ const Widget = Kind.custom({
   subresources: { status: true }
 })
 type Widget = Kind.Type<typeof Widget>
-const F = "operatorkit.giantswarm.io/widgets"
+const F = `${group}/widgets`
 
 const until = (check: () => boolean | Effect.Effect<boolean, any, any>, what: string, maxSteps = 2000, step: Duration.Input = "10 millis") =>
   Effect.gen(function*() {
