@@ -1,7 +1,7 @@
 import type { Effect, Layer, Scope } from "effect"
 import { describe, expect, it } from "tstyche"
 import type { Client, KubeConfig } from "operatorkit"
-import { Envtest, eventually, Testing, withServer } from "operatorkit/testing"
+import { Envtest, eventually, TestServer, withServer } from "operatorkit/testing"
 
 describe("Envtest", () => {
   it("make is scoped and fails only with EnvtestError", () => {
@@ -28,7 +28,7 @@ describe("operatorkit/testing helpers", () => {
     expect(eventually).type.not.toBeCallableWith(check, { timeoutMs: 10 })
   })
   it("withServer provides the Client and the TestServer", () => {
-    const needs = {} as Effect.Effect<void, never, Client.Client | Testing.TestServer | "other">
+    const needs = {} as Effect.Effect<void, never, Client.Client | TestServer.TestServer | "other">
     expect(withServer(needs)).type.toBe<Effect.Effect<void, never, "other">>()
   })
   it("layerClient provides a Client, its KubeConfig and the Envtest", () => {

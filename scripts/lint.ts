@@ -4,8 +4,8 @@
  *   (functions, constants, classes) also carry an `@example`;
  * - the library never calls `process.exit` nor writes to the console (it logs through Effect);
  * - examples use only the public API (`operatorkit`, not `src/` or `internal/`);
- * - production entry points (the barrel and every other `src/*.ts` but Testing.ts) load no test
- *   code (src/testing/, Testing.ts, the in-memory server and Envtest's internals), directly or not.
+ * - production entry points (the barrel and every other `src/*.ts`) load no test code (src/testing/:
+ *   the in-memory server, Envtest and the test helpers), directly or not.
  */
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -59,7 +59,8 @@ for (const file of walk(Path.join(root, "src"))) {
     ts.forEachChild(node, visit)
   }
   visit(sf)
-  if (rel.startsWith("internal") || rel.startsWith("bin")) continue
+  // private: internal/, bin/, and the parts of the testing entry point under testing/<part>/
+  if (rel.startsWith("internal") || rel.startsWith("bin") || /^testing[\\/][^\\/]+[\\/]/.test(rel)) continue
   for (const statement of sf.statements) {
     if (!isExported(statement)) continue
     const { category, has, tags } = jsDocTags(statement)
@@ -90,15 +91,14 @@ for (const file of walk(Path.join(root, "examples"))) {
 // production entry points load no test code
 const testCode = (file: string) => {
   const rel = Path.relative(Path.join(root, "src"), file)
-  return rel.startsWith(`testing${Path.sep}`) || rel === "Testing.ts" ||
-    /^internal[\\/](fake\w*|process|envtestFlags)\.ts$/.test(rel)
+  return rel.startsWith(`testing${Path.sep}`)
 }
 const importsOf = (file: string): Array<string> =>
   ts.preProcessFile(Fs.readFileSync(file, "utf8"), true, true).importedFiles
     .map((i) => i.fileName)
     .filter((spec) => spec.startsWith("."))
     .map((spec) => Path.resolve(Path.dirname(file), spec))
-for (const entry of Fs.readdirSync(Path.join(root, "src")).filter((f) => f.endsWith(".ts") && f !== "Testing.ts")) {
+for (const entry of Fs.readdirSync(Path.join(root, "src")).filter((f) => f.endsWith(".ts"))) {
   const start = Path.join(root, "src", entry)
   const seen = new Map<string, string | undefined>([[start, undefined]])
   const queue = [start]

@@ -348,18 +348,12 @@ const queryString = (params: Record<string, string | number | boolean | undefine
 }
 
 /**
- * A Client over a transport (the HTTP pool, or the in-memory server of `Testing`).
+ * A Client over a transport (the HTTP pool, or the in-memory server of `operatorkit/testing`).
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
- * import { Client, Testing } from "operatorkit"
- *
- * const program = Effect.gen(function*() {
- *   const server = yield* Testing.makeServer()
- *   const client = Client.make(server.transport)
- *   return client
- * })
+ * declare const transport: Transport // src/internal/transport.ts
+ * const client = Client.make(transport)
  * ```
  *
  * @since 0.1.0

@@ -27,8 +27,8 @@ import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Client from "../Client.ts"
-import * as Flags from "../internal/envtestFlags.ts"
-import * as Proc from "../internal/process.ts"
+import * as Flags from "./envtest/flags.ts"
+import * as Proc from "./envtest/process.ts"
 import * as KubeConfig from "../KubeConfig.ts"
 
 /**

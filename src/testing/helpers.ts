@@ -12,7 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as TestClock from "effect/testing/TestClock"
 import type * as Client from "../Client.ts"
-import * as Testing from "../Testing.ts"
+import * as TestServer from "./TestServer.ts"
 
 /**
  * Options of {@link eventually}.
@@ -112,7 +112,7 @@ export const settle = (steps = 40, step: Duration.Input = "5 millis"): Effect.Ef
   })
 
 /**
- * Provides a new in-memory API server (`Testing.layer`) to this effect alone: Effect shares a Layer
+ * Provides a new in-memory API server (`TestServer.layer`) to this effect alone: Effect shares a Layer
  * across `provide`s unless told otherwise, so without this two tests would see each other's objects.
  *
  * @example
@@ -132,5 +132,5 @@ export const settle = (steps = 40, step: Duration.Input = "5 millis"): Effect.Ef
  */
 export const withServer = <A, E, R>(
   effect: Effect.Effect<A, E, R>
-): Effect.Effect<A, E, Exclude<R, Client.Client | Testing.TestServer>> =>
-  Effect.provide(effect, Testing.layer, { local: true })
+): Effect.Effect<A, E, Exclude<R, Client.Client | TestServer.TestServer>> =>
+  Effect.provide(effect, TestServer.layer, { local: true })

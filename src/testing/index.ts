@@ -2,8 +2,9 @@
  * operatorkit/testing: what tests of an operator need, kept out of the production entry points
  * (`operatorkit` and its modules never load it).
  *
- * - `Testing`: the in-memory API server behind the same `Client` (`Testing.layer`, `TestServer`
- *   for fault injection), held to kube-apiserver's behaviour by a contract suite.
+ * - `TestServer`: the in-memory API server behind the same `Client` (`TestServer.layer`, and the
+ *   `TestServer.TestServer` handle for fault injection), held to kube-apiserver's behaviour by a
+ *   contract suite.
  * - `Envtest`: a real control plane (etcd, kube-apiserver, optionally kube-controller-manager) of
  *   any Kubernetes from 1.20 to 1.37, scoped.
  * - `eventually`, `settle`, `withServer`: waiting in virtual or real time, and a fresh in-memory
@@ -20,12 +21,12 @@
 export * as Envtest from "./Envtest.ts"
 
 /**
- * The in-memory API server: `Testing.layer` provides a `Client` backed by it and the `TestServer`
- * that injects faults, cuts watches and counts calls.
+ * The in-memory API server: `TestServer.layer` provides a `Client` backed by it and the
+ * `TestServer.TestServer` handle that injects faults, cuts watches and counts calls.
  *
  * @since 0.1.0
  */
-export * as Testing from "../Testing.ts"
+export * as TestServer from "./TestServer.ts"
 
 /**
  * Waiting in tests and a fresh in-memory server per test.

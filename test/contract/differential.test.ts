@@ -20,8 +20,9 @@ import { Effect } from "effect"
 import * as fc from "fast-check"
 import { makeHttp, type Method } from "../../src/internal/transport.ts"
 import * as KubeConfig from "../../src/KubeConfig.ts"
-import * as Testing from "../../src/Testing.ts"
+import * as TestServer from "../../src/testing/TestServer.ts"
 import { cluster } from "../support/cluster.ts"
+import { transportOf } from "../../src/testing/fake/transport.ts"
 
 const runs = Number(process.env["DIFFERENTIAL_RUNS"] ?? 250)
 const seed = process.env["DIFFERENTIAL_SEED"] !== undefined ? Number(process.env["DIFFERENTIAL_SEED"]) : undefined
@@ -380,10 +381,10 @@ const realSend = Effect.gen(function*() {
 })
 
 const memorySend = Effect.gen(function*() {
-  const server = yield* Testing.makeServer()
+  const server = yield* TestServer.make()
   const send: Send = (r) =>
     Effect.runPromise(
-      server.transport.request({ ...r, timeoutMs: 30_000, info: { verb: r.method.toLowerCase(), path: r.path } }).pipe(Effect.orDie)
+      transportOf(server).request({ ...r, timeoutMs: 30_000, info: { verb: r.method.toLowerCase(), path: r.path } }).pipe(Effect.orDie)
     )
   return send
 })

@@ -1,6 +1,6 @@
 /**
  * The contract suite's harness: every test body runs twice, against a real kube-apiserver 1.20.2
- * (Envtest) and against the in-memory server of `Testing`, with the same expectations. Where they
+ * (Envtest) and against the in-memory server of `operatorkit/testing` (`TestServer`), with the same expectations. Where they
  * differ, the in-memory server is wrong.
  *
  * `CONTRACT_BACKEND=in-memory` (or `kube-apiserver`) runs one side only, for quick iterations.
@@ -13,9 +13,10 @@ import * as Envtest from "../../src/testing/Envtest.ts"
 import { makeHttp, type Method } from "../../src/internal/transport.ts"
 import * as Kind from "../../src/Kind.ts"
 import * as KubeConfig from "../../src/KubeConfig.ts"
-import * as Testing from "../../src/Testing.ts"
+import * as TestServer from "../../src/testing/TestServer.ts"
 import { cluster } from "../support/cluster.ts"
 import { openCrd, openKind } from "../support/crds.ts"
+import { transportOf } from "../../src/testing/fake/transport.ts"
 
 export interface RawAnswer {
   readonly status: number
@@ -57,11 +58,11 @@ const realBackend = Layer.effect(
 const memoryBackend = Layer.effect(
   Backend,
   Effect.gen(function*() {
-    const server = yield* Testing.TestServer
+    const server = yield* TestServer.TestServer
     return Backend.of({
       name: "in-memory",
       send: (r) =>
-        server.transport.request({ ...r, timeoutMs: 30_000, info: { verb: r.method.toLowerCase(), path: r.path } }).pipe(
+        transportOf(server).request({ ...r, timeoutMs: 30_000, info: { verb: r.method.toLowerCase(), path: r.path } }).pipe(
           Effect.map(({ body, status }) => ({ status, body })),
           Effect.orDie
         ),
@@ -86,8 +87,8 @@ export const contract = (
     )
   }
   if (only === undefined || only === "in-memory") {
-    layer(memoryBackend.pipe(Layer.provideMerge(Testing.layer)), { excludeTestServices: true })(
-      `${name} [Testing in-memory server]`,
+    layer(memoryBackend.pipe(Layer.provideMerge(TestServer.layer)), { excludeTestServices: true })(
+      `${name} [in-memory server]`,
       tests
     )
   }

@@ -2,11 +2,11 @@
 import { Effect, Metric } from "effect"
 import * as Controller from "../../src/Controller.ts"
 import * as LeaderElection from "../../src/LeaderElection.ts"
-import * as Testing from "../../src/Testing.ts"
+import * as TestServer from "../../src/testing/TestServer.ts"
 
 export const isolated = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   effect.pipe(
-    Effect.provide(Testing.layer, { local: true }),
+    Effect.provide(TestServer.layer, { local: true }),
     Effect.provideService(Metric.MetricRegistry, new Map()),
     Effect.provideService(Controller.Registry, new Set()),
     Effect.provideService(LeaderElection.Registry, new Set())

@@ -1,6 +1,6 @@
 /**
  * What the release notes say about the flags Envtest passes, per component and version, written
- * down independently of src/internal/envtestFlags.ts so the two can be checked against each other.
+ * down independently of src/testing/envtest/flags.ts so the two can be checked against each other.
  * The stand-in binaries (standIn.ts) refuse exactly these flags, as the real versions do.
  */
 

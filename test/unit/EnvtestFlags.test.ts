@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import * as Flags from "../../src/internal/envtestFlags.ts"
+import * as Flags from "../../src/testing/envtest/flags.ts"
 import { compareVersions, flagName, refusedBy, required } from "../support/releases.ts"
 
 const layout: Flags.Layout = { dir: "/tmp/cp", etcdPort: 2379, etcdPeerPort: 2380, apiPort: 6443, watchCache: true }

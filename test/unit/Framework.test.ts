@@ -11,8 +11,9 @@ import * as Controller from "../../src/Controller.ts"
 import * as Framework from "../../src/Framework.ts"
 import type { ApiRequest, Transport } from "../../src/internal/transport.ts"
 import * as Kind from "../../src/Kind.ts"
-import * as Testing from "../../src/Testing.ts"
+import * as TestServer from "../../src/testing/TestServer.ts"
 import { settle, withServer } from "../../src/testing/helpers.ts"
+import { transportOf } from "../../src/testing/fake/transport.ts"
 
 type ConfigMap = Kind.Type<typeof Kind.ConfigMap>
 const ns = "default"
@@ -100,9 +101,9 @@ describe("Framework and Controller: the Go operatorkit's behaviours", () => {
 
   it.effect("2. the first reconcile adds the finalizer with a JSON patch guarded by a test of the resourceVersion, then goes on with ensureCreated", () =>
     Effect.gen(function*() {
-      const server = yield* Testing.TestServer
+      const server = yield* TestServer.TestServer
       const requests: Array<ApiRequest> = []
-      const client = Client.make(spying(server.transport, (req) => Effect.sync(() => requests.push(req))))
+      const client = Client.make(spying(transportOf(server), (req) => Effect.sync(() => requests.push(req))))
       const r = recorder()
       yield* create("x")
       yield* Controller.make({ finalizerPrefix: "operatorkit.test", name: "c", kind: Kind.ConfigMap, namespace: ns, resources: [r.resource("a")] }).pipe(
@@ -126,11 +127,11 @@ describe("Framework and Controller: the Go operatorkit's behaviours", () => {
 
   it.effect("3. if the freshly read object has a deletionTimestamp, no finalizer is added", () =>
     Effect.gen(function*() {
-      const server = yield* Testing.TestServer
+      const server = yield* TestServer.TestServer
       // the object is deleted on the server just before the controller's fresh read is answered,
       // so its cache still shows it live
       let deleted = false
-      const client = Client.make(spying(server.transport, (req) => {
+      const client = Client.make(spying(transportOf(server), (req) => {
         if (deleted || req.method !== "GET" || !req.path.endsWith("/configmaps/x")) return Effect.void
         deleted = true
         return Effect.asVoid(Effect.orDie(server.client.delete(Kind.ConfigMap, { namespace: ns, name: "x" })))
@@ -265,12 +266,12 @@ describe("Framework and Controller: the Go operatorkit's behaviours", () => {
 
   it.effect("10. finalizer removal re-reads and carries a precondition: a concurrent change by another controller is retried, never clobbered; NotFound is done", () =>
     Effect.gen(function*() {
-      const server = yield* Testing.TestServer
+      const server = yield* TestServer.TestServer
       const removals: Array<unknown> = []
       let yRemovals = 0
       // right before our first removal patch, the other controller removes its own finalizer
       // (which shifts the list and moves the resourceVersion)
-      const client = Client.make(spying(server.transport, (req) => {
+      const client = Client.make(spying(transportOf(server), (req) => {
         const ops = req.body as Array<{ op: string; path: string }> | undefined
         if (req.method !== "PATCH" || !Array.isArray(ops) || ops[1]?.op !== "remove") return Effect.void
         if (req.path.includes("/configmaps/y")) {
@@ -558,7 +559,7 @@ describe("Framework and Controller: the Go operatorkit's behaviours", () => {
 
   it.effect("20. nothing exits the process: a controller whose every call fails keeps running and retrying", () =>
     Effect.gen(function*() {
-      const server = yield* Testing.TestServer
+      const server = yield* TestServer.TestServer
       const exit = vi.spyOn(process, "exit").mockImplementation((() => undefined) as never)
       yield* Effect.addFinalizer(() => Effect.sync(() => exit.mockRestore()))
       yield* server.failNext({ verb: "list", code: 403, times: 1_000 })

@@ -6,7 +6,7 @@ import * as Health from "../../src/Health.ts"
 import * as Kind from "../../src/Kind.ts"
 import * as LeaderElection from "../../src/LeaderElection.ts"
 import * as Metrics from "../../src/Metrics.ts"
-import * as Testing from "../../src/Testing.ts"
+import * as TestServer from "../../src/testing/TestServer.ts"
 import { eventually } from "../../src/testing/helpers.ts"
 import { isolated } from "../support/isolated.ts"
 import { parse } from "../support/promText.ts"
@@ -22,7 +22,7 @@ const http = (url: string, init: RequestInit = {}) =>
 describe("Health endpoints (/healthz, /readyz, /metrics)", () => {
   it.live("/readyz fails until the controllers' informers synced, naming what it waits for; /healthz is ok meanwhile", () =>
     isolated(Effect.gen(function*() {
-      const server = yield* Testing.TestServer
+      const server = yield* TestServer.TestServer
       yield* server.failNext({ verb: "list", kind: Kind.ConfigMap, code: 503, times: 2 })
       yield* Controller.make({ finalizerPrefix: "operatorkit.test", name: "c", kind: Kind.ConfigMap, namespace: "default", resources: [] })
       const endpoints = yield* Health.make({ port: 0, host: "127.0.0.1" })

@@ -6,8 +6,9 @@ import * as Client from "../../src/Client.ts"
 import * as Informer from "../../src/Informer.ts"
 import type { ApiRequest, Transport } from "../../src/internal/transport.ts"
 import * as Kind from "../../src/Kind.ts"
-import * as Testing from "../../src/Testing.ts"
+import * as TestServer from "../../src/testing/TestServer.ts"
 import { settle, withServer } from "../../src/testing/helpers.ts"
+import { transportOf } from "../../src/testing/fake/transport.ts"
 
 const ns = "default"
 
@@ -34,7 +35,7 @@ const seed = (n: number) =>
  * request is recorded with its Clock time and query.
  */
 const faultyWatches = Effect.gen(function*() {
-  const server = yield* Testing.makeServer({ bookmarkInterval: false })
+  const server = yield* TestServer.make({ bookmarkInterval: false })
   const control = {
     short: 0,
     oneEvent: 0,
@@ -43,7 +44,7 @@ const faultyWatches = Effect.gen(function*() {
   }
   const clock = yield* Clock.Clock
   const transport: Transport = {
-    ...server.transport,
+    ...transportOf(server),
     watch: (req: ApiRequest) => {
       const url = new URL(req.path, "http://fake.invalid")
       control.watches.push({ at: clock.currentTimeMillisUnsafe(), query: new URLSearchParams(url.searchParams) })
@@ -59,9 +60,9 @@ const faultyWatches = Effect.gen(function*() {
       if (control.stripTimeout) {
         // a server that never ends the watch on its own
         url.searchParams.delete("timeoutSeconds")
-        return server.transport.watch({ ...req, path: url.pathname + url.search })
+        return transportOf(server).watch({ ...req, path: url.pathname + url.search })
       }
-      return server.transport.watch(req)
+      return transportOf(server).watch(req)
     }
   }
   return { server, control, client: Client.make(transport) }
@@ -78,7 +79,7 @@ const captureWarnings = () => {
 describe("Informer (in-memory server, TestClock)", () => {
   it.effect("a resync re-dispatches each object once per period, spread by its token bucket, without relisting", () =>
     Effect.gen(function*() {
-      const server = yield* Testing.TestServer
+      const server = yield* TestServer.TestServer
       yield* seed(10)
       const informer = yield* Informer.make(Kind.ConfigMap, {
         namespace: ns,
@@ -103,7 +104,7 @@ describe("Informer (in-memory server, TestClock)", () => {
 
   it.effect("failing watches back off from about 0.8 s doubling to 30 s, jittered; a healthy period resets it", () =>
     Effect.gen(function*() {
-      const server = yield* Testing.TestServer
+      const server = yield* TestServer.TestServer
       yield* seed(1)
       const informer = yield* Informer.make(Kind.ConfigMap, { namespace: ns })
       yield* informer.synced
@@ -149,7 +150,7 @@ describe("Informer (in-memory server, TestClock)", () => {
 
   it.effect("after cut watches and a compaction: one relist, deletes and uid changes dispatched, nothing twice", () =>
     Effect.gen(function*() {
-      const server = yield* Testing.TestServer
+      const server = yield* TestServer.TestServer
       const client = yield* Client.Client
       yield* seed(5)
       const informer = yield* Informer.make(Kind.ConfigMap, { namespace: ns })

@@ -4,7 +4,8 @@ import { TestClock } from "effect/testing"
 import * as Client from "../../src/Client.ts"
 import * as Kind from "../../src/Kind.ts"
 import * as Patch from "../../src/Patch.ts"
-import * as Testing from "../../src/Testing.ts"
+import * as TestServer from "../../src/testing/TestServer.ts"
+import { transportOf } from "../../src/testing/fake/transport.ts"
 
 const cm = (name: string, namespace = "default", data: Record<string, string> = { k: "v" }) => ({ metadata: { name, namespace }, data })
 
@@ -22,7 +23,7 @@ const Widget = Kind.custom({
 const settle = Effect.forEach(Array.from({ length: 20 }), () => Effect.yieldNow, { discard: true })
 
 /** Lets forked fibers run until `n` watches are open on the server. */
-const watchesOpen = (server: Testing.TestServerService, n: number) =>
+const watchesOpen = (server: TestServer.TestServerService, n: number) =>
   Effect.gen(function*() {
     for (let i = 0; i < 1000 && (yield* server.openWatches) !== n; i++) yield* Effect.yieldNow
     assert.strictEqual(yield* server.openWatches, n)
@@ -36,28 +37,28 @@ describe("Testing", () => {
     it.effect("layer provides the Client and the TestServer handle of the same server", () =>
       Effect.gen(function*() {
         const client = yield* Client.Client
-        const server = yield* Testing.TestServer
+        const server = yield* TestServer.TestServer
         yield* client.create(Kind.ConfigMap, cm("a"))
         assert.deepStrictEqual((yield* server.objects(Kind.ConfigMap)).map((o) => o.metadata.name), ["a"])
         assert.deepStrictEqual(
           (yield* server.objects(Kind.Namespace)).map((o) => o.metadata.name),
           ["default", "kube-node-lease", "kube-public", "kube-system"]
         )
-      }).pipe(Effect.provide(Testing.layer)))
+      }).pipe(Effect.provide(TestServer.layer)))
 
     it.effect("layerWith: namespaces, extra kinds, client options", () =>
       Effect.gen(function*() {
         const client = yield* Client.Client
-        const server = yield* Testing.TestServer
+        const server = yield* TestServer.TestServer
         assert.deepStrictEqual((yield* server.objects(Kind.Namespace)).map((o) => o.metadata.name), ["team-a"])
         const w = yield* client.create(Widget, { metadata: { name: "w", namespace: "team-a" }, spec: { size: 1 } })
         assert.strictEqual(w.metadata.generation, 1)
-      }).pipe(Effect.provide(Testing.layerWith({ namespaces: ["team-a"], kinds: [Widget] }))))
+      }).pipe(Effect.provide(TestServer.layerWith({ namespaces: ["team-a"], kinds: [Widget] }))))
 
     it.effect("makeServer gives independent servers", () =>
       Effect.gen(function*() {
-        const a = yield* Testing.makeServer()
-        const b = yield* Testing.makeServer()
+        const a = yield* TestServer.make()
+        const b = yield* TestServer.make()
         yield* a.client.create(Kind.ConfigMap, cm("only-a"))
         assert.strictEqual((yield* b.objects(Kind.ConfigMap)).length, 0)
       }))
@@ -66,7 +67,7 @@ describe("Testing", () => {
   describe("time comes from the Clock", () => {
     it.effect("creationTimestamp, deletionTimestamp and managedFields times follow TestClock", () =>
       Effect.gen(function*() {
-        const server = yield* Testing.makeServer()
+        const server = yield* TestServer.make()
         yield* TestClock.setTime(Date.UTC(2030, 0, 2, 3, 4, 5, 678))
         const created = yield* server.client.create(Kind.ConfigMap, { metadata: { name: "a", namespace: "default", finalizers: ["x.io/f"] } })
         assert.strictEqual(created.metadata.creationTimestamp, "2030-01-02T03:04:05Z")
@@ -79,7 +80,7 @@ describe("Testing", () => {
 
     it.effect("timeoutSeconds ends a watch after that much Clock time, with a bookmark if something changed", () =>
       Effect.gen(function*() {
-        const server = yield* Testing.makeServer({ bookmarkInterval: false })
+        const server = yield* TestServer.make({ bookmarkInterval: false })
         const start = yield* server.client.list(Kind.ConfigMap, { namespace: "default" })
         const fiber = yield* server.client.watch(Kind.ConfigMap, {
           namespace: "default",
@@ -99,7 +100,7 @@ describe("Testing", () => {
 
     it.effect("bookmarks every bookmarkInterval of Clock time, only once the resourceVersion moved; on demand always", () =>
       Effect.gen(function*() {
-        const server = yield* Testing.makeServer({ bookmarkInterval: "1 minute" })
+        const server = yield* TestServer.make({ bookmarkInterval: "1 minute" })
         const events: Array<Client.WatchEvent<unknown>> = []
         yield* server.client.watch(Kind.ConfigMap, { namespace: "default", labelSelector: "none=1" }).pipe(
           Stream.runForEach((e) => Effect.sync(() => events.push(e))),
@@ -125,7 +126,7 @@ describe("Testing", () => {
 
     it.effect("an injected delay past the call's deadline times out on the Clock", () =>
       Effect.gen(function*() {
-        const server = yield* Testing.makeServer({ client: { timeout: "5 seconds" } })
+        const server = yield* TestServer.make({ client: { timeout: "5 seconds" } })
         yield* server.failNext({ verb: "get", delay: "1 minute" })
         const fiber = yield* Effect.forkChild(Effect.exit(server.client.get(Kind.Namespace, { name: "default" })))
         yield* TestClock.adjust("5 seconds")
@@ -141,7 +142,7 @@ describe("Testing", () => {
   describe("fault injection", () => {
     it.effect("fails the next N calls of a verb, optionally for one kind, with the given Status", () =>
       Effect.gen(function*() {
-        const server = yield* Testing.makeServer()
+        const server = yield* TestServer.make()
         const client = server.client
         yield* client.create(Kind.ConfigMap, cm("a"))
         yield* server.failNext({ verb: "get", kind: Kind.ConfigMap, times: 2, code: 503, message: "etcd is down" })
@@ -179,7 +180,7 @@ describe("Testing", () => {
 
     it.effect("429 with Retry-After: the Client waits (Clock time) and retries", () =>
       Effect.gen(function*() {
-        const server = yield* Testing.makeServer()
+        const server = yield* TestServer.make()
         yield* server.failNext({ verb: "list", code: 429, retryAfterSeconds: 7, times: 2 })
         const fiber = yield* Effect.forkChild(server.client.list(Kind.ConfigMap, { namespace: "default" }))
         yield* TestClock.adjust("7 seconds")
@@ -197,7 +198,7 @@ describe("Testing", () => {
 
     it.effect("watch faults: refused with a status, an in-stream 410, a dropped connection", () =>
       Effect.gen(function*() {
-        const server = yield* Testing.makeServer()
+        const server = yield* TestServer.make()
         yield* server.failNext({ verb: "watch", code: 500 })
         const refused = yield* Effect.flip(Stream.runCollect(server.client.watch(Kind.ConfigMap, { namespace: "default" })))
         assert.strictEqual(refused._tag, "ServerError")
@@ -212,7 +213,7 @@ describe("Testing", () => {
 
     it.effect("cutWatches fails every open watch with a TransportError, after the events already sent", () =>
       Effect.gen(function*() {
-        const server = yield* Testing.makeServer()
+        const server = yield* TestServer.make()
         yield* server.client.create(Kind.ConfigMap, cm("a"))
         const seen: Array<string> = []
         const fibers = yield* Effect.forEach([Kind.ConfigMap, Kind.Namespace], (kind) =>
@@ -234,7 +235,7 @@ describe("Testing", () => {
 
     it.effect("counts calls per verb and kind; resetCalls starts over", () =>
       Effect.gen(function*() {
-        const server = yield* Testing.makeServer()
+        const server = yield* TestServer.make()
         const client = server.client
         yield* client.list(Kind.ConfigMap, { namespace: "default" })
         yield* client.list(Kind.ConfigMap)
@@ -255,12 +256,12 @@ describe("Testing", () => {
   describe("state", () => {
     it.effect("answers and stored objects never alias what callers hold", () =>
       Effect.gen(function*() {
-        const server = yield* Testing.makeServer()
+        const server = yield* TestServer.make()
         const body = { metadata: { name: "a", namespace: "default", labels: { l: "1" } }, data: { k: "v" } }
         const created = yield* server.client.create(Kind.ConfigMap, body)
         body.metadata.labels.l = "mutated"
         ;(created.data as Record<string, string>)["k"] = "mutated"
-        const raw = yield* server.transport.request({ method: "GET", path: "/api/v1/namespaces/default/configmaps/a", timeoutMs: 1000, info: { verb: "get", path: "" } })
+        const raw = yield* transportOf(server).request({ method: "GET", path: "/api/v1/namespaces/default/configmaps/a", timeoutMs: 1000, info: { verb: "get", path: "" } })
         ;(raw.body as { data: Record<string, string> }).data["k"] = "mutated too"
         const stored = (yield* server.objects(Kind.ConfigMap))[0]!
         assert.deepStrictEqual(stored.data, { k: "v" })
@@ -269,7 +270,7 @@ describe("Testing", () => {
 
     it.effect("compact expires older resourceVersions; historyLimit compacts on its own", () =>
       Effect.gen(function*() {
-        const server = yield* Testing.makeServer({ historyLimit: 3 })
+        const server = yield* TestServer.make({ historyLimit: 3 })
         const first = yield* server.client.create(Kind.ConfigMap, cm("a"))
         // 4 later changes, 3 kept: the change right after `first` is gone
         for (let i = 0; i < 4; i++) yield* server.client.create(Kind.ConfigMap, cm(`b${i}`))
@@ -288,7 +289,7 @@ describe("Testing", () => {
 
     it.effect("registerKind serves a custom kind without a CRD; objects decodes with the kind's Schema", () =>
       Effect.gen(function*() {
-        const server = yield* Testing.makeServer()
+        const server = yield* TestServer.make()
         const missing = yield* Effect.flip(server.client.list(Widget, { namespace: "default" }))
         assert.strictEqual(missing._tag, "NotFound")
         yield* server.registerKind(Widget)
@@ -296,7 +297,7 @@ describe("Testing", () => {
         const [w] = yield* server.objects(Widget, { namespace: "default" })
         assert.strictEqual(w?.spec.size, 2)
         assert.strictEqual(w?.apiVersion, "unit.operatorkit.dev/v1")
-        const strategic = yield* server.transport.request({
+        const strategic = yield* transportOf(server).request({
           method: "PATCH",
           path: "/apis/unit.operatorkit.dev/v1/namespaces/default/widgets/w",
           body: { spec: { size: 3 } },
@@ -311,7 +312,7 @@ describe("Testing", () => {
 
     it.effect("deleting a namespace deletes its objects (finalizers respected), then the namespace; no new content meanwhile", () =>
       Effect.gen(function*() {
-        const server = yield* Testing.makeServer({ namespaces: ["default", "doomed"] })
+        const server = yield* TestServer.make({ namespaces: ["default", "doomed"] })
         const client = server.client
         yield* client.create(Kind.ConfigMap, cm("plain", "doomed"))
         yield* client.create(Kind.ConfigMap, { metadata: { name: "held", namespace: "doomed", finalizers: ["x.io/f"] } })
@@ -329,7 +330,7 @@ describe("Testing", () => {
 
     it.effect("a CRD created through the Client serves its kind at once; deleting it stops serving it and ends its watches", () =>
       Effect.gen(function*() {
-        const server = yield* Testing.makeServer()
+        const server = yield* TestServer.make()
         const client = server.client
         yield* client.create(Kind.CustomResourceDefinition, {
           metadata: { name: "widgets.unit.operatorkit.dev" },

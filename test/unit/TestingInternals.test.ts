@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { apply, conflictMessage, leafFields, recordUpdate, toFieldsV1 } from "../../src/internal/fakeFields.ts"
-import { applyJsonPatch, applyMergePatch, PatchError, strategicMerge } from "../../src/internal/fakePatch.ts"
+import { apply, conflictMessage, leafFields, recordUpdate, toFieldsV1 } from "../../src/testing/fake/fields.ts"
+import { applyJsonPatch, applyMergePatch, PatchError, strategicMerge } from "../../src/testing/fake/patch.ts"
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from "../../src/internal/selector.ts"
 
 const labels = (selector: string, l: Record<string, string> | undefined) => {

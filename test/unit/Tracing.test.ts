@@ -10,7 +10,7 @@ import * as Controller from "../../src/Controller.ts"
 import * as Framework from "../../src/Framework.ts"
 import * as Kind from "../../src/Kind.ts"
 import * as Patch from "../../src/Patch.ts"
-import * as Testing from "../../src/Testing.ts"
+import * as TestServer from "../../src/testing/TestServer.ts"
 import * as Tracing from "../../src/Tracing.ts"
 import { eventually } from "../../src/testing/helpers.ts"
 
@@ -182,7 +182,7 @@ describe("the trace of a reconcile (in-memory API server)", () => {
         assert.deepStrictEqual(childrenOf(again, spans()), ["resource.reader.ensureCreated"])
       }).pipe(
         Effect.provide(Tracing.layer({ serviceName: "test", exporter, processor: "simple" }), { local: true }),
-        Effect.provide(Testing.layer, { local: true })
+        Effect.provide(TestServer.layer, { local: true })
       )
     }))
 })

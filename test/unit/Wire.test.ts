@@ -11,7 +11,7 @@ import * as Client from "../../src/Client.ts"
 import * as Informer from "../../src/Informer.ts"
 import { parseRetryAfter } from "../../src/internal/transport.ts"
 import * as Kind from "../../src/Kind.ts"
-import * as Testing from "../../src/Testing.ts"
+import * as TestServer from "../../src/testing/TestServer.ts"
 import { eventually, withServer } from "../../src/testing/helpers.ts"
 import * as FakeApi from "../support/fakeApi.ts"
 
@@ -168,7 +168,7 @@ describe("429 Too Many Requests", () => {
 
   it.effect("one deadline spans every 429 retry and its waits", () =>
     Effect.gen(function*() {
-      const server = yield* Testing.TestServer
+      const server = yield* TestServer.TestServer
       const client = yield* Client.Client
       yield* client.create(Kind.ConfigMap, { metadata: { name: "a", namespace: "default" } })
       // each answer takes 3 s and says: retry after 1 s
@@ -185,7 +185,7 @@ describe("429 Too Many Requests", () => {
 
   it.effect("a Retry-After that would pass the deadline ends the call at once with TooManyRequests", () =>
     Effect.gen(function*() {
-      const server = yield* Testing.TestServer
+      const server = yield* TestServer.TestServer
       const client = yield* Client.Client
       yield* client.create(Kind.ConfigMap, { metadata: { name: "a", namespace: "default" } })
       yield* server.failNext({ verb: "get", code: 429, retryAfterSeconds: 8, times: 10 })

@@ -2,7 +2,7 @@
 // Greeting operator converges once, then the program ends.
 import { Effect, Layer } from "effect"
 import { Client, Crd, Kind } from "operatorkit"
-import { Envtest, eventually, Testing } from "operatorkit/testing"
+import { Envtest, eventually, TestServer } from "operatorkit/testing"
 import { Greeting, GreetingController, GreetingCrd } from "./greeting.ts"
 
 export { GreetingCrd }
@@ -17,7 +17,7 @@ const program = Effect.gen(function*() {
 })
 
 if (import.meta.main) {
-  const server: Layer.Layer<Client.Client, unknown> = process.argv[2] === "envtest" ? Envtest.layerClient() : Testing.layer
+  const server: Layer.Layer<Client.Client, unknown> = process.argv[2] === "envtest" ? Envtest.layerClient() : TestServer.layer
   const message = await Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(Crd.layer.pipe(Layer.provideMerge(server)))))
   process.stdout.write(`the operator wrote: ${message}\n`)
 }

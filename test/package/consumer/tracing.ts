@@ -1,7 +1,7 @@
 // A user's program that traces: operatorkit/Tracing with the OpenTelemetry peers installed.
 import { Effect } from "effect"
 import { Client, Kind } from "operatorkit"
-import { Testing } from "operatorkit/testing"
+import { TestServer } from "operatorkit/testing"
 import * as Tracing from "operatorkit/Tracing"
 
 const program = Effect.gen(function*() {
@@ -10,6 +10,6 @@ const program = Effect.gen(function*() {
 }).pipe(Effect.withSpan("consumer.program"))
 
 await Effect.runPromise(program.pipe(
-  Effect.provide(Testing.layer),
+  Effect.provide(TestServer.layer),
   Effect.provide(Tracing.layer({ serviceName: "consumer", exporter: "console" }))
 ))

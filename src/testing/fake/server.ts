@@ -4,7 +4,7 @@
  * interleaves.
  * @internal
  */
-import { apply, conflictCauses, conflictMessage, recordUpdate } from "./fakeFields.ts"
+import { apply, conflictCauses, conflictMessage, recordUpdate } from "./fields.ts"
 import {
   contentProblems,
   gcFinalizers,
@@ -25,13 +25,13 @@ import {
   undecodableData,
   updateProblems,
   validateNames
-} from "./fakeKinds.ts"
-import { applyJsonPatch, applyMergePatch, PatchError, strategicMerge } from "./fakePatch.ts"
-import { type Context, decodeContinue, DEFAULT_MANAGER, encodeContinue, isTrue, parsePath, type Request, suffix, type Target, uuid, verbOf } from "./fakeRequest.ts"
-import { type FieldSelector, type LabelSelector, parseFieldSelector, parseLabelSelector } from "./selector.ts"
-import * as S from "./fakeStatus.ts"
-import { type Answer, clone, deepEqual, isObject, type JsonObject } from "./fakeStatus.ts"
-import type { Store, Watcher } from "./fakeStore.ts"
+} from "./kinds.ts"
+import { applyJsonPatch, applyMergePatch, PatchError, strategicMerge } from "./patch.ts"
+import { type Context, decodeContinue, DEFAULT_MANAGER, encodeContinue, isTrue, parsePath, type Request, suffix, type Target, uuid, verbOf } from "./request.ts"
+import { type FieldSelector, type LabelSelector, parseFieldSelector, parseLabelSelector } from "../../internal/selector.ts"
+import * as S from "./status.ts"
+import { type Answer, clone, deepEqual, isObject, type JsonObject } from "./status.ts"
+import type { Store, Watcher } from "./store.ts"
 
 const SYSTEM_METADATA = ["uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "managedFields"]
 

@@ -11,14 +11,14 @@ import * as Effect from "effect/Effect"
 import * as Queue from "effect/Queue"
 import * as Random from "effect/Random"
 import * as Stream from "effect/Stream"
-import { RequestTimeout, TransportError } from "../KubeError.ts"
-import { resourceKey } from "./fakeKinds.ts"
-import { parsePath, type Request, type Verb, verbOf } from "./fakeRequest.ts"
-import { Server } from "./fakeServer.ts"
-import * as S from "./fakeStatus.ts"
-import { clone, type JsonObject } from "./fakeStatus.ts"
-import { Store, type Watcher } from "./fakeStore.ts"
-import { type ApiRequest, type ApiResponse, HttpStatus, type RequestFailure, type Transport } from "./transport.ts"
+import { RequestTimeout, TransportError } from "../../KubeError.ts"
+import { resourceKey } from "./kinds.ts"
+import { parsePath, type Request, type Verb, verbOf } from "./request.ts"
+import { Server } from "./server.ts"
+import * as S from "./status.ts"
+import { clone, type JsonObject } from "./status.ts"
+import { Store, type Watcher } from "./store.ts"
+import { type ApiRequest, type ApiResponse, HttpStatus, type RequestFailure, type Transport } from "../../internal/transport.ts"
 
 export interface FaultSpec {
   readonly verb: Verb
@@ -51,6 +51,19 @@ export interface Fake {
   readonly bookmark: () => number
   /** Drops every open watch connection; how many were open. */
   readonly cutWatches: () => number
+}
+
+/**
+ * The transport of each in-memory server (`TestServer.make` registers it), for tests that send
+ * requests past the Client's checks; not part of the public handle.
+ */
+export const transports = new WeakMap<object, Transport>()
+
+/** The transport of an in-memory server's handle. */
+export const transportOf = (server: object): Transport => {
+  const transport = transports.get(server)
+  if (transport === undefined) throw new Error("not the handle of an in-memory server made by TestServer.make")
+  return transport
 }
 
 export const callKey = (verb: Verb, resource: string | undefined) => `${verb} ${resource ?? ""}`

@@ -1,6 +1,8 @@
 /**
- * Test doubles: an in-memory Kubernetes API server behind the same `Client`, for testing
- * controllers fast and deterministically (with `TestClock`).
+ * The in-memory Kubernetes API server behind the same `Client`, for testing controllers fast and
+ * deterministically (with `TestClock`): its layers ({@link layer}, {@link layerWith}), its
+ * constructor ({@link make}) and the {@link TestServer} handle tests inject faults with. The
+ * server itself is `src/testing/fake/` (see ARCHITECTURE.md).
  *
  * The server answers as kube-apiserver 1.20 does, Status objects included, so every Client code
  * path (decoding, typed errors, patch checks) runs unchanged. A contract suite
@@ -80,15 +82,13 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Client from "./Client.ts"
-import { decodeObject, isDecodeError } from "./internal/codec.ts"
-import * as Fake from "./internal/fakeTransport.ts"
-import { builtinKinds, present, resourceKey, resourceOf } from "./internal/fakeKinds.ts"
-import type { Verb as AnyVerb } from "./internal/fakeRequest.ts"
-import * as S from "./internal/fakeStatus.ts"
-import type { Transport } from "./internal/transport.ts"
-import type * as Kind from "./Kind.ts"
-import type * as KubeError from "./KubeError.ts"
+import * as Client from "../Client.ts"
+import { decodeObject, isDecodeError } from "../internal/codec.ts"
+import * as Fake from "./fake/transport.ts"
+import { builtinKinds, present, resourceKey, resourceOf } from "./fake/kinds.ts"
+import * as S from "./fake/status.ts"
+import type * as Kind from "../Kind.ts"
+import type * as KubeError from "../KubeError.ts"
 
 /**
  * An API verb, as faults and call counts name them. Reads and writes of `/status` count as
@@ -97,7 +97,7 @@ import type * as KubeError from "./KubeError.ts"
  * @since 0.1.0
  * @category models
  */
-export type Verb = Exclude<AnyVerb, "deletecollection">
+export type Verb = "get" | "list" | "watch" | "create" | "update" | "patch" | "delete"
 
 /**
  * A failure to inject into the next calls of a verb.
@@ -128,7 +128,7 @@ export interface Fault {
 }
 
 /**
- * Options of {@link makeServer} and {@link layerWith}.
+ * Options of {@link make} and {@link layerWith}.
  *
  * @since 0.1.0
  * @category models
@@ -147,7 +147,7 @@ export interface ServerOptions {
 }
 
 /**
- * The handle of an in-memory API server: its Client, its transport, and the controls tests use.
+ * The handle of an in-memory API server: its Client and the controls tests use.
  *
  * @since 0.1.0
  * @category models
@@ -155,8 +155,6 @@ export interface ServerOptions {
 export interface TestServerService {
   /** A Client over this server. */
   readonly client: Client.ClientService
-  /** The server as the Client sees it, for requests that must bypass the Client's checks. */
-  readonly transport: Transport
   /** Serve a kind without a CRD (a no-op for a kind already served in that version). */
   readonly registerKind: (kind: Kind.Any) => Effect.Effect<void>
   /** Fail the next calls of a verb. Faults queue up; the first matching one is used. */
@@ -188,21 +186,22 @@ export interface TestServerService {
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { Client, Kind, Testing } from "operatorkit"
+ * import { Client, Kind } from "operatorkit"
+ * import { TestServer } from "operatorkit/testing"
  *
  * const program = Effect.gen(function*() {
- *   const server = yield* Testing.TestServer
+ *   const server = yield* TestServer.TestServer
  *   const client = yield* Client.Client
  *   yield* server.failNext({ verb: "get", kind: Kind.ConfigMap, code: 503 })
  *   const error = yield* Effect.flip(client.get(Kind.ConfigMap, { namespace: "default", name: "x" }))
  *   return error._tag // "ServerError"
- * }).pipe(Effect.provide(Testing.layer))
+ * }).pipe(Effect.provide(TestServer.layer))
  * ```
  *
  * @since 0.1.0
  * @category services
  */
-export class TestServer extends Context.Service<TestServer, TestServerService>()("operatorkit/Testing/TestServer") {}
+export class TestServer extends Context.Service<TestServer, TestServerService>()("operatorkit/testing/TestServer") {}
 
 const DEFAULT_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"]
 
@@ -223,10 +222,11 @@ const sum = (calls: ReadonlyMap<string, number>, verb: Verb, kind: Kind.Any | un
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { Kind, Testing } from "operatorkit"
+ * import { Kind } from "operatorkit"
+ * import { TestServer } from "operatorkit/testing"
  *
  * const program = Effect.gen(function*() {
- *   const server = yield* Testing.makeServer()
+ *   const server = yield* TestServer.make()
  *   yield* server.client.create(Kind.ConfigMap, { metadata: { name: "a", namespace: "default" }, data: { k: "v" } })
  *   const lists = yield* server.calls("list", Kind.ConfigMap) // 0
  *   return (yield* server.objects(Kind.ConfigMap, { namespace: "default" })).length // 1
@@ -236,7 +236,7 @@ const sum = (calls: ReadonlyMap<string, number>, verb: Verb, kind: Kind.Any | un
  * @since 0.1.0
  * @category constructors
  */
-export const makeServer = Effect.fnUntraced(function*(options: ServerOptions = {}) {
+export const make = Effect.fnUntraced(function*(options: ServerOptions = {}) {
   const fake = Fake.make({
     historyLimit: options.historyLimit ?? 10_000,
     bookmarkMillis: options.bookmarkInterval === false
@@ -269,7 +269,6 @@ export const makeServer = Effect.fnUntraced(function*(options: ServerOptions = {
 
   const service: TestServerService = {
     client: Client.make(fake.transport, options.client),
-    transport: fake.transport,
     registerKind: (kind) => Effect.sync(() => fake.store.register(resourceOf(kind))),
     failNext: (fault) =>
       Effect.sync(() => {
@@ -299,6 +298,7 @@ export const makeServer = Effect.fnUntraced(function*(options: ServerOptions = {
     resourceVersion: Effect.sync(() => String(fake.store.rv)),
     openWatches: Effect.sync(() => fake.store.watchers.size)
   }
+  Fake.transports.set(service, fake.transport)
   return service
 })
 
@@ -307,10 +307,11 @@ export const makeServer = Effect.fnUntraced(function*(options: ServerOptions = {
  *
  * @example
  * ```ts
- * import { Kind, Testing } from "operatorkit"
+ * import { Kind } from "operatorkit"
+ * import { TestServer } from "operatorkit/testing"
  *
  * const Widget = Kind.custom({ group: "example.com", version: "v1", kind: "Widget", namespaced: true, spec: Kind.Open({}) })
- * const TestLive = Testing.layerWith({ kinds: [Widget], bookmarkInterval: false })
+ * const TestLive = TestServer.layerWith({ kinds: [Widget], bookmarkInterval: false })
  * ```
  *
  * @since 0.1.0
@@ -318,7 +319,7 @@ export const makeServer = Effect.fnUntraced(function*(options: ServerOptions = {
  */
 export const layerWith = (options: ServerOptions): Layer.Layer<Client.Client | TestServer> =>
   Layer.effectContext(
-    Effect.map(makeServer(options), (server) =>
+    Effect.map(make(options), (server) =>
       Context.make(TestServer, server).pipe(Context.add(Client.Client, server.client)))
   )
 
@@ -328,14 +329,15 @@ export const layerWith = (options: ServerOptions): Layer.Layer<Client.Client | T
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { Client, Kind, Testing } from "operatorkit"
+ * import { Client, Kind } from "operatorkit"
+ * import { TestServer } from "operatorkit/testing"
  *
  * const test = Effect.gen(function*() {
  *   const client = yield* Client.Client
  *   yield* client.create(Kind.ConfigMap, { metadata: { name: "a", namespace: "default" } })
- *   const server = yield* Testing.TestServer
+ *   const server = yield* TestServer.TestServer
  *   return yield* server.calls("create", Kind.ConfigMap) // 1
- * }).pipe(Effect.provide(Testing.layer))
+ * }).pipe(Effect.provide(TestServer.layer))
  * ```
  *
  * @since 0.1.0

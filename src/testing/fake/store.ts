@@ -8,9 +8,9 @@
  * (establishing a new CustomResourceDefinition, and deleting a deleted CRD's objects).
  * @internal
  */
-import { type FieldSelector, type LabelSelector, matchesFields, matchesLabels } from "./selector.ts"
-import { deepEqual, isObject, type JsonObject } from "./fakeStatus.ts"
-import { CRD_CLEANUP, CRDS, metadataOf, NAMESPACES, present, type Resource, resourceKey, resourceOfCrd, str, timestamp } from "./fakeKinds.ts"
+import { type FieldSelector, type LabelSelector, matchesFields, matchesLabels } from "../../internal/selector.ts"
+import { deepEqual, isObject, type JsonObject } from "./status.ts"
+import { CRD_CLEANUP, CRDS, metadataOf, NAMESPACES, present, type Resource, resourceKey, resourceOfCrd, str, timestamp } from "./kinds.ts"
 
 export type EventType = "ADDED" | "MODIFIED" | "DELETED"
 

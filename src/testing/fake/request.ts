@@ -3,7 +3,7 @@
  * namespace, resource, name, subresource), the verb, continue tokens, and generated identities.
  * @internal
  */
-import { isObject } from "./fakeStatus.ts"
+import { isObject } from "./status.ts"
 
 export type Verb = "get" | "list" | "watch" | "create" | "update" | "patch" | "delete" | "deletecollection"
 

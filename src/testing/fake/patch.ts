@@ -12,7 +12,7 @@
  * `$setElementOrder/<field>` and `$retainKeys` are understood.
  * @internal
  */
-import { clone, deepEqual, isObject, type JsonObject } from "./fakeStatus.ts"
+import { clone, deepEqual, isObject, type JsonObject } from "./status.ts"
 
 // ---------------------------------------------------------------------------------------------
 // RFC 6902

@@ -8,7 +8,7 @@
  * the maps it created (`"."` in FieldsV1), as the real server records them.
  * @internal
  */
-import { clone, deepEqual, isObject, type JsonObject } from "./fakeStatus.ts"
+import { clone, deepEqual, isObject, type JsonObject } from "./status.ts"
 
 type Path = ReadonlyArray<string>
 

@@ -4,10 +4,10 @@
  * CustomResourceDefinitions define, name validation, and the defaults filled in on create.
  * @internal
  */
-import type * as Kind from "../Kind.ts"
-import * as Kinds from "../Kind.ts"
-import * as S from "./fakeStatus.ts"
-import { type Answer, clone, deepEqual, isObject, type JsonObject, type ResourceName } from "./fakeStatus.ts"
+import type * as Kind from "../../Kind.ts"
+import * as Kinds from "../../Kind.ts"
+import * as S from "./status.ts"
+import { type Answer, clone, deepEqual, isObject, type JsonObject, type ResourceName } from "./status.ts"
 
 /** How `metadata.generation` moves for a resource. */
 export type GenerationRule = "none" | "spec" | "specAndAnnotations" | "allButMetadataAndStatus"
