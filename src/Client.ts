@@ -27,7 +27,7 @@ import {
   makeHttp,
   RESPONSE_TOO_LARGE as TOO_LARGE,
   type Transport
-} from "./internal/transport.ts"
+} from "./internal/http/transport.ts"
 import * as Kind from "./Kind.ts"
 import { KubeConfig, type KubeConfigError, type KubeConfigService } from "./KubeConfig.ts"
 import * as KubeError from "./KubeError.ts"
@@ -352,7 +352,7 @@ const queryString = (params: Record<string, string | number | boolean | undefine
  *
  * @example
  * ```ts
- * declare const transport: Transport // src/internal/transport.ts
+ * declare const transport: Transport // src/internal/http/transport.ts
  * const client = Client.make(transport)
  * ```
  *

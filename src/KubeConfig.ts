@@ -2,9 +2,9 @@
  * Where the cluster is and how to authenticate, read as kubectl reads it: the default loading rules
  * (`KUBECONFIG`, a list merged with kubectl's rules, else `~/.kube/config`, else the in-cluster
  * service account), a file, a string, or a pod's service account. Parsing and merging are
- * `internal/kubeconfigMerge.ts`, credentials (token files re-read, exec plugins, client certificates,
- * impersonation; reloaded from their source after a 401) `internal/credentials.ts`, and proxies
- * (`proxy-url`, `HTTPS_PROXY`/`NO_PROXY` with Go's rules) `internal/proxy.ts`. Every field of a
+ * `internal/kubeconfig/merge.ts`, credentials (token files re-read, exec plugins, client certificates,
+ * impersonation; reloaded from their source after a 401) `internal/kubeconfig/credentials.ts`, and proxies
+ * (`proxy-url`, `HTTPS_PROXY`/`NO_PROXY` with Go's rules) `internal/http/proxy.ts`. Every field of a
  * kubeconfig and what the library does with it: docs/kubeconfig.md.
  *
  * @since 0.1.0
@@ -18,9 +18,9 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
-import * as CredentialSources from "./internal/credentials.ts"
-import * as Merge from "./internal/kubeconfigMerge.ts"
-import * as Proxy from "./internal/proxy.ts"
+import * as CredentialSources from "./internal/kubeconfig/credentials.ts"
+import * as Merge from "./internal/kubeconfig/merge.ts"
+import * as Proxy from "./internal/http/proxy.ts"
 
 /**
  * A kubeconfig that could not be loaded or used; `source` names the file (or "in-cluster", "string").
@@ -244,6 +244,7 @@ const resolve = (config: Merge.Config, source: string, options: LoadOptions): Ef
     const credentials = yield* CredentialSources.make({
       name: userName!,
       source,
+      fail: (detail) => fail(source, detail),
       user: u,
       cluster: {
         server: serverText,

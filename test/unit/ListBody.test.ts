@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { type ItemMeta, ListParser, splitList } from "../../src/internal/listBody.ts"
+import { type ItemMeta, ListParser, splitList } from "../../src/internal/http/listBody.ts"
 
 const item = (i: number) => ({
   metadata: {

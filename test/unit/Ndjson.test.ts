@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { NdjsonDecoder } from "../../src/internal/transport.ts"
+import { NdjsonDecoder } from "../../src/internal/http/ndjson.ts"
 
 const split = (buf: Buffer, cuts: ReadonlyArray<number>) => {
   const out: Array<Buffer> = []

@@ -3,7 +3,7 @@
  * own tests), and the tunnels through http and SOCKS5 proxies.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { proxyFor, proxyFromEnvironment } from "../../src/internal/proxy.ts"
+import { proxyFor, proxyFromEnvironment } from "../../src/internal/http/proxy.ts"
 
 const shown = (u: URL | undefined) => (u === undefined ? "<nil>" : `${u.protocol}//${u.host}`)
 

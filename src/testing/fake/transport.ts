@@ -18,7 +18,7 @@ import { Server } from "./server.ts"
 import * as S from "./status.ts"
 import { clone, type JsonObject } from "./status.ts"
 import { Store, type Watcher } from "./store.ts"
-import { type ApiRequest, type ApiResponse, HttpStatus, type RequestFailure, type Transport } from "../../internal/transport.ts"
+import { type ApiRequest, type ApiResponse, HttpStatus, type RequestFailure, type Transport } from "../../internal/http/transport.ts"
 
 export interface FaultSpec {
   readonly verb: Verb

@@ -18,11 +18,11 @@
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import type * as Client from "../Client.ts"
-import type * as Informer from "../Informer.ts"
-import type * as Kind from "../Kind.ts"
-import * as Store from "../Store.ts"
-import { type FieldSelector, type LabelSelector, matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from "./selector.ts"
+import type * as Client from "../../Client.ts"
+import type * as Informer from "../../Informer.ts"
+import type * as Kind from "../../Kind.ts"
+import * as Store from "../../Store.ts"
+import { type FieldSelector, type LabelSelector, matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from "../selector.ts"
 
 /** One of a controller's caches: an informer and what it selects. */
 export interface Cache {

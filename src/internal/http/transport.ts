@@ -1,9 +1,9 @@
 /**
  * The Client's view of an API server: JSON requests and watch streams of parsed events.
- * Two implementations: HTTP(S) with one keep-alive pool (below) and the in-memory server (Testing).
+ * Two implementations: HTTP(S) with one keep-alive pool (below) and the in-memory server
+ * (src/testing/fake/transport.ts).
  * @internal
  */
-import { constants as BufferConstants, isUtf8 } from "node:buffer"
 import * as Http from "node:http"
 import * as Https from "node:https"
 import type { Duplex } from "node:stream"
@@ -13,10 +13,11 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type { Auth, KubeConfigService } from "../KubeConfig.ts"
-import { RequestTimeout, type RequestInfo, TransportError } from "../KubeError.ts"
-import { KubeConfigError } from "../KubeConfig.ts"
+import type { Auth, KubeConfigService } from "../../KubeConfig.ts"
+import { RequestTimeout, type RequestInfo, TransportError } from "../../KubeError.ts"
+import { KubeConfigError } from "../../KubeConfig.ts"
 import { type ItemMeta, ListParser, splitList } from "./listBody.ts"
+import { BadLine, MAX_STRING_BYTES, NdjsonDecoder } from "./ndjson.ts"
 import { proxyAuthorization, tunnel } from "./proxy.ts"
 
 export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE"
@@ -56,78 +57,8 @@ export interface Transport {
   readonly watch: (req: ApiRequest) => Stream.Stream<unknown, RequestFailure | HttpStatus>
 }
 
-// ---------------------------------------------------------------------------------------------
-
-/**
- * A watch line that is not a JSON value: truncated, not JSON, not UTF-8, or too long for a string.
- * The message says what, never the content (a line may carry a Secret).
- */
-export class BadLine extends Error {}
-
 /** The code of the TransportError a watch ends with on a line that is not an event. */
 export const BAD_WATCH_EVENT = "BAD_WATCH_EVENT"
-
-/** The longest string V8 makes (about 512 MiB): a line or body beyond it cannot be parsed as one. */
-export const MAX_STRING_BYTES = BufferConstants.MAX_STRING_LENGTH
-
-/** Splits newline-delimited JSON across chunk boundaries without decoding partial UTF-8. */
-export class NdjsonDecoder {
-  private partial: Array<Buffer> = []
-  private partialBytes = 0
-
-  /** Parses the complete lines of `chunk` into `out`; throws {@link BadLine} at the first bad one. */
-  push(chunk: Buffer, out: Array<unknown>): void {
-    let nl = chunk.indexOf(10)
-    if (nl === -1) {
-      this.keep(chunk)
-      return
-    }
-    if (this.partial.length > 0) {
-      this.partial.push(chunk.subarray(0, nl))
-      const line = Buffer.concat(this.partial)
-      this.partial = []
-      this.partialBytes = 0
-      this.emit(line, out)
-    } else {
-      this.emit(chunk.subarray(0, nl), out)
-    }
-    let start = nl + 1
-    while ((nl = chunk.indexOf(10, start)) !== -1) {
-      this.emit(chunk.subarray(start, nl), out)
-      start = nl + 1
-    }
-    if (start < chunk.length) this.keep(chunk.subarray(start))
-  }
-
-  end(out: Array<unknown>): void {
-    const rest = this.partial
-    this.partial = []
-    this.partialBytes = 0
-    if (rest.length > 0) this.emit(Buffer.concat(rest), out)
-  }
-
-  private keep(bytes: Buffer) {
-    this.partialBytes += bytes.length
-    if (this.partialBytes > MAX_STRING_BYTES) {
-      throw new BadLine(`a line longer than ${MAX_STRING_BYTES} bytes, more than one string can hold`)
-    }
-    this.partial.push(bytes)
-  }
-
-  private emit(line: Buffer, out: Array<unknown>) {
-    let i = 0
-    while (i < line.length && (line[i] === 0x20 || line[i] === 0x09 || line[i] === 0x0d)) i++
-    if (i === line.length) return
-    if (!isUtf8(line)) throw new BadLine(`a line of ${line.length} bytes that is not valid UTF-8`)
-    let value: unknown
-    try {
-      value = JSON.parse(line.toString("utf8"))
-    } catch {
-      throw new BadLine(`a line of ${line.length} bytes that is not valid JSON (truncated?)`)
-    }
-    out.push(value)
-  }
-}
 
 const USER_AGENT = "operatorkit/0.1.0"
 /** Events buffered before the socket is paused (backpressure from a slow consumer). */

@@ -14,6 +14,7 @@
  * one item) is ever made, so a list larger than V8's string limit (about 512 MiB) is read as well.
  * @internal
  */
+import { MAX_STRING_BYTES } from "./ndjson.ts"
 
 /** The metadata an item is recognised by. */
 export interface ItemMeta {
@@ -51,8 +52,6 @@ const RESOURCE_VERSION = bytesOf("resourceVersion")
 /** Kept items are parsed in runs of at most this many bytes (one JSON.parse each). */
 export const MAX_RUN_BYTES = 16 * 1024 * 1024
 
-/** The longest string V8 makes: an item (or member) longer than this cannot be parsed. */
-const MAX_STRING_BYTES = 536_870_888
 
 const tooLong = `an item or member of over ${MAX_STRING_BYTES} bytes, more than one string can hold`
 

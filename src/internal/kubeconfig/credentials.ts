@@ -20,7 +20,7 @@ import * as Fs from "node:fs"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Semaphore from "effect/Semaphore"
-import { type Auth, type Credentials, KubeConfigError } from "../KubeConfig.ts"
+import type { Auth, Credentials, KubeConfigError } from "../../KubeConfig.ts"
 
 /** What an exec plugin may be told about the cluster (`provideClusterInfo`). */
 export interface ClusterInfo {
@@ -41,6 +41,8 @@ export interface UserSpec {
   readonly cluster: ClusterInfo
   /** Headers from client-node, for an `auth-provider`. */
   readonly authProvider?: (() => Promise<Readonly<Record<string, string>>>) | undefined
+  /** The error of a user that cannot be used (KubeConfig's own, which this module does not import). */
+  readonly fail: (detail: string) => KubeConfigError
 }
 
 /** client-go's period for re-reading token files. */
@@ -97,7 +99,7 @@ const impersonation = (user: Readonly<Record<string, unknown>>): Record<string, 
 export const make = (spec: UserSpec): Effect.Effect<Credentials, KubeConfigError> =>
   Effect.gen(function*() {
     const { user } = spec
-    const fail = (detail: string) => new KubeConfigError({ source: spec.source, detail: `user "${spec.name}": ${detail}` })
+    const fail = (detail: string) => spec.fail(`user "${spec.name}": ${detail}`)
     const impersonate = impersonation(user)
     const tokenFile = str(user["tokenFile"])
     const token = str(user["token"])
