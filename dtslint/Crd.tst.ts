@@ -1,12 +1,12 @@
 import type { Layer, Result } from "effect"
 import { Effect, Schema } from "effect"
 import { describe, expect, it } from "tstyche"
-import { Client, Crd, Kind, type KubeError } from "operatorkit"
+import { Client, Crd, CrdDefinition, CrdMigration, Kind, type KubeError } from "operatorkit"
 
 const Spec = Schema.Struct({
-  replicas: Schema.Int.pipe(Crd.withDefault(1)),
-  ports: Schema.Array(Schema.Struct({ name: Schema.String, port: Schema.Int })).pipe(Crd.listMap(["name"])),
-  maxUnavailable: Schema.optionalKey(Crd.IntOrString)
+  replicas: Schema.Int.pipe(CrdDefinition.withDefault(1)),
+  ports: Schema.Array(Schema.Struct({ name: Schema.String, port: Schema.Int })).pipe(CrdDefinition.listMap(["name"])),
+  maxUnavailable: Schema.optionalKey(CrdDefinition.IntOrString)
 })
 const Status = Schema.Struct({ ready: Schema.optionalKey(Schema.Boolean) })
 const Widget = Kind.custom({ group: "example.com", version: "v1", kind: "Widget", namespaced: true, spec: Spec, status: Status })
@@ -28,62 +28,62 @@ describe("Kind.custom", () => {
   })
 })
 
-describe("Crd.make", () => {
+describe("CrdDefinition.make", () => {
   it("returns a Result; makeUnsafe the Definition", () => {
-    expect(Crd.make(Widget)).type.toBe<Result.Result<Crd.Definition, Crd.CrdDefinitionError>>()
-    expect(Crd.makeUnsafe(Widget, { printerColumns: [{ name: "R", type: "integer", jsonPath: ".spec.replicas" }] })).type
-      .toBe<Crd.Definition>()
-    expect(Crd.make({ versions: [{ kind: Widget, storage: true }] })).type.toBe<Result.Result<Crd.Definition, Crd.CrdDefinitionError>>()
+    expect(CrdDefinition.make(Widget)).type.toBe<Result.Result<CrdDefinition.Definition, CrdDefinition.CrdDefinitionError>>()
+    expect(CrdDefinition.makeUnsafe(Widget, { printerColumns: [{ name: "R", type: "integer", jsonPath: ".spec.replicas" }] })).type
+      .toBe<CrdDefinition.Definition>()
+    expect(CrdDefinition.make({ versions: [{ kind: Widget, storage: true }] })).type.toBe<Result.Result<CrdDefinition.Definition, CrdDefinition.CrdDefinitionError>>()
   })
   it("accepts custom kinds only", () => {
-    expect(Crd.make).type.not.toBeCallableWith(Kind.ConfigMap)
-    expect(Crd.make).type.not.toBeCallableWith({ versions: [] })
+    expect(CrdDefinition.make).type.not.toBeCallableWith(Kind.ConfigMap)
+    expect(CrdDefinition.make).type.not.toBeCallableWith({ versions: [] })
   })
   it("printer columns take the API's column types", () => {
-    expect(Crd.make).type.not.toBeCallableWith(Widget, { printerColumns: [{ name: "R", type: "int", jsonPath: ".spec.replicas" }] })
+    expect(CrdDefinition.make).type.not.toBeCallableWith(Widget, { printerColumns: [{ name: "R", type: "int", jsonPath: ".spec.replicas" }] })
   })
 })
 
 describe("schema helpers", () => {
   it("listMap keys are fields every element has", () => {
     const Items = Schema.Array(Schema.Struct({ name: Schema.String, note: Schema.optionalKey(Schema.String) }))
-    expect(Items.pipe(Crd.listMap(["name"]))).type.toBe<typeof Items>()
-    expect(Crd.listMap(["nope"])).type.not.toBeCallableWith(Items)
-    expect(Crd.listMap(["note"])).type.not.toBeCallableWith(Items)
-    expect(Crd.listMap).type.not.toBeCallableWith(Items, ["nope"])
-    expect(Crd.listMap(["name"])).type.not.toBeCallableWith(Schema.Array(Schema.String))
+    expect(Items.pipe(CrdDefinition.listMap(["name"]))).type.toBe<typeof Items>()
+    expect(CrdDefinition.listMap(["nope"])).type.not.toBeCallableWith(Items)
+    expect(CrdDefinition.listMap(["note"])).type.not.toBeCallableWith(Items)
+    expect(CrdDefinition.listMap).type.not.toBeCallableWith(Items, ["nope"])
+    expect(CrdDefinition.listMap(["name"])).type.not.toBeCallableWith(Schema.Array(Schema.String))
   })
   it("IntOrString is a number or a string", () => {
-    expect<typeof Crd.IntOrString.Type>().type.toBe<number | string>()
+    expect<typeof CrdDefinition.IntOrString.Type>().type.toBe<number | string>()
   })
   it("markers keep the Schema's type", () => {
     const Tags = Schema.Array(Schema.String)
-    expect(Crd.listSet(Tags)).type.toBe<typeof Tags>()
-    expect(Crd.preserveUnknownFields(Schema.Unknown)).type.toBe<typeof Schema.Unknown>()
+    expect(CrdDefinition.listSet(Tags)).type.toBe<typeof Tags>()
+    expect(CrdDefinition.preserveUnknownFields(Schema.Unknown)).type.toBe<typeof Schema.Unknown>()
   })
   it("withDefault takes the encoded form", () => {
-    expect(Crd.withDefault).type.not.toBeCallableWith(Schema.NumberFromString, 3)
-    expect(Crd.withDefault(Schema.NumberFromString, "3")).type.not.toBeAssignableTo<never>()
+    expect(CrdDefinition.withDefault).type.not.toBeCallableWith(Schema.NumberFromString, 3)
+    expect(CrdDefinition.withDefault(Schema.NumberFromString, "3")).type.not.toBeAssignableTo<never>()
   })
 })
 
 describe("the Crd service", () => {
-  const definition = Crd.makeUnsafe(Widget)
+  const definition = CrdDefinition.makeUnsafe(Widget)
   const crds = {} as Crd.CrdService
   it("tracks its errors", () => {
     expect(crds.ensureCreated(definition)).type.toBe<
       Effect.Effect<Crd.EnsureCreatedResult, KubeError.KubeError | Crd.CrdNameConflict | Crd.CrdTimeout>
     >()
     expect(crds.ensureDeleted("widgets.example.com")).type.toBe<Effect.Effect<void, KubeError.KubeError | Crd.CrdTimeout>>()
-    expect(crds.migrate(definition)).type.toBe<Effect.Effect<Crd.MigrationReport, KubeError.KubeError | Crd.MigrationError>>()
+    expect(crds.migrate(definition)).type.toBe<Effect.Effect<CrdMigration.Report, KubeError.KubeError | CrdMigration.CrdMigrationError>>()
   })
   it("a progress callback's failure and requirements flow into migrate", () => {
     class Boom {
       readonly _tag = "Boom"
     }
-    const onProgress = (_: Crd.MigrationProgress) => Client.Client.use(() => Effect.fail(new Boom()))
+    const onProgress = (_: CrdMigration.Progress) => Client.Client.use(() => Effect.fail(new Boom()))
     expect(crds.migrate(definition, { onProgress })).type.toBe<
-      Effect.Effect<Crd.MigrationReport, KubeError.KubeError | Crd.MigrationError | Boom, Client.Client>
+      Effect.Effect<CrdMigration.Report, KubeError.KubeError | CrdMigration.CrdMigrationError | Boom, Client.Client>
     >()
   })
   it("the layer needs a Client", () => {

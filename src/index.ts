@@ -24,12 +24,26 @@ export * as Client from "./Client.ts"
 export * as Controller from "./Controller.ts"
 
 /**
- * CustomResourceDefinitions generated from the Schemas that decode their objects; the `Crd` service
- * (ensureCreated, ensureDeleted, storage-version migration); manifests as YAML or JSON.
+ * The `Crd` service: CRDs installed (waiting until Established) and removed; their migration.
  *
  * @since 0.1.0
  */
 export * as Crd from "./Crd.ts"
+
+/**
+ * CustomResourceDefinitions generated from the Schemas that decode their objects; manifests as YAML
+ * or JSON.
+ *
+ * @since 0.1.0
+ */
+export * as CrdDefinition from "./CrdDefinition.ts"
+
+/**
+ * Storage-version migration of a CRD's stored objects, resumable.
+ *
+ * @since 0.1.0
+ */
+export * as CrdMigration from "./CrdMigration.ts"
 
 /**
  * Kubernetes Events: a recorder that aggregates repeats and rate limits per object.

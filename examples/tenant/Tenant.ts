@@ -8,7 +8,7 @@
  * `npx operatorkit crd examples/tenant/Tenant.ts` prints the CRD (deploy/crd.yaml is its output).
  */
 import { Schema } from "effect"
-import { Crd, Kind } from "operatorkit"
+import { CrdDefinition, Kind } from "operatorkit"
 
 /** A Kubernetes quantity such as `500m`, `4`, `8Gi` (the common forms). */
 const Quantity = Schema.String.check(Schema.isPattern(/^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/u)).annotate({
@@ -21,10 +21,10 @@ export const TenantSpec = Schema.Struct({
   }),
   displayName: Schema.optionalKey(Schema.String.annotate({ description: "A name for people" })),
   quota: Schema.Struct({
-    pods: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 1000 })).pipe(Crd.withDefault(10)),
-    cpu: Quantity.pipe(Crd.withDefault("4")),
-    memory: Quantity.pipe(Crd.withDefault("8Gi"))
-  }).annotate({ description: "Hard limits of the namespace's ResourceQuota" }).pipe(Crd.withDefault({})),
+    pods: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 1000 })).pipe(CrdDefinition.withDefault(10)),
+    cpu: Quantity.pipe(CrdDefinition.withDefault("4")),
+    memory: Quantity.pipe(CrdDefinition.withDefault("8Gi"))
+  }).annotate({ description: "Hard limits of the namespace's ResourceQuota" }).pipe(CrdDefinition.withDefault({})),
   settings: Schema.optionalKey(
     Schema.Record(Schema.String, Schema.String).annotate({ description: "Written to the ConfigMap tenant-settings" })
   )
@@ -33,7 +33,7 @@ export const TenantSpec = Schema.Struct({
 export const TenantStatus = Schema.Struct({
   namespace: Schema.optionalKey(Schema.String),
   observedGeneration: Schema.optionalKey(Schema.Int),
-  conditions: Schema.optionalKey(Schema.Array(Kind.ConditionSchema).pipe(Crd.listMap(["type"])))
+  conditions: Schema.optionalKey(Schema.Array(Kind.ConditionSchema).pipe(CrdDefinition.listMap(["type"])))
 })
 
 export const Tenant = Kind.custom({
@@ -49,7 +49,7 @@ export const Tenant = Kind.custom({
 
 export type Tenant = Kind.Type<typeof Tenant>
 
-export const TenantCrd = Crd.makeUnsafe(Tenant, {
+export const TenantCrd = CrdDefinition.makeUnsafe(Tenant, {
   // every check of the Schema must be in the CRD: the API server then refuses what the operator
   // could not decode (a check it cannot state fails this definition when the module loads)
   decoderOnlyChecks: "fail",

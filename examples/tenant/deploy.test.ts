@@ -9,7 +9,7 @@ import * as Path from "node:path"
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect, Layer, Option, Schema } from "effect"
 import { Yaml } from "effect/encoding"
-import { Client, Crd, Informer, Kind, KubeConfig } from "operatorkit"
+import { Client, Crd, CrdDefinition, Informer, Kind, KubeConfig } from "operatorkit"
 import { Envtest } from "operatorkit/testing"
 import * as TenantOperator from "./operator.ts"
 import { samples } from "./samples.ts"
@@ -52,7 +52,7 @@ describe("deploy/ manifests", () => {
         const generated = deploy("crd.yaml").split("\n").filter((l) => !l.startsWith("#")).join("\n")
         assert.strictEqual(
           generated,
-          Crd.toYaml(TenantCrd),
+          CrdDefinition.toYaml(TenantCrd),
           "deploy/crd.yaml is stale: regenerate it with the command in its first lines"
         )
         const fromYaml = documents(deploy("samples.yaml")).map((doc) => Schema.decodeUnknownSync(Tenant.schema)(doc))

@@ -1,5 +1,5 @@
 import { Effect, Schema } from "effect"
-import { Controller, Crd, Framework, Kind, Owned, Status } from "operatorkit"
+import { Controller, CrdDefinition, Framework, Kind, Owned, Status } from "operatorkit"
 
 // 1. The custom resource: one Schema types it, decodes it, and becomes its CRD.
 export const Greeting = Kind.custom({
@@ -9,7 +9,7 @@ export const Greeting = Kind.custom({
   namespaced: true,
   spec: Schema.Struct({
     name: Schema.String,
-    language: Schema.Literals(["en", "fr"]).pipe(Crd.withDefault("en"))
+    language: Schema.Literals(["en", "fr"]).pipe(CrdDefinition.withDefault("en"))
   }),
   status: Schema.Struct({
     conditions: Schema.optionalKey(Schema.Array(Kind.ConditionSchema))
@@ -18,7 +18,7 @@ export const Greeting = Kind.custom({
 })
 export type Greeting = Kind.Type<typeof Greeting>
 
-export const GreetingCrd = Crd.makeUnsafe(Greeting)
+export const GreetingCrd = CrdDefinition.makeUnsafe(Greeting)
 
 // 2. What the operator keeps for each Greeting: a ConfigMap it owns, then a Ready condition.
 const message = (greeting: Greeting) =>

@@ -10,7 +10,7 @@ import * as ChildProcess from "node:child_process"
 import * as Net from "node:net"
 import * as Path from "node:path"
 import { pathToFileURL } from "node:url"
-import * as Crd from "../Crd.ts"
+import * as CrdDefinition from "../CrdDefinition.ts"
 
 /** What the parent prints: the CRDs, notes, the exit code, and what the module started. */
 export interface Report {
@@ -82,7 +82,7 @@ const report = async (): Promise<Report> => {
         code: 1
       }
     }
-    // a definition that cannot be made (Crd.makeUnsafe) throws while the module loads
+    // a definition that cannot be made (CrdDefinition.makeUnsafe) throws while the module loads
     return { out: "", err: `cannot load ${file}:\n${describe(error)}\n`, code: 1 }
   }
   // let work the module started synchronously show itself
@@ -93,18 +93,18 @@ const report = async (): Promise<Report> => {
     // pipes come with the (refused) processes already recorded
     if (extra > 0 && type !== "TTYWrap" && type !== "FSReqCallback" && type !== "PipeWrap") started.push(`${extra} ${type}`)
   }
-  const definitions: Array<Crd.Definition> = []
+  const definitions: Array<CrdDefinition.Definition> = []
   for (const value of Object.values(module)) {
-    if (Crd.isDefinition(value) && !definitions.includes(value)) definitions.push(value)
+    if (CrdDefinition.isDefinition(value) && !definitions.includes(value)) definitions.push(value)
   }
   const note = started.length > 0 ? guardNote(`started work (${started.join(", ")})`) : ""
   if (definitions.length === 0) {
-    return { out: "", err: `${file} exports no CRD definition (make one with Crd.make or Crd.makeUnsafe and export it)\n${note}`, code: 1 }
+    return { out: "", err: `${file} exports no CRD definition (make one with CrdDefinition.make or CrdDefinition.makeUnsafe and export it)\n${note}`, code: 1 }
   }
   const checks = definitions.flatMap((d) =>
     d.decoderOnlyChecks.map((c) => `note: ${d.name} ${c.version} ${c.path}: ${c.check}: checked by the decoder only, not stated in the CRD\n`)
   )
-  return { out: format === "json" ? Crd.toJson(definitions) : Crd.toYaml(definitions), err: checks.join("") + note, code: 0 }
+  return { out: format === "json" ? CrdDefinition.toJson(definitions) : CrdDefinition.toYaml(definitions), err: checks.join("") + note, code: 0 }
 }
 
 process.send!(await report())

@@ -4,7 +4,7 @@
  *
  *   operatorkit crd <module> [--format yaml|json]
  *
- * imports the module and prints every CRD definition it exports (values made with `Crd.make…`), as
+ * imports the module and prints every CRD definition it exports (values made with `CrdDefinition.make…`), as
  * YAML documents (default) or JSON, for `kubectl apply -f -`. The module is imported in a child
  * process that cannot write files, start processes or open connections, so a program the module
  * starts when imported (no `if (import.meta.main)` guard) cannot act; the command says so.
@@ -15,7 +15,7 @@ import type { Report } from "./crdLoader.ts"
 
 const usage = `usage: operatorkit crd <module> [--format yaml|json]
 
-  Prints the CustomResourceDefinitions a module exports (values made with Crd.make or Crd.makeUnsafe),
+  Prints the CustomResourceDefinitions a module exports (values made with CrdDefinition.make or CrdDefinition.makeUnsafe),
   ready for kubectl apply -f -.
 
   <module>         a path to a JavaScript or TypeScript module (TypeScript needs Node's type stripping).

@@ -4,6 +4,7 @@ import * as Crypto from "node:crypto"
 import { Effect, Layer, Option, Result, Schema } from "effect"
 import * as Client from "../../src/Client.ts"
 import * as Crd from "../../src/Crd.ts"
+import * as CrdDefinition from "../../src/CrdDefinition.ts"
 import * as Envtest from "../../src/testing/Envtest.ts"
 import * as Kind from "../../src/Kind.ts"
 import * as Patch from "../../src/Patch.ts"
@@ -14,22 +15,22 @@ const uniqueGroup = () => `g${Crypto.randomBytes(3).toString("hex")}.operatorkit
 const Port = Schema.Struct({
   name: Schema.String.annotate({ description: "The port's name, unique in the list." }),
   port: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 65535 })),
-  protocol: Schema.Literals(["TCP", "UDP"]).pipe(Crd.withDefault("TCP"))
+  protocol: Schema.Literals(["TCP", "UDP"]).pipe(CrdDefinition.withDefault("TCP"))
 })
 
 const WidgetSpec = Schema.Struct({
   replicas: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 10 })).annotate({ description: "How many widgets." }),
-  mode: Schema.Literals(["fast", "safe"]).pipe(Crd.withDefault("safe")),
+  mode: Schema.Literals(["fast", "safe"]).pipe(CrdDefinition.withDefault("safe")),
   name: Schema.String.check(Schema.isPattern(/^[a-z][a-z0-9-]*$/u), Schema.isMinLength(1), Schema.isMaxLength(20)),
   ratio: Schema.optionalKey(Schema.Number.check(Schema.isGreaterThan(0), Schema.isLessThanOrEqualTo(1))),
-  maxUnavailable: Schema.optionalKey(Crd.IntOrString),
-  ports: Schema.optionalKey(Schema.Array(Port).pipe(Crd.listMap(["name"]))),
+  maxUnavailable: Schema.optionalKey(CrdDefinition.IntOrString),
+  ports: Schema.optionalKey(Schema.Array(Port).pipe(CrdDefinition.listMap(["name"]))),
   tags: Schema.optionalKey(Schema.Array(Schema.String).check(Schema.isUnique(), Schema.isMaxLength(5))),
-  args: Schema.optionalKey(Crd.listAtomic(Schema.Array(Schema.String))),
+  args: Schema.optionalKey(CrdDefinition.listAtomic(Schema.Array(Schema.String))),
   labels: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)),
   extra: Schema.optionalKey(Kind.Open({ known: Schema.optionalKey(Schema.Boolean) })),
   anything: Schema.optionalKey(Schema.Unknown),
-  template: Schema.optionalKey(Crd.EmbeddedResource),
+  template: Schema.optionalKey(CrdDefinition.EmbeddedResource),
   note: Schema.optionalKey(Schema.NullOr(Schema.String))
 }).annotate({ description: "What a Widget should be." })
 
@@ -56,7 +57,7 @@ const widgetKinds = (group: string) => {
 
 const widgetCrd = (group: string) => {
   const { v1, v1alpha1 } = widgetKinds(group)
-  const definition = Crd.makeUnsafe({
+  const definition = CrdDefinition.makeUnsafe({
     versions: [
       { kind: v1alpha1, served: true, deprecated: true, deprecationWarning: "use v1" },
       {
@@ -210,7 +211,7 @@ layer(CrdLive, { excludeTestServices: true, timeout: "120 seconds" })("Crd (real
           status: { phase: "Ready" }
         }
       })
-      assert.strictEqual(raw.spec.mode, "safe", "Crd.withDefault reaches the server")
+      assert.strictEqual(raw.spec.mode, "safe", "CrdDefinition.withDefault reaches the server")
       assert.strictEqual(raw.spec.ports[0].protocol, "TCP")
       assert.isUndefined(raw.spec.dropped, "undeclared fields are pruned")
       assert.deepStrictEqual(raw.spec.extra, { known: false, unknown: { deep: 1 } }, "except under Kind.Open")
@@ -262,7 +263,7 @@ layer(CrdLive, { excludeTestServices: true, timeout: "120 seconds" })("Crd (real
         subresources: { status: true },
         spec: Schema.Struct({ replicas: Schema.Int, color: Schema.optionalKey(Schema.Literals(["red", "blue"])) })
       })
-      const changed = Crd.makeUnsafe(Changed, { labels: { extra: "yes" } })
+      const changed = CrdDefinition.makeUnsafe(Changed, { labels: { extra: "yes" } })
       const third = yield* crds.ensureCreated(changed)
       assert.strictEqual(third.action, "updated")
       const read = yield* client.get(Kind.CustomResourceDefinition, { name: definition.name })
@@ -278,7 +279,7 @@ layer(CrdLive, { excludeTestServices: true, timeout: "120 seconds" })("Crd (real
       const group = uniqueGroup()
       yield* crds.ensureCreated(widgetCrd(group).definition)
       const Clash = Kind.custom({ group, version: "v1", kind: "Widget", plural: "gadgets", namespaced: true, spec: Schema.Struct({}) })
-      const error = yield* Effect.flip(crds.ensureCreated(Crd.makeUnsafe(Clash), { timeout: "20 seconds" }))
+      const error = yield* Effect.flip(crds.ensureCreated(CrdDefinition.makeUnsafe(Clash), { timeout: "20 seconds" }))
       assert.strictEqual(error._tag, "CrdNameConflict")
       if (error._tag !== "CrdNameConflict") return
       assert.strictEqual(error.crd, `gadgets.${group}`)
@@ -312,7 +313,7 @@ layer(CrdLive, { excludeTestServices: true, timeout: "120 seconds" })("Crd (real
         children: Schema.Array(Schema.suspend(() => Tree))
       })
       const Forest = Kind.custom({ group: uniqueGroup(), version: "v1", kind: "Forest", namespaced: false, spec: Schema.Struct({ root: Tree }) })
-      const result = Crd.make(Forest)
+      const result = CrdDefinition.make(Forest)
       assert.isTrue(Result.isFailure(result))
       if (Result.isSuccess(result)) return
       assert.strictEqual(result.failure.issues[0]?.path, "spec.root")
@@ -324,7 +325,7 @@ layer(CrdLive, { excludeTestServices: true, timeout: "120 seconds" })("Crd (real
       const env = yield* Envtest.Envtest
       const client = yield* Client.Client
       const { definition } = widgetCrd(uniqueGroup())
-      const yaml = Crd.toYaml(definition)
+      const yaml = CrdDefinition.toYaml(definition)
       const out = ChildProcess.spawnSync("kubectl", ["--kubeconfig", env.kubeconfigPath, "apply", "-f", "-"], {
         input: yaml,
         encoding: "utf8"

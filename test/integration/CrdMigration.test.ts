@@ -3,6 +3,8 @@ import * as Crypto from "node:crypto"
 import { Clock, Deferred, Effect, Fiber, Layer, Schema } from "effect"
 import * as Client from "../../src/Client.ts"
 import * as Crd from "../../src/Crd.ts"
+import * as CrdMigration from "../../src/CrdMigration.ts"
+import * as CrdDefinition from "../../src/CrdDefinition.ts"
 import * as Envtest from "../../src/testing/Envtest.ts"
 import * as Kind from "../../src/Kind.ts"
 import * as Patch from "../../src/Patch.ts"
@@ -12,7 +14,7 @@ const SpecV1 = Schema.Struct({ size: Schema.Int, counter: Schema.optionalKey(Sch
 const SpecV2 = Schema.Struct({
   size: Schema.Int,
   counter: Schema.optionalKey(Schema.Int),
-  color: Schema.Literals(["red", "blue"]).pipe(Crd.withDefault("red"))
+  color: Schema.Literals(["red", "blue"]).pipe(CrdDefinition.withDefault("red"))
 })
 
 /** v1 and v2 of a Gizmo in a group of its own; `storage` says which version the CRD stores. */
@@ -21,7 +23,7 @@ const gizmo = (group: string) => {
   const v1 = Kind.custom({ ...common, version: "v1", spec: SpecV1 })
   const v2 = Kind.custom({ ...common, version: "v2", spec: SpecV2 })
   const storedIn = (storage: "v1" | "v2") =>
-    Crd.makeUnsafe({ versions: [{ kind: v1, storage: storage === "v1" }, { kind: v2, storage: storage === "v2" }] })
+    CrdDefinition.makeUnsafe({ versions: [{ kind: v1, storage: storage === "v1" }, { kind: v2, storage: storage === "v2" }] })
   return { v1, v2, storedIn }
 }
 
@@ -153,7 +155,7 @@ layer(MigrationLive, { excludeTestServices: true, timeout: "300 seconds" })("Crd
       const modified = new Map<string, number>()
       const deleted = new Set<string>()
       const stopWriter = yield* startWriter(v2, keys, modified)
-      const progress: Array<Crd.MigrationProgress> = []
+      const progress: Array<CrdMigration.Progress> = []
       const start = yield* Clock.currentTimeMillis
       const report = yield* crds.migrate(v2Crd, {
         pageSize: 100,
@@ -198,7 +200,7 @@ layer(MigrationLive, { excludeTestServices: true, timeout: "300 seconds" })("Crd
       assert.deepStrictEqual(countBy(stored), { [`${group}/v2`]: 998 })
       const after = yield* client.get(Kind.CustomResourceDefinition, { name: v2Crd.name })
       assert.deepStrictEqual(after.status?.storedVersions, ["v2"])
-      assert.isUndefined(after.metadata.annotations?.[Crd.checkpointAnnotation(group)])
+      assert.isUndefined(after.metadata.annotations?.[CrdMigration.checkpointAnnotation(group)])
 
       // nothing the other writer did was lost
       const objects = yield* client.list(v2)
@@ -214,7 +216,7 @@ layer(MigrationLive, { excludeTestServices: true, timeout: "300 seconds" })("Crd
       assert.strictEqual(second.rewritten, 0)
       // now v1 can go
       const { v2: only } = gizmo(group)
-      assert.strictEqual((yield* crds.ensureCreated(Crd.makeUnsafe(only))).action, "updated")
+      assert.strictEqual((yield* crds.ensureCreated(CrdDefinition.makeUnsafe(only))).action, "updated")
     }), MIGRATION_TIMEOUT)
 
   it.effect("a migration interrupted halfway finishes when run again, skipping what was done", () =>
@@ -240,7 +242,7 @@ layer(MigrationLive, { excludeTestServices: true, timeout: "300 seconds" })("Crd
 
       const interrupted = yield* client.get(Kind.CustomResourceDefinition, { name: v2Crd.name })
       assert.deepStrictEqual(interrupted.status?.storedVersions, ["v1", "v2"], "storedVersions untouched by the interrupted run")
-      const checkpoint = JSON.parse(interrupted.metadata.annotations?.[Crd.checkpointAnnotation(group)] ?? "null")
+      const checkpoint = JSON.parse(interrupted.metadata.annotations?.[CrdMigration.checkpointAnnotation(group)] ?? "null")
       assert.strictEqual(checkpoint.storageVersion, "v2")
       const done = keys.indexOf(checkpoint.after) + 1
       assert.isAtLeast(done, 500)
@@ -257,7 +259,7 @@ layer(MigrationLive, { excludeTestServices: true, timeout: "300 seconds" })("Crd
       assert.deepStrictEqual(countBy(yield* storedApiVersions(group, "gizmos")), { [`${group}/v2`]: 1000 })
       const after = yield* client.get(Kind.CustomResourceDefinition, { name: v2Crd.name })
       assert.deepStrictEqual(after.status?.storedVersions, ["v2"])
-      assert.isUndefined(after.metadata.annotations?.[Crd.checkpointAnnotation(group)])
+      assert.isUndefined(after.metadata.annotations?.[CrdMigration.checkpointAnnotation(group)])
     }), MIGRATION_TIMEOUT)
 
   it.effect("refuses to migrate before the definition's storage version is applied", () =>
@@ -266,8 +268,8 @@ layer(MigrationLive, { excludeTestServices: true, timeout: "300 seconds" })("Crd
       const { storedIn } = gizmo(uniqueGroup())
       yield* crds.ensureCreated(storedIn("v1"))
       const error = yield* Effect.flip(crds.migrate(storedIn("v2")))
-      assert.strictEqual(error._tag, "MigrationError")
-      if (error._tag !== "MigrationError") return
+      assert.strictEqual(error._tag, "CrdMigrationError")
+      if (error._tag !== "CrdMigrationError") return
       assert.strictEqual(error.reason, "StorageVersionMismatch")
       assert.include(error.message, "stores v1")
     }))

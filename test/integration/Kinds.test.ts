@@ -3,6 +3,7 @@ import * as Crypto from "node:crypto"
 import { Effect, Layer, Schema } from "effect"
 import * as Client from "../../src/Client.ts"
 import * as Crd from "../../src/Crd.ts"
+import * as CrdDefinition from "../../src/CrdDefinition.ts"
 import * as Kind from "../../src/Kind.ts"
 import * as admissionregistrationV1 from "../../src/kinds/admissionregistration/v1.ts"
 import * as apiextensionsV1 from "../../src/kinds/apiextensions/v1.ts"
@@ -236,7 +237,7 @@ layer(Crd.layer.pipe(Layer.provideMerge(cluster())), { excludeTestServices: true
       Effect.gen(function*() {
         const crds = yield* Crd.Crd
         const client = yield* Client.Client
-        const definition = Crd.makeUnsafe(Runner)
+        const definition = CrdDefinition.makeUnsafe(Runner)
         yield* crds.ensureCreated(definition)
         const namespace = yield* freshNamespace("kinds")
         const spec = {

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Result, Schema } from "effect"
 import { Yaml } from "effect/encoding"
-import * as Crd from "../../src/Crd.ts"
+import * as CrdDefinition from "../../src/CrdDefinition.ts"
 import * as Kind from "../../src/Kind.ts"
 import { TenantCrd } from "../../examples/tenant/Tenant.ts"
 
@@ -9,7 +9,7 @@ const group = "unit.operatorkit.test"
 
 /** The generated `openAPIV3Schema.properties.spec` of a spec Schema, or the definition error. */
 const specOf = (spec: Schema.Codec<any, any>) => {
-  const result = Crd.make(Kind.custom({ group, version: "v1", kind: "Thing", namespaced: true, spec }))
+  const result = CrdDefinition.make(Kind.custom({ group, version: "v1", kind: "Thing", namespaced: true, spec }))
   return Result.map(result, (d) => (d.manifest.spec.versions[0] as any).schema.openAPIV3Schema.properties.spec)
 }
 
@@ -87,14 +87,14 @@ describe("Crd schema generation", () => {
     assert.deepStrictEqual(fieldOf(Schema.Unknown), { "x-kubernetes-preserve-unknown-fields": true })
     assert.deepStrictEqual(fieldOf(Schema.NullOr(Schema.String)), { type: "string", nullable: true })
     assert.deepStrictEqual(fieldOf(Schema.NullOr(Schema.Literals(["a", "b"]))), { type: "string", enum: ["a", "b"], nullable: true })
-    assert.deepStrictEqual(fieldOf(Schema.Literals(["x", "y"]).pipe(Crd.withDefault("y"))), {
+    assert.deepStrictEqual(fieldOf(Schema.Literals(["x", "y"]).pipe(CrdDefinition.withDefault("y"))), {
       type: "string",
       enum: ["x", "y"],
       default: "y"
     })
     // a default sits on the encoded side, so it is the JSON form
-    assert.deepStrictEqual(fieldOf(Schema.NumberFromString.pipe(Crd.withDefault("3"))), { type: "string", default: "3" })
-    const spec = specOf(Schema.Struct({ a: Schema.String, d: Schema.Int.pipe(Crd.withDefault(1)) }))
+    assert.deepStrictEqual(fieldOf(Schema.NumberFromString.pipe(CrdDefinition.withDefault("3"))), { type: "string", default: "3" })
+    const spec = specOf(Schema.Struct({ a: Schema.String, d: Schema.Int.pipe(CrdDefinition.withDefault(1)) }))
     assert.deepStrictEqual(Result.getOrThrow(spec).required, ["a"], "a defaulted field is not required")
   })
 
@@ -111,14 +111,14 @@ describe("Crd schema generation", () => {
       items: { type: "string" },
       "x-kubernetes-list-type": "set"
     })
-    assert.deepStrictEqual(fieldOf(Crd.listSet(Schema.Array(Schema.Int)))["x-kubernetes-list-type"], "set")
-    assert.deepStrictEqual(fieldOf(Crd.listAtomic(Schema.Array(Schema.String)))["x-kubernetes-list-type"], "atomic")
+    assert.deepStrictEqual(fieldOf(CrdDefinition.listSet(Schema.Array(Schema.Int)))["x-kubernetes-list-type"], "set")
+    assert.deepStrictEqual(fieldOf(CrdDefinition.listAtomic(Schema.Array(Schema.String)))["x-kubernetes-list-type"], "atomic")
     assert.deepStrictEqual(fieldOf(Schema.Array(Schema.Unknown)), {
       type: "array",
       items: { "x-kubernetes-preserve-unknown-fields": true }
     })
     assert.deepStrictEqual(
-      fieldOf(Schema.Array(Schema.Struct({ name: Schema.String, port: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 9 })) })).pipe(Crd.listMap(["name"]))),
+      fieldOf(Schema.Array(Schema.Struct({ name: Schema.String, port: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 9 })) })).pipe(CrdDefinition.listMap(["name"]))),
       {
         type: "array",
         items: {
@@ -133,7 +133,7 @@ describe("Crd schema generation", () => {
   })
 
   it("int-or-string and embedded resources", () => {
-    assert.deepStrictEqual(fieldOf(Crd.IntOrString), {
+    assert.deepStrictEqual(fieldOf(CrdDefinition.IntOrString), {
       minimum: -Number.MAX_SAFE_INTEGER,
       maximum: Number.MAX_SAFE_INTEGER,
       "x-kubernetes-int-or-string": true,
@@ -150,14 +150,14 @@ describe("Crd schema generation", () => {
         anyOf: [{ type: "integer" }, { type: "string" }]
       }
     )
-    assert.deepStrictEqual(fieldOf(Crd.EmbeddedResource), {
+    assert.deepStrictEqual(fieldOf(CrdDefinition.EmbeddedResource), {
       type: "object",
       properties: { apiVersion: { type: "string" }, kind: { type: "string" }, metadata: { type: "object" } },
       required: ["apiVersion", "kind"],
       "x-kubernetes-preserve-unknown-fields": true,
       "x-kubernetes-embedded-resource": true
     })
-    assert.deepStrictEqual(fieldOf(Crd.embeddedResource(Schema.Record(Schema.String, Schema.Unknown))), {
+    assert.deepStrictEqual(fieldOf(CrdDefinition.embeddedResource(Schema.Record(Schema.String, Schema.Unknown))), {
       type: "object",
       "x-kubernetes-preserve-unknown-fields": true,
       "x-kubernetes-embedded-resource": true
@@ -183,7 +183,7 @@ describe("Crd schema generation", () => {
       prefixed: Schema.Record(Schema.TemplateLiteral(["x-", Schema.String]), Schema.String),
       objectSet: Schema.Array(Schema.Struct({ a: Schema.String })).check(Schema.isUnique()),
       // the types refuse an optional key; a cast shows the definition refuses it too
-      badMap: (Crd.listMap as any)(Schema.Array(Schema.Struct({ name: Schema.optionalKey(Schema.String) })), ["name"]) as Schema.Codec<any>
+      badMap: (CrdDefinition.listMap as any)(Schema.Array(Schema.Struct({ name: Schema.optionalKey(Schema.String) })), ["name"]) as Schema.Codec<any>
     }))
     const paths = issues.map((i) => i.path)
     assert.deepStrictEqual(paths, [
@@ -205,7 +205,7 @@ describe("Crd schema generation", () => {
     assert.include(issues[4]!.message, "typed index signature")
     assert.include(issues[6]!.message, "number | string")
     assert.include(issues[7]!.message, "patternProperties")
-    assert.include(issues[8]!.message, "Crd.listMap")
+    assert.include(issues[8]!.message, "CrdDefinition.listMap")
     assert.include(issues[9]!.message, "must be required or have a default")
   })
 
@@ -224,7 +224,7 @@ describe("Crd schema generation", () => {
       }),
       status: Schema.Struct({ note: Schema.optionalKey(Schema.String.check(Schema.makeFilter((s: string) => s !== "x"))) })
     })
-    const definition = Crd.makeUnsafe(Thing)
+    const definition = CrdDefinition.makeUnsafe(Thing)
     assert.deepStrictEqual(definition.decoderOnlyChecks, [
       { version: "v1", path: "spec.name", check: "a string matching the RegExp ^[a-z]+$ (Effect exports a RegExp only with the u flag)" },
       { version: "v1", path: "spec.items[*]", check: "a multiple of 3" },
@@ -238,7 +238,7 @@ describe("Crd schema generation", () => {
 
   describe("every kind of check the manifest cannot state is listed, never dropped silently", () => {
     const notesOf = (field: Schema.Top) => {
-      const definition = Crd.makeUnsafe(Kind.custom({ group, version: "v1", kind: "Thing", namespaced: true, spec: Schema.Struct({ f: field }) as any }))
+      const definition = CrdDefinition.makeUnsafe(Kind.custom({ group, version: "v1", kind: "Thing", namespaced: true, spec: Schema.Struct({ f: field }) as any }))
       return { notes: definition.decoderOnlyChecks.map((c) => `${c.path}: ${c.check}`), field: (definition.manifest.spec.versions[0] as any).schema.openAPIV3Schema.properties.spec.properties.f }
     }
     const pattern = (re: RegExp) => Schema.String.check(Schema.isPattern(re))
@@ -296,7 +296,7 @@ describe("Crd schema generation", () => {
         ["spec.f.a[*]"]
       )
       // a default sits on the encoded side too: its checks are stated, not listed
-      assert.deepStrictEqual(notesOf(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 9 })).pipe(Crd.withDefault(1))), {
+      assert.deepStrictEqual(notesOf(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 9 })).pipe(CrdDefinition.withDefault(1))), {
         notes: [],
         field: { type: "integer", minimum: 0, maximum: 9, default: 1 }
       })
@@ -310,29 +310,29 @@ describe("Crd schema generation", () => {
         namespaced: true,
         spec: Schema.Struct({ name: pattern(/^[a-z]+$/i), count: Schema.NumberFromString.check(Schema.isInt()), ok: Schema.String })
       })
-      assert.strictEqual(Crd.makeUnsafe(Thing).decoderOnlyChecks.length, 2, "listed by default")
-      const result = Crd.make(Thing, { decoderOnlyChecks: "fail" })
+      assert.strictEqual(CrdDefinition.makeUnsafe(Thing).decoderOnlyChecks.length, 2, "listed by default")
+      const result = CrdDefinition.make(Thing, { decoderOnlyChecks: "fail" })
       assert.isTrue(Result.isFailure(result))
-      const error = (result as Result.Failure<Crd.Definition, Crd.CrdDefinitionError>).failure
+      const error = (result as Result.Failure<CrdDefinition.Definition, CrdDefinition.CrdDefinitionError>).failure
       assert.deepStrictEqual(error.issues.map((i) => `${i.version} ${i.path}`), ["v1 spec.name", "v1 spec.count"])
       assert.include(error.message, "the API server would accept values the decoder refuses")
-      assert.throws(() => Crd.makeUnsafe(Thing, { decoderOnlyChecks: "fail" }), /spec\.name/)
+      assert.throws(() => CrdDefinition.makeUnsafe(Thing, { decoderOnlyChecks: "fail" }), /spec\.name/)
       assert.strictEqual(TenantCrd.name, "tenants.tenancy.example.com")
       assert.deepStrictEqual(TenantCrd.decoderOnlyChecks, [])
     })
   })
 
   it("a union may be marked as any value", () => {
-    assert.deepStrictEqual(fieldOf(Crd.preserveUnknownFields(Schema.Union([Schema.String, Schema.Struct({ a: Schema.String })]))), {
+    assert.deepStrictEqual(fieldOf(CrdDefinition.preserveUnknownFields(Schema.Union([Schema.String, Schema.Struct({ a: Schema.String })]))), {
       "x-kubernetes-preserve-unknown-fields": true
     })
   })
 
   it("helpers decode as they declare", () => {
     const Spec = Schema.Struct({
-      replicas: Schema.Int.pipe(Crd.withDefault(1)),
-      maxUnavailable: Crd.IntOrString,
-      ports: Schema.Array(Schema.Struct({ name: Schema.String })).pipe(Crd.listMap(["name"]))
+      replicas: Schema.Int.pipe(CrdDefinition.withDefault(1)),
+      maxUnavailable: CrdDefinition.IntOrString,
+      ports: Schema.Array(Schema.Struct({ name: Schema.String })).pipe(CrdDefinition.listMap(["name"]))
     })
     assert.deepStrictEqual(Schema.decodeUnknownSync(Spec)({ maxUnavailable: 1, ports: [] }), { replicas: 1, maxUnavailable: 1, ports: [] })
     assert.deepStrictEqual(Schema.decodeUnknownSync(Spec)({ replicas: 3, maxUnavailable: "25%", ports: [] }).replicas, 3)
@@ -357,7 +357,7 @@ describe("Crd definitions", () => {
   const v2 = Kind.custom({ ...v1, version: "v2", spec: Spec, status: Schema.Struct({}), subresources: { status: true } })
 
   it("builds the manifest: names, scope, versions, subresources, printer columns", () => {
-    const definition = Crd.makeUnsafe({
+    const definition = CrdDefinition.makeUnsafe({
       versions: [
         { kind: v1, served: false, deprecated: true, printerColumns: [{ name: "Size", type: "integer", jsonPath: ".spec.size" }] },
         { kind: v2, storage: true, scale: { labelSelectorPath: ".status.selector" } }
@@ -368,7 +368,7 @@ describe("Crd definitions", () => {
     assert.strictEqual(definition.storageVersion, "v2")
     assert.deepStrictEqual(definition.versions, ["v1", "v2"])
     assert.strictEqual(definition.storageKind, v2)
-    assert.isTrue(Crd.isDefinition(definition))
+    assert.isTrue(CrdDefinition.isDefinition(definition))
     const m = definition.manifest as any
     assert.deepStrictEqual(m.metadata, { name: `gizmos.${group}`, labels: { a: "b" } })
     assert.deepStrictEqual(m.spec.names, {
@@ -406,7 +406,7 @@ describe("Crd definitions", () => {
       namespaced: true,
       schema: Kind.object({ text: Schema.String, tags: Schema.optionalKey(Schema.Array(Schema.String)) })
     })
-    const root = (Crd.makeUnsafe(Note).manifest.spec.versions[0] as any).schema.openAPIV3Schema
+    const root = (CrdDefinition.makeUnsafe(Note).manifest.spec.versions[0] as any).schema.openAPIV3Schema
     assert.deepStrictEqual(root.properties.text, { type: "string" })
     assert.deepStrictEqual(root.properties.metadata, { type: "object" })
     assert.deepStrictEqual(root.required, ["text"])
@@ -415,7 +415,7 @@ describe("Crd definitions", () => {
 
   it("refuses inconsistent versions with every problem named", () => {
     const other = Kind.custom({ group: "other.test", version: "v2", kind: "Gizmo", namespaced: true, spec: Spec })
-    const result = Crd.make({ versions: [{ kind: v1, storage: true }, { kind: other, storage: true }, { kind: v1 }] })
+    const result = CrdDefinition.make({ versions: [{ kind: v1, storage: true }, { kind: other, storage: true }, { kind: v1 }] })
     assert.isTrue(Result.isFailure(result))
     if (Result.isSuccess(result)) return
     const text = result.failure.message
@@ -426,15 +426,15 @@ describe("Crd definitions", () => {
     assert.include(text, "v1 version: the version is given twice")
     assert.include(text, "are all marked as storage versions")
 
-    const none = Crd.make({ versions: [{ kind: v1 }, { kind: v2 }] })
+    const none = CrdDefinition.make({ versions: [{ kind: v1 }, { kind: v2 }] })
     assert.isTrue(Result.isFailure(none) && none.failure.message.includes("no version is the storage version"))
-    assert.isTrue(Result.isFailure(Crd.make(Kind.ConfigMap as any)))
-    assert.throws(() => Crd.makeUnsafe({ versions: [{ kind: v1 }, { kind: v2 }] }), /storage version/)
+    assert.isTrue(Result.isFailure(CrdDefinition.make(Kind.ConfigMap as any)))
+    assert.throws(() => CrdDefinition.makeUnsafe({ versions: [{ kind: v1 }, { kind: v2 }] }), /storage version/)
   })
 
   it("manifests as JSON (one object, or a List) and as YAML that parses back to the same objects", () => {
-    const a = Crd.makeUnsafe({ versions: [{ kind: v1 }, { kind: v2, storage: true }] })
-    const b = Crd.makeUnsafe(Kind.custom({
+    const a = CrdDefinition.makeUnsafe({ versions: [{ kind: v1 }, { kind: v2, storage: true }] })
+    const b = CrdDefinition.makeUnsafe(Kind.custom({
       group,
       version: "v1",
       kind: "Odd",
@@ -445,9 +445,9 @@ describe("Crd definitions", () => {
         open: Kind.Open({ n: Schema.optionalKey(Schema.Array(Schema.Array(Schema.Int))) })
       })
     }))
-    assert.deepStrictEqual(JSON.parse(Crd.toJson(a)), a.manifest)
-    assert.deepStrictEqual(JSON.parse(Crd.toJson([a, b])), { apiVersion: "v1", kind: "List", items: [a.manifest, b.manifest] })
-    const yaml = Crd.toYaml([a, b])
+    assert.deepStrictEqual(JSON.parse(CrdDefinition.toJson(a)), a.manifest)
+    assert.deepStrictEqual(JSON.parse(CrdDefinition.toJson([a, b])), { apiVersion: "v1", kind: "List", items: [a.manifest, b.manifest] })
+    const yaml = CrdDefinition.toYaml([a, b])
     const docs = yaml.split(/^---\n/m)
     assert.strictEqual(docs.length, 2)
     assert.deepStrictEqual(Yaml.parse(docs[0]!), a.manifest)

@@ -31,7 +31,7 @@ const run = (moduleText: string | undefined, args: (module: string) => ReadonlyA
 
 const twoCrds = `
 import { Schema } from "effect"
-import { Crd, Kind } from "operatorkit"
+import { Crd, CrdDefinition, Kind } from "operatorkit"
 
 export const Widget = Kind.custom({
   group: "cli.operatorkit.test", version: "v1", kind: "Widget", namespaced: true,
@@ -40,8 +40,8 @@ export const Widget = Kind.custom({
     code: Schema.optionalKey(Schema.String.check(Schema.isPattern(/^[A-Z]+$/)))
   })
 })
-export const WidgetCrd = Crd.makeUnsafe(Widget)
-export const GadgetCrd = Crd.makeUnsafe(Kind.custom({
+export const WidgetCrd = CrdDefinition.makeUnsafe(Widget)
+export const GadgetCrd = CrdDefinition.makeUnsafe(Kind.custom({
   group: "cli.operatorkit.test", version: "v1", kind: "Gadget", namespaced: false,
   spec: Kind.Open({ note: Schema.optionalKey(Schema.String) })
 }))
@@ -134,8 +134,8 @@ if (import.meta.main) {
       const broken = yield* run(
         `
 import { Schema } from "effect"
-import { Crd, Kind } from "operatorkit"
-export const Bad = Crd.makeUnsafe(Kind.custom({
+import { Crd, CrdDefinition, Kind } from "operatorkit"
+export const Bad = CrdDefinition.makeUnsafe(Kind.custom({
   group: "cli.operatorkit.test", version: "v1", kind: "Bad", namespaced: true,
   spec: Schema.Struct({ pair: Schema.Tuple([Schema.String, Schema.Int]) })
 }))

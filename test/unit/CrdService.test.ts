@@ -7,6 +7,8 @@ import { Effect, Exit, Fiber, Layer, Option, Schema, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import * as Client from "../../src/Client.ts"
 import * as Crd from "../../src/Crd.ts"
+import * as CrdMigration from "../../src/CrdMigration.ts"
+import * as CrdDefinition from "../../src/CrdDefinition.ts"
 import * as Kind from "../../src/Kind.ts"
 import * as KubeError from "../../src/KubeError.ts"
 import type * as Patch from "../../src/Patch.ts"
@@ -14,7 +16,7 @@ import type * as Patch from "../../src/Patch.ts"
 const group = "fake.operatorkit.test"
 const v1 = Kind.custom({ group, version: "v1", kind: "Gizmo", namespaced: true, spec: Schema.Struct({ size: Schema.Int }) })
 const v2 = Kind.custom({ group, version: "v2", kind: "Gizmo", namespaced: true, spec: Schema.Struct({ size: Schema.Int }) })
-const definition = Crd.makeUnsafe({ versions: [{ kind: v1 }, { kind: v2, storage: true }] })
+const definition = CrdDefinition.makeUnsafe({ versions: [{ kind: v1 }, { kind: v2, storage: true }] })
 
 const request = (verb: string, path = "/fake") => ({ verb, path })
 const conflict = (verb: string) => new KubeError.Conflict({ request: request(verb), detail: "the object has been modified", causes: [] })
@@ -241,7 +243,7 @@ describe("Crd.migrate (scripted)", () => {
           if (key === "b/g-05") store.delete(key)
         }
       })
-      const seen: Array<Crd.MigrationProgress> = []
+      const seen: Array<CrdMigration.Progress> = []
       const report = yield* Crd.Crd.use((crds) => crds.migrate(definition, { pageSize: 4, onProgress: (p) => Effect.sync(() => void seen.push(p)) }))
         .pipe(Effect.provide(fake.layer))
       assert.strictEqual(report.listed, 10)
@@ -250,7 +252,7 @@ describe("Crd.migrate (scripted)", () => {
       assert.strictEqual(report.conflicts, 2)
       assert.deepStrictEqual(report.storedVersionsAfter, ["v2"])
       assert.deepStrictEqual((fake.crd() as any).status.storedVersions, ["v2"])
-      assert.isUndefined(fake.crd()!.metadata.annotations?.[Crd.checkpointAnnotation(group)])
+      assert.isUndefined(fake.crd()!.metadata.annotations?.[CrdMigration.checkpointAnnotation(group)])
       // the other writer's change survived: the migration wrote what it read afresh
       assert.deepStrictEqual(fake.store.get("a/g-02")!["spec"], { size: 102 })
       assert.strictEqual(new Set(fake.writes).size, 9)
@@ -270,8 +272,8 @@ describe("Crd.migrate (scripted)", () => {
         }
       })
       const error = yield* Effect.flip(Crd.Crd.use((crds) => crds.migrate(definition, { conflictRetries: 3 })).pipe(Effect.provide(fake.layer)))
-      assert.strictEqual(error._tag, "MigrationError")
-      if (error._tag !== "MigrationError") return
+      assert.strictEqual(error._tag, "CrdMigrationError")
+      if (error._tag !== "CrdMigrationError") return
       assert.strictEqual(error.reason, "ConflictsExhausted")
       assert.include(error.detail, "a/g-00 changed under each of 4 writes")
       assert.deepStrictEqual((fake.crd() as any).status.storedVersions, ["v1", "v2"], "storedVersions untouched")
@@ -280,7 +282,7 @@ describe("Crd.migrate (scripted)", () => {
   it.effect("resumes after the checkpoint of an earlier run for the same storage version, and ignores one for another", () =>
     Effect.gen(function*() {
       const resume = makeFake({
-        crd: crdOnServer(["v1", "v2"], { [Crd.checkpointAnnotation(group)]: JSON.stringify({ storageVersion: "v2", after: "a/g-08" }) }),
+        crd: crdOnServer(["v1", "v2"], { [CrdMigration.checkpointAnnotation(group)]: JSON.stringify({ storageVersion: "v2", after: "a/g-08" }) }),
         objects: gizmos(10)
       })
       const report = yield* Crd.Crd.use((crds) => crds.migrate(definition, { pageSize: 3 })).pipe(Effect.provide(resume.layer))
@@ -290,7 +292,7 @@ describe("Crd.migrate (scripted)", () => {
       assert.deepStrictEqual(resume.writes, ["b/g-01", "b/g-03", "b/g-05", "b/g-07", "b/g-09"])
 
       const stale = makeFake({
-        crd: crdOnServer(["v1", "v2"], { [Crd.checkpointAnnotation(group)]: JSON.stringify({ storageVersion: "v3", after: "a/g-08" }) }),
+        crd: crdOnServer(["v1", "v2"], { [CrdMigration.checkpointAnnotation(group)]: JSON.stringify({ storageVersion: "v3", after: "a/g-08" }) }),
         objects: gizmos(10)
       })
       const fresh = yield* Crd.Crd.use((crds) => crds.migrate(definition)).pipe(Effect.provide(stale.layer))
@@ -308,7 +310,7 @@ describe("Crd.migrate (scripted)", () => {
       const report = yield* Crd.Crd.use((crds) => crds.migrate(definition, { pageSize: 3 })).pipe(Effect.provide(fake.layer))
       assert.isTrue(report.resumed)
       assert.strictEqual(report.rewritten, 5)
-      assert.strictEqual(Crd.checkpointAnnotation(group), `${group}/storage-migration`)
+      assert.strictEqual(CrdMigration.checkpointAnnotation(group), `${group}/storage-migration`)
       assert.deepStrictEqual(Object.keys(fake.crd()!.metadata.annotations ?? {}).filter((k) => k.endsWith("/storage-migration")), [])
     }))
 

@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Result, Schema } from "effect"
 import * as SchemaAST from "effect/SchemaAST"
 import * as Client from "../../src/Client.ts"
-import * as Crd from "../../src/Crd.ts"
+import * as CrdDefinition from "../../src/CrdDefinition.ts"
 import { decodeObject, encodeObject, type GuardPlan, guardOf } from "../../src/internal/codec.ts"
 import * as Kind from "../../src/Kind.ts"
 import * as apiextensionsV1 from "../../src/kinds/apiextensions/v1.ts"
@@ -192,7 +192,7 @@ describe("built-in kinds (generated)", () => {
       namespaced: true,
       spec: Schema.Struct({ template: coreV1.PodTemplateSpec, service: Schema.optionalKey(coreV1.ServiceSpec) })
     })
-    const definition = Result.getOrThrow(Crd.make(Runner))
+    const definition = Result.getOrThrow(CrdDefinition.make(Runner))
     const spec = (definition.manifest.spec.versions[0] as any).schema.openAPIV3Schema.properties.spec.properties
     const podSpec = spec.template.properties.spec
     assert.deepStrictEqual(podSpec.required, ["containers"])

@@ -187,7 +187,7 @@ const convert = (input: Node, path: string, issues: Array<Issue>): Node => {
     report(
       "the Schema is recursive (Schema.suspend refers back to an enclosing Schema); a CRD schema cannot refer to " +
         "other schemas, so recursive structures cannot be expressed (model the recursion with a bounded depth, or " +
-        "mark the field with Crd.preserveUnknownFields)"
+        "mark the field with CrdDefinition.preserveUnknownFields)"
     )
     return { type: "object", [PRESERVE]: true }
   }
@@ -234,7 +234,7 @@ const convert = (input: Node, path: string, issues: Array<Issue>): Node => {
   if (s["type"] === "array") s = array(s, path, issues)
 
   if (s[EMBEDDED] === true) {
-    if (s["type"] !== "object") report("Crd.embeddedResource needs an object Schema")
+    if (s["type"] !== "object") report("CrdDefinition.embeddedResource needs an object Schema")
     s["type"] = "object"
     const props = isNode(s["properties"]) ? { ...s["properties"] } : undefined
     if (props !== undefined) {
@@ -344,7 +344,7 @@ const union = (s: Node, junctor: "anyOf" | "oneOf", path: string, issues: Array<
   const described = converted.map((b) => (b["type"] !== undefined ? String(b["type"]) : "any")).join(" | ")
   report(
     `a union of ${described} cannot be expressed structurally; supported unions are literals of one type (enum), ` +
-      "X | null (nullable) and integer | string (Crd.IntOrString); mark the field with Crd.preserveUnknownFields " +
+      "X | null (nullable) and integer | string (CrdDefinition.IntOrString); mark the field with CrdDefinition.preserveUnknownFields " +
       "to accept any value here"
   )
   return withNullable({ ...stripType(siblings), [PRESERVE]: true })
@@ -493,26 +493,26 @@ const array = (s: Node, path: string, issues: Array<Issue>): Node => {
     delete out["uniqueItems"]
     if (out[LIST_TYPE] === undefined) {
       if (scalarTypes.has(converted["type"] as string)) out[LIST_TYPE] = "set"
-      else report("unique elements of a list of objects cannot be expressed; use Crd.listMap with the identifying keys")
+      else report("unique elements of a list of objects cannot be expressed; use CrdDefinition.listMap with the identifying keys")
     }
   } else delete out["uniqueItems"]
   if (out[LIST_TYPE] === "map") {
     const keys = out[LIST_MAP_KEYS]
     const props = isNode(converted["properties"]) ? converted["properties"] : {}
     const required = Array.isArray(converted["required"]) ? (converted["required"] as Array<string>) : []
-    if (converted["type"] !== "object") report("Crd.listMap needs a list of objects")
-    if (!Array.isArray(keys) || keys.length === 0) report("Crd.listMap needs at least one key")
+    if (converted["type"] !== "object") report("CrdDefinition.listMap needs a list of objects")
+    if (!Array.isArray(keys) || keys.length === 0) report("CrdDefinition.listMap needs at least one key")
     else {
       for (const key of keys as Array<string>) {
         const p = props[key]
         if (!isNode(p)) report(`the list-map key "${key}" is not a field of the elements`)
         else if (!required.includes(key) && p["default"] === undefined) {
-          report(`the list-map key "${key}" must be required or have a default (Crd.withDefault)`)
+          report(`the list-map key "${key}" must be required or have a default (CrdDefinition.withDefault)`)
         } else if (!scalarTypes.has(p["type"] as string)) report(`the list-map key "${key}" must be a scalar`)
       }
     }
   } else if (out[LIST_TYPE] === "set" && !scalarTypes.has(converted["type"] as string)) {
-    report("Crd.listSet needs a list of scalars")
+    report("CrdDefinition.listSet needs a list of scalars")
   }
   return out
 }
@@ -661,7 +661,7 @@ const guaranteed = new Set((Schema.Trim.ast.checks ?? []).flatMap(runsOf))
 /**
  * The checks of a transformation's decoded side (`Schema.NumberFromString.check(…)`,
  * `Schema.Trim.check(…)`, a Class's filters): the CRD describes the encoded side only. Checks the
- * encoded side carries as well (`Crd.withDefault` keeps them there) are stated, and so are those a
+ * encoded side carries as well (`CrdDefinition.withDefault` keeps them there) are stated, and so are those a
  * transformation guarantees.
  */
 const decodedSideChecks = (root: SchemaAST.AST, path: string): Array<DecoderOnlyCheck> => {
