@@ -10,6 +10,14 @@
  */
 
 /**
+ * Admission webhooks from a kind's Schema: validation with the API server's field errors and
+ * warnings, defaulting as a JSON Patch; the AdmissionReview handlers.
+ *
+ * @since 0.1.0
+ */
+export * as Admission from "./Admission.ts"
+
+/**
  * The `Client` service: every Kubernetes API call as a typed Effect.
  *
  * @since 0.1.0
@@ -22,6 +30,14 @@ export * as Client from "./Client.ts"
  * @since 0.1.0
  */
 export * as Controller from "./Controller.ts"
+
+/**
+ * Conversion of a CRD's objects between its versions from their Schemas, lossless; the
+ * ConversionReview handler.
+ *
+ * @since 0.1.0
+ */
+export * as Conversion from "./Conversion.ts"
 
 /**
  * The `Crd` service: CRDs installed (waiting until Established) and removed; their migration.
