@@ -83,7 +83,8 @@ export * as Framework from "./Framework.ts"
 export * as Health from "./Health.ts"
 
 /**
- * A deterministic list+watch informer with a shared Store.
+ * A deterministic list+watch informer with a shared Store: a Watcher feeding a Reflector, dispatched
+ * to subscribers.
  *
  * @since 0.1.0
  */
@@ -139,6 +140,13 @@ export * as Owned from "./Owned.ts"
 export * as Patch from "./Patch.ts"
 
 /**
+ * A Watcher's events applied to a Store, uid-aware, each version once.
+ *
+ * @since 0.1.0
+ */
+export * as Reflector from "./Reflector.ts"
+
+/**
  * Status conditions and writes through the /status subresource.
  *
  * @since 0.1.0
@@ -151,6 +159,13 @@ export * as Status from "./Status.ts"
  * @since 0.1.0
  */
 export * as Store from "./Store.ts"
+
+/**
+ * List + watch as one stream of events: resume, relist after 410, backoff.
+ *
+ * @since 0.1.0
+ */
+export * as Watcher from "./Watcher.ts"
 
 /**
  * The controller's work queue: keys not events, one worker per key, delays, backoff, fairness.
