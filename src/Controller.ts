@@ -473,7 +473,9 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
       pause !== false && (annotations?.[pause.annotation] === pause.value || (legacyPause !== undefined && annotations?.[legacyPause] === "true"))
     const paused = (object: A) => pausedBy(object.metadata.annotations)
     const refOf = (object: Kind.KubeObject) => ({ name: object.metadata.name, namespace: object.metadata.namespace })
-    const present = (object: Kind.KubeObject) => ({ _tag: "Present" as const, object })
+    // the finalizer patches test the resourceVersion and always change the object: they made the
+    // version they answer, whose watch event is their echo
+    const present = (object: Kind.KubeObject) => ({ _tag: "Present" as const, object, echo: true })
 
     /**
      * Adds our finalizer to a fresh read, guarded by its resourceVersion; a lost race (another

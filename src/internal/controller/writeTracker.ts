@@ -9,7 +9,13 @@
  * - Echo suppression: the watch event a write causes carries nothing its writer has not seen, so
  *   it does not enqueue the writer's key again (other keys the object maps to still are). Events
  *   for an object that arrive while a write to it is in flight are held until the write answers:
- *   the one at the written version is the echo, the others are real changes.
+ *   the one at the written version is the echo, the others are real changes. Only a write known to
+ *   have made the version it answers has an echo: a create, or a write whose resourceVersion
+ *   precondition the answer moved past (a replace, a status update, a patch testing or carrying
+ *   the resourceVersion). A write that changed nothing answers the stored version, which may be
+ *   someone else's change the reconcile never saw; a patch without a precondition may be such a
+ *   write. And only a watch event is an echo: a relist's change may jump from a version before
+ *   someone else's change straight to ours.
  *
  * A cache is told of every change it publishes ({@link WriteTracker.observe}), after its Store
  * applied it, which is what wakes the waits.
@@ -21,6 +27,7 @@ import * as Option from "effect/Option"
 import type * as Client from "../../Client.ts"
 import type * as Informer from "../../Informer.ts"
 import type * as Kind from "../../Kind.ts"
+import type * as Patch from "../../Patch.ts"
 import * as Store from "../../Store.ts"
 import { type FieldSelector, type LabelSelector, matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from "../selector.ts"
 
@@ -62,7 +69,8 @@ const rvOf = (rv: string | undefined) => {
 
 /** What a write left behind, as far as the caches are concerned. */
 export type Outcome =
-  | { readonly _tag: "Present"; readonly object: Kind.KubeObject }
+  /** `echo`: the write made this version (so its watch event carries nothing new to the writer). */
+  | { readonly _tag: "Present"; readonly object: Kind.KubeObject; readonly echo: boolean }
   /** Gone with this write; `uid` when known (else whatever the cache holds under the name). */
   | { readonly _tag: "Gone"; readonly uid?: string | undefined }
   | { readonly _tag: "Nothing" }
@@ -79,7 +87,8 @@ interface Expectation {
 
 interface Pending {
   count: number
-  readonly held: Array<{ readonly rv: string; readonly keys: ReadonlyArray<string> }>
+  /** `watch`: the change came from a watch event (only those can be a write's echo). */
+  readonly held: Array<{ readonly rv: string; readonly keys: ReadonlyArray<string>; readonly watch: boolean }>
 }
 
 interface Waiter {
@@ -143,10 +152,10 @@ export class WriteTracker {
             if (key === undefined) continue
             const slot = slotOf(c, key)
             const p = this.pending.get(slot)
-            if (done?._tag === "Present") {
+            if (done?._tag === "Present" && done.echo) {
               const rv = done.object.metadata.resourceVersion
               if (rv !== undefined) {
-                const i = p === undefined ? -1 : p.held.findIndex((h) => h.rv === rv)
+                const i = p === undefined ? -1 : p.held.findIndex((h) => h.rv === rv && h.watch)
                 if (i >= 0) {
                   // the echo came first: the other keys it maps to still see it
                   for (const k of p!.held[i]!.keys) if (k !== primary) release.push(k)
@@ -275,11 +284,12 @@ export class WriteTracker {
       const n = rvOf(rv)
       for (const r of Array.from(mine.keys())) if (r === rv || rvOf(r) < n) mine.delete(r)
       if (mine.size === 0) this.echoes.delete(slot)
-      if (writers !== undefined) return keys.filter((k) => !writers.has(k))
+      // a list (a relist after 410) may jump over someone else's change to our version
+      if (writers !== undefined && change.source === "watch") return keys.filter((k) => !writers.has(k))
     }
     const p = this.pending.get(slot)
     if (p !== undefined) {
-      p.held.push({ rv, keys })
+      p.held.push({ rv, keys, watch: change.source === "watch" })
       return []
     }
     return keys
@@ -297,26 +307,55 @@ export const trackedClient = (
 ): Client.ClientService => {
   const track = <A, E, R>(kind: Kind.Any, ref: Client.ObjectRef, write: Effect.Effect<A, E, R>, outcome: (a: A) => Outcome) =>
     Effect.flatMap(primary, (key) => (key === undefined ? write : tracker.around(key, kind, ref, write, outcome)))
-  const present = (object: Kind.KubeObject): Outcome => ({ _tag: "Present", object })
+  const created = (object: Kind.KubeObject): Outcome => ({ _tag: "Present", object, echo: true })
+  // the write made the answered version when it moved past its precondition; without one, it may
+  // have changed nothing and answered someone else's version
+  const written = (precondition: string | undefined) => (object: Kind.KubeObject): Outcome => ({
+    _tag: "Present",
+    object,
+    echo: precondition !== undefined && object.metadata.resourceVersion !== precondition
+  })
   return {
     ...base,
     create: (kind, object, options) =>
-      options?.dryRun === true ? base.create(kind, object, options) : track(kind, object.metadata, base.create(kind, object, options), present),
+      options?.dryRun === true ? base.create(kind, object, options) : track(kind, object.metadata, base.create(kind, object, options), created),
     replace: (kind, object, options) =>
-      options?.dryRun === true ? base.replace(kind, object, options) : track(kind, object.metadata, base.replace(kind, object, options), present),
+      options?.dryRun === true
+        ? base.replace(kind, object, options)
+        : track(kind, object.metadata, base.replace(kind, object, options), written(object.metadata.resourceVersion)),
     replaceStatus: (kind, object, options) =>
       options?.dryRun === true
         ? base.replaceStatus(kind, object, options)
-        : track(kind, object.metadata, base.replaceStatus(kind, object, options), present),
+        : track(kind, object.metadata, base.replaceStatus(kind, object, options), written(object.metadata.resourceVersion)),
     patch: (kind, ref, patch, options) =>
-      options?.dryRun === true ? base.patch(kind, ref, patch, options) : track(kind, ref, base.patch(kind, ref, patch, options), present),
+      options?.dryRun === true ? base.patch(kind, ref, patch, options) : track(kind, ref, base.patch(kind, ref, patch, options), written(preconditionOf(patch))),
     patchStatus: (kind, ref, patch, options) =>
       options?.dryRun === true
         ? base.patchStatus(kind, ref, patch, options)
-        : track(kind, ref, base.patchStatus(kind, ref, patch, options), present),
+        : track(kind, ref, base.patchStatus(kind, ref, patch, options), written(preconditionOf(patch))),
     delete: (kind, ref, options) =>
       options?.dryRun === true
         ? base.delete(kind, ref, options)
-        : track(kind, ref, base.delete(kind, ref, options), (o): Outcome => (Option.isSome(o) ? present(o.value) : { _tag: "Gone" }))
+        : track(kind, ref, base.delete(kind, ref, options), (o): Outcome => (Option.isSome(o) ? written(undefined)(o.value) : { _tag: "Gone" }))
   }
+}
+
+/** The resourceVersion a patch requires the object to have: a JSON patch's `test`, or one the patch carries. */
+const preconditionOf = (patch: Patch.Patch): string | undefined => {
+  switch (patch._tag) {
+    case "JsonPatch": {
+      const test = patch.operations.find((op) => op.op === "test" && op.path === "/metadata/resourceVersion")
+      return test !== undefined && "value" in test && typeof test.value === "string" ? test.value : undefined
+    }
+    case "ApplyPatch":
+      return rvIn(patch.object)
+    default:
+      return rvIn(patch.patch)
+  }
+}
+
+const rvIn = (object: unknown): string | undefined => {
+  const meta = typeof object === "object" && object !== null ? (object as { metadata?: unknown }).metadata : undefined
+  const rv = typeof meta === "object" && meta !== null ? (meta as { resourceVersion?: unknown }).resourceVersion : undefined
+  return typeof rv === "string" ? rv : undefined
 }
