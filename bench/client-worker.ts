@@ -23,7 +23,7 @@ const operatorkit = async (): Promise<Impl> => {
   const KubeConfig = await import("operatorkit/KubeConfig")
   const config = await Effect.runPromise(KubeConfig.fromFile(kubeconfigPath))
   const scope = await Effect.runPromise(Scope.make())
-  const client = await Effect.runPromise(Client.fromKubeConfig(config).pipe(Scope.provide(scope)))
+  const client = await Effect.runPromise(Client.make(config).pipe(Scope.provide(scope)))
   return {
     gets: (n) =>
       Effect.runPromise(Effect.forEach(range(n), (i) => client.get(Kind.ConfigMap, { namespace: SEED_NAMESPACE, name: `cm-${i % N}` }), {

@@ -40,7 +40,7 @@ export const main = async (rounds = 5) => {
   await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     log("decode: starting Envtest")
     const env = yield* Envtest.make()
-    const client = yield* Client.fromKubeConfig(yield* KubeConfig.fromString(env.kubeconfig))
+    const client = yield* Client.make(yield* KubeConfig.fromString(env.kubeconfig))
     const namespace = "bench-decode"
     const metadata = (name: string) => ({ name, namespace, labels: { app: "bench" } })
     yield* client.create(Kind.Namespace, { metadata: { name: namespace } })

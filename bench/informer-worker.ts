@@ -39,7 +39,7 @@ const operatorkit = async (): Promise<Subject> => {
   const KubeError = await import("operatorkit/KubeError")
   const config = await Effect.runPromise(KubeConfig.fromFile(kubeconfigPath))
   const scope = await Effect.runPromise(Scope.make())
-  const real = await Effect.runPromise(Client.fromKubeConfig(config).pipe(Scope.provide(scope)))
+  const real = await Effect.runPromise(Client.make(config).pipe(Scope.provide(scope)))
   // The relist is forced at the Client boundary: once armed, the next watch the Informer opens fails
   // with the Gone error the Client produces for a real 410, so the Informer runs its own 410 path (a
   // consistent, paged relist diffed against the Store). Its watches end every 5 to 10 seconds

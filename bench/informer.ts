@@ -81,7 +81,7 @@ export const main = async (rounds = 5) => {
   await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     log("informer: starting Envtest")
     const env = yield* Envtest.make()
-    const client = yield* Client.fromKubeConfig(yield* KubeConfig.fromString(env.kubeconfig))
+    const client = yield* Client.make(yield* KubeConfig.fromString(env.kubeconfig))
     yield* client.create(Kind.Namespace, { metadata: { name: NAMESPACE } })
     log(`informer: seeding ${N} ConfigMaps of ~1.5 KB`)
     const started = performance.now()

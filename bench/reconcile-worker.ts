@@ -15,7 +15,7 @@ type ConfigMap = Kind.Type<typeof Kind.ConfigMap>
 const withClient = async <A>(f: (client: Client.ClientService) => Effect.Effect<A, unknown, Scope.Scope | Client.Client>) => {
   const config = await Effect.runPromise(KubeConfig.fromFile(kubeconfigPath))
   return Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-    const client = yield* Client.fromKubeConfig(config)
+    const client = yield* Client.make(config)
     return yield* f(client).pipe(Effect.provideService(Client.Client, client))
   })))
 }

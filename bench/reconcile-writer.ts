@@ -5,7 +5,7 @@ import { LATENCY_NAMESPACE, LATENCY_OBJECTS, LATENCY_SECONDS, WRITES_PER_SECOND 
 
 const kubeconfigPath = process.argv[2]!
 await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-  const client = yield* Client.fromKubeConfig(yield* KubeConfig.fromFile(kubeconfigPath))
+  const client = yield* Client.make(yield* KubeConfig.fromFile(kubeconfigPath))
   const total = LATENCY_SECONDS * WRITES_PER_SECOND
   const start = performance.now()
   // writes are paced by the wall clock so that slow answers do not lower the rate

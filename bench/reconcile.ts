@@ -82,7 +82,7 @@ export const main = async (rounds = 3) => {
   await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     log("reconcile: starting Envtest")
     const env = yield* Envtest.make()
-    const client = yield* Client.fromKubeConfig(yield* KubeConfig.fromString(env.kubeconfig))
+    const client = yield* Client.make(yield* KubeConfig.fromString(env.kubeconfig))
     for (const ns of [STARTUP_NAMESPACE, LATENCY_NAMESPACE]) yield* client.create(Kind.Namespace, { metadata: { name: ns } })
     log(`reconcile: seeding ${N} ConfigMaps`)
     const seed = (ns: string, n: number) =>

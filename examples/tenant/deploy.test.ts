@@ -114,7 +114,7 @@ describe("deploy/ manifests", () => {
           "current-context: envtest",
           ""
         ].join("\n"))
-        const restricted = yield* Client.fromKubeConfig(kubeconfig)
+        const restricted = yield* Client.make(kubeconfig)
         // the rights really are restricted
         const forbidden = yield* Effect.flip(restricted.list(Kind.Secret, { namespace: "tenant-operator" }))
         assert.strictEqual(forbidden._tag, "Forbidden")

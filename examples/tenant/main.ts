@@ -131,7 +131,7 @@ const program = Effect.gen(function*() {
     ? yield* KubeConfig.inCluster()
     : yield* KubeConfig.fromDefault()
   if (env === undefined) yield* step(`cluster: ${config.server}${target._tag === "KubeConfig" ? ` (KUBECONFIG=${target.files})` : " (in-cluster)"}`)
-  const client = yield* Client.fromKubeConfig(config)
+  const client = yield* Client.make(config)
 
   const traced = process.env["OTEL_EXPORTER_OTLP_ENDPOINT"] ?? process.env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] ??
     process.env["OTEL_TRACES_EXPORTER"]

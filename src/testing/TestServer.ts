@@ -89,6 +89,7 @@ import { builtinKinds, present, resourceKey, resourceOf } from "./fake/kinds.ts"
 import * as S from "./fake/status.ts"
 import type * as Kind from "../Kind.ts"
 import type * as KubeError from "../KubeError.ts"
+import * as HttpClient from "../internal/http/client.ts"
 
 /**
  * An API verb, as faults and call counts name them. Reads and writes of `/status` count as
@@ -268,7 +269,7 @@ export const make = Effect.fnUntraced(function*(options: ServerOptions = {}) {
     })
 
   const service: TestServerService = {
-    client: Client.make(fake.transport, options.client),
+    client: HttpClient.make(fake.transport, options.client),
     registerKind: (kind) => Effect.sync(() => fake.store.register(resourceOf(kind))),
     failNext: (fault) =>
       Effect.sync(() => {

@@ -15,7 +15,7 @@ import * as TcpProxy from "../support/tcpProxy.ts"
 const clientFor = (yaml: string, options: Client.ClientOptions = {}) =>
   Effect.gen(function*() {
     const config = yield* KubeConfig.fromString(yaml)
-    return yield* Client.fromKubeConfig(config, options)
+    return yield* Client.make(config, options)
   }).pipe(Effect.orDie)
 
 const viaProxy = (options: Client.ClientOptions = {}) =>

@@ -29,7 +29,7 @@ const clientViaProxy = Effect.gen(function*() {
   const port = Number(new URL(env.server).port)
   const proxy = yield* TcpProxy.make(port)
   const config = yield* KubeConfig.fromString(env.kubeconfig.replace(env.server, `https://127.0.0.1:${proxy.port}`))
-  const client = yield* Client.fromKubeConfig(config, { timeout: "2 seconds" })
+  const client = yield* Client.make(config, { timeout: "2 seconds" })
   return { proxy, client, port }
 }).pipe(Effect.orDie)
 

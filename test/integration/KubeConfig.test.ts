@@ -22,7 +22,7 @@ import * as TcpProxy from "../support/tcpProxy.ts"
 const clientFor = (yaml: string, options: { readonly env?: Record<string, string | undefined> } = {}) =>
   Effect.gen(function*() {
     const config = yield* KubeConfig.fromString(yaml, options.env !== undefined ? { env: options.env } : {})
-    return yield* Client.fromKubeConfig(config)
+    return yield* Client.make(config)
   })
 
 /** The admin kubeconfig with its cluster entry changed by `f`. */

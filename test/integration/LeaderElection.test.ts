@@ -110,7 +110,7 @@ const clients = Effect.gen(function*() {
   const env = yield* Envtest.Envtest
   const proxy = yield* TcpProxy.make(Number(new URL(env.server).port))
   const own = (yaml: string) =>
-    Effect.flatMap(KubeConfig.fromString(yaml), (config) => Client.fromKubeConfig(config, { timeout: "5 seconds" })).pipe(Effect.orDie)
+    Effect.flatMap(KubeConfig.fromString(yaml), (config) => Client.make(config, { timeout: "5 seconds" })).pipe(Effect.orDie)
   const viaProxy = yield* own(env.kubeconfig.replace(env.server, `https://127.0.0.1:${proxy.port}`))
   const direct = yield* own(env.kubeconfig)
   return { proxy, viaProxy, direct }

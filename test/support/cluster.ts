@@ -27,6 +27,6 @@ export const restrictedClient = Effect.gen(function*() {
   const env = yield* Envtest.Envtest
   const user = yield* env.user
   const config = yield* KubeConfig.fromString(user.kubeconfig)
-  const client = yield* Client.fromKubeConfig(config)
+  const client = yield* Client.make(config)
   return { user, client }
 }).pipe(Effect.orDie)

@@ -81,7 +81,7 @@ export const kubeconfigFor = (server: string, token = "fake-token") =>
 export const clientOf = (api: FakeApi, options: Client.ClientOptions = {}) =>
   Effect.gen(function*() {
     const config = yield* KubeConfig.fromString(api.kubeconfig)
-    return yield* Client.fromKubeConfig(config, options)
+    return yield* Client.make(config, options)
   }).pipe(Effect.orDie)
 
 export const json = (res: Http.ServerResponse, status: number, body: unknown, headers: Http.OutgoingHttpHeaders = {}) => {

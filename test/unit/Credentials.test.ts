@@ -64,7 +64,7 @@ describe("token files", () => {
       Fs.writeFileSync(file, "token-a\n")
       const accepted = new Set(["token-a"])
       const api = yield* tokenServer(accepted)
-      const client = yield* Client.fromKubeConfig(yield* KubeConfig.fromString(kubeconfig(api.url, [`tokenFile: ${file}`])))
+      const client = yield* Client.make(yield* KubeConfig.fromString(kubeconfig(api.url, [`tokenFile: ${file}`])))
       yield* client.get(Kind.ConfigMap, { namespace: "default", name: "a" })
       // rotated: the old token revoked
       Fs.writeFileSync(file, "token-b\n")
@@ -87,12 +87,12 @@ describe("token files", () => {
       const file = Path.join(dir, "token")
       Fs.writeFileSync(file, "revoked")
       const api = yield* tokenServer(new Set())
-      const client = yield* Client.fromKubeConfig(yield* KubeConfig.fromString(kubeconfig(api.url, [`tokenFile: ${file}`])))
+      const client = yield* Client.make(yield* KubeConfig.fromString(kubeconfig(api.url, [`tokenFile: ${file}`])))
       const error = yield* Effect.flip(client.get(Kind.ConfigMap, { namespace: "default", name: "a" }))
       assert.strictEqual(error._tag, "Unauthorized")
       assert.strictEqual(api.requests.length, 1)
       // a static token: no reload at all
-      const staticClient = yield* Client.fromKubeConfig(yield* KubeConfig.fromString(kubeconfig(api.url, ["token: revoked"])))
+      const staticClient = yield* Client.make(yield* KubeConfig.fromString(kubeconfig(api.url, ["token: revoked"])))
       assert.strictEqual((yield* Effect.flip(staticClient.get(Kind.ConfigMap, { namespace: "default", name: "a" })))._tag, "Unauthorized")
       assert.strictEqual(api.requests.length, 2)
     }))
@@ -146,7 +146,7 @@ describe("exec credential plugins", () => {
       const { runs, user } = plugin(dir)
       const accepted = new Set(["exec-a"])
       const api = yield* tokenServer(accepted)
-      const client = yield* Client.fromKubeConfig(yield* KubeConfig.fromString(kubeconfig(api.url, user)))
+      const client = yield* Client.make(yield* KubeConfig.fromString(kubeconfig(api.url, user)))
       yield* client.get(Kind.ConfigMap, { namespace: "default", name: "a" })
       assert.strictEqual(runs(), 1, "kept without an expiry")
       yield* client.get(Kind.ConfigMap, { namespace: "default", name: "a" })
@@ -245,7 +245,7 @@ describe("client certificate files", () => {
         [`client-certificate: ${at("client.crt")}`, `client-key: ${at("client.key")}`],
         [`certificate-authority: ${at("server.crt")}`]
       ))
-      const client = yield* Client.fromKubeConfig(config)
+      const client = yield* Client.make(config)
       yield* client.get(Kind.ConfigMap, { namespace: "default", name: "a" })
       Fs.copyFileSync(at("b.crt"), at("client.crt"))
       Fs.copyFileSync(at("b.key"), at("client.key"))

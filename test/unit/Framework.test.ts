@@ -14,6 +14,7 @@ import * as Kind from "../../src/Kind.ts"
 import * as TestServer from "../../src/testing/TestServer.ts"
 import { settle, withServer } from "../../src/testing/helpers.ts"
 import { transportOf } from "../../src/testing/fake/transport.ts"
+import * as HttpClient from "../../src/internal/http/client.ts"
 
 type ConfigMap = Kind.Type<typeof Kind.ConfigMap>
 const ns = "default"
@@ -103,7 +104,7 @@ describe("Framework and Controller: the Go operatorkit's behaviours", () => {
     Effect.gen(function*() {
       const server = yield* TestServer.TestServer
       const requests: Array<ApiRequest> = []
-      const client = Client.make(spying(transportOf(server), (req) => Effect.sync(() => requests.push(req))))
+      const client = HttpClient.make(spying(transportOf(server), (req) => Effect.sync(() => requests.push(req))))
       const r = recorder()
       yield* create("x")
       yield* Controller.make({ finalizerPrefix: "operatorkit.test", name: "c", kind: Kind.ConfigMap, namespace: ns, resources: [r.resource("a")] }).pipe(
@@ -131,7 +132,7 @@ describe("Framework and Controller: the Go operatorkit's behaviours", () => {
       // the object is deleted on the server just before the controller's fresh read is answered,
       // so its cache still shows it live
       let deleted = false
-      const client = Client.make(spying(transportOf(server), (req) => {
+      const client = HttpClient.make(spying(transportOf(server), (req) => {
         if (deleted || req.method !== "GET" || !req.path.endsWith("/configmaps/x")) return Effect.void
         deleted = true
         return Effect.asVoid(Effect.orDie(server.client.delete(Kind.ConfigMap, { namespace: ns, name: "x" })))
@@ -271,7 +272,7 @@ describe("Framework and Controller: the Go operatorkit's behaviours", () => {
       let yRemovals = 0
       // right before our first removal patch, the other controller removes its own finalizer
       // (which shifts the list and moves the resourceVersion)
-      const client = Client.make(spying(transportOf(server), (req) => {
+      const client = HttpClient.make(spying(transportOf(server), (req) => {
         const ops = req.body as Array<{ op: string; path: string }> | undefined
         if (req.method !== "PATCH" || !Array.isArray(ops) || ops[1]?.op !== "remove") return Effect.void
         if (req.path.includes("/configmaps/y")) {

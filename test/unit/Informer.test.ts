@@ -9,6 +9,7 @@ import * as Kind from "../../src/Kind.ts"
 import * as TestServer from "../../src/testing/TestServer.ts"
 import { settle, withServer } from "../../src/testing/helpers.ts"
 import { transportOf } from "../../src/testing/fake/transport.ts"
+import * as HttpClient from "../../src/internal/http/client.ts"
 
 const ns = "default"
 
@@ -65,7 +66,7 @@ const faultyWatches = Effect.gen(function*() {
       return transportOf(server).watch(req)
     }
   }
-  return { server, control, client: Client.make(transport) }
+  return { server, control, client: HttpClient.make(transport) }
 })
 
 const captureWarnings = () => {

@@ -13,6 +13,7 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import type { Method } from "../../Client.ts"
 import type { Auth, KubeConfigService } from "../../KubeConfig.ts"
 import { RequestTimeout, type RequestInfo, TransportError } from "../../KubeError.ts"
 import { KubeConfigError } from "../../KubeConfig.ts"
@@ -20,7 +21,6 @@ import { type ItemMeta, ListParser, splitList } from "./listBody.ts"
 import { BadLine, MAX_STRING_BYTES, NdjsonDecoder } from "./ndjson.ts"
 import { proxyAuthorization, tunnel } from "./proxy.ts"
 
-export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE"
 
 export interface ApiRequest {
   readonly method: Method
