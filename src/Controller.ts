@@ -77,6 +77,7 @@ import * as LeaderElection from "./LeaderElection.ts"
 import * as Kind from "./Kind.ts"
 import type * as KubeError from "./KubeError.ts"
 import * as Patch from "./Patch.ts"
+import * as Rbac from "./Rbac.ts"
 import * as Store from "./Store.ts"
 import * as WorkQueue from "./WorkQueue.ts"
 
@@ -1230,4 +1231,46 @@ const sameRecord = (a: Readonly<Record<string, string>> | undefined, b: Readonly
   const ak = Object.keys(a ?? {})
   const bk = Object.keys(b ?? {})
   return ak.length === bk.length && ak.every((k) => a?.[k] === b?.[k])
+}
+
+// ---------------------------------------------------------------------------------------------
+// RBAC
+
+/**
+ * What a controller calls, derived from the options it is given (the same ones `make` takes):
+ * its informer on the kind (`list`, `watch`); its finalizer (a fresh `get`, then a JSON `patch`);
+ * an informer per watched kind; the calls each Resource declares (`Framework.Resource.permissions`);
+ * and, unless `recordsEvents` is false, the Warning Events it records about its objects when an
+ * `Events.Recorder` is in context. Everything in the controller's namespace when it has one.
+ *
+ * @example
+ * ```ts
+ * import { Controller, Framework, Kind } from "operatorkit"
+ *
+ * declare const resources: ReadonlyArray<Framework.Resource<Kind.Type<typeof Kind.ConfigMap>>>
+ * const options = { name: "cm", kind: Kind.ConfigMap, finalizerPrefix: "example.com", resources, watches: [Controller.owns(Kind.Secret)] }
+ * const needs = Controller.permissions(options) // ConfigMaps: list, watch, get, patch; Secrets: list, watch; Events; the resources'
+ * ```
+ *
+ * @since 0.1.0
+ * @category permissions
+ */
+export const permissions = <A extends Kind.KubeObject, Rs extends ReadonlyArray<Framework.Resource<A, any, any>>, B extends boolean = boolean>(
+  options: Options<A, Rs, B>,
+  declare: { readonly recordsEvents?: boolean | undefined } = {}
+): ReadonlyArray<Rbac.Permission> => {
+  const { kind, name, namespace } = options
+  return [
+    ...Informer.permissions(kind, { namespace }).map((p) => ({ ...p, reason: `controller ${name}: ${p.reason}` })),
+    Rbac.allow(kind, ["get", "patch"], { namespace, reason: `controller ${name}: its finalizer (read fresh, then a JSON patch)` }),
+    ...(options.watches ?? []).flatMap((watch) =>
+      Informer.permissions(watch.kind, watch.options).map((p) => ({ ...p, reason: `controller ${name}: watches ${p.reason}` }))
+    ),
+    ...options.resources.flatMap((resource) => resource.permissions),
+    ...(declare.recordsEvents === false ? [] : Events.permissions({
+      about: [kind],
+      namespace,
+      reason: `controller ${name}: Warning Events about failed reconciles of ${kind.kind}`
+    }))
+  ]
 }

@@ -17,6 +17,7 @@ import type { CustomResourceDefinition, Definition } from "./CrdDefinition.ts"
 import * as CrdMigration from "./CrdMigration.ts"
 import * as Kind from "./Kind.ts"
 import type * as KubeError from "./KubeError.ts"
+import * as Rbac from "./Rbac.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Errors of the service
@@ -316,3 +317,44 @@ export const layer: Layer.Layer<Crd, never, Client> = Layer.effect(
     return makeService(yield* Client)
   })
 )
+
+/**
+ * What the service calls for these CRDs (RBAC): `ensureCreated` reads, creates and updates each
+ * CRD by name (and polls it until Established); with `delete`, `ensureDeleted` deletes it and polls
+ * until it is gone; with `migrate`, the migration reads and patches the CRD (its checkpoint),
+ * updates its `/status` (storedVersions), and lists, reads and rewrites every object of its kind.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Crd, CrdDefinition, Kind } from "operatorkit"
+ *
+ * const Widget = Kind.custom({ group: "example.com", version: "v1", kind: "Widget", namespaced: true, spec: Schema.Struct({}) })
+ * const needs = Crd.permissions([CrdDefinition.makeUnsafe(Widget)])
+ * needs[0]!.names // => ["widgets.example.com"]
+ * ```
+ *
+ * @since 0.1.0
+ * @category permissions
+ */
+export const permissions = (
+  definitions: ReadonlyArray<Definition>,
+  options: { readonly delete?: boolean | undefined; readonly migrate?: boolean | undefined } = {}
+): ReadonlyArray<Rbac.Permission> => {
+  if (definitions.length === 0) return []
+  const names = definitions.map((d) => d.name)
+  const crd = Kind.CustomResourceDefinition
+  return [
+    Rbac.allow(crd, ["get", "create", "update"], { names, reason: "CRD install: created or updated, then read until Established" }),
+    ...(options.delete === true ? [Rbac.allow(crd, ["get", "delete"], { names, reason: "CRD removal: deleted, then read until gone" })] : []),
+    ...(options.migrate === true
+      ? [
+        Rbac.allow(crd, ["get", "patch"], { names, reason: "storage migration: the CRD's checkpoint annotation" }),
+        Rbac.allow(crd, ["update"], { names, subresource: "status", reason: "storage migration: only the storage version left in storedVersions" }),
+        ...definitions.map((d) =>
+          Rbac.allow(d.storageKind, ["list", "get", "update"], { reason: `storage migration: every ${d.kind} rewritten in ${d.storageVersion}` })
+        )
+      ]
+      : [])
+  ]
+}

@@ -34,6 +34,7 @@ import * as Client from "./Client.ts"
 import * as Kind from "./Kind.ts"
 import * as KubeError from "./KubeError.ts"
 import * as Patch from "./Patch.ts"
+import * as Rbac from "./Rbac.ts"
 
 /**
  * The two Event types Kubernetes knows.
@@ -405,3 +406,41 @@ export const layer = (options: Options = {}): Layer.Layer<Recorder, never, Clien
  */
 export const recordIfPresent = (object: Kind.KubeObject, event: EventInput): Effect.Effect<void> =>
   Effect.flatMap(Effect.serviceOption(Recorder), (recorder) => Option.isSome(recorder) ? recorder.value.record(object, event) : Effect.void)
+
+/**
+ * What a recorder calls to write Events about objects of these kinds: `create` (a new Event) and
+ * `patch` (a repeat's count) on `events`, in each object's namespace; Events about cluster-scoped
+ * objects go to the namespace `default`. A Controller with a Recorder in context records Warning
+ * Events about its objects (`Controller.permissions` declares those).
+ *
+ * @example
+ * ```ts
+ * import { Events, Kind } from "operatorkit"
+ *
+ * // Events about Namespaces (cluster-scoped) are written in "default"
+ * Events.permissions({ about: [Kind.Namespace] })[0]!.namespace // => "default"
+ * Events.permissions({ about: [Kind.ConfigMap], namespace: "team-a" })[0]!.namespace // => "team-a"
+ * ```
+ *
+ * @since 0.1.0
+ * @category permissions
+ */
+export const permissions = (options: {
+  /** The kinds of the objects Events are recorded about. */
+  readonly about: ReadonlyArray<Kind.Any>
+  /** The namespace of those objects, when they all live in one (default: any). */
+  readonly namespace?: string | Rbac.OperatorNamespace | undefined
+  readonly reason?: string | undefined
+}): ReadonlyArray<Rbac.ResourcePermission> => {
+  const where = new Map<string, string | Rbac.OperatorNamespace | undefined>()
+  for (const kind of options.about) {
+    const namespace = kind.namespaced ? options.namespace : "default"
+    where.set(typeof namespace === "string" ? namespace : namespace === undefined ? "*" : "<operator>", namespace)
+  }
+  const kinds = options.about.map((k) => k.kind).filter((k, i, all) => all.indexOf(k) === i).join(", ")
+  return Array.from(where.values(), (namespace) =>
+    Rbac.allow(Kind.Event, ["create", "patch"], {
+      namespace,
+      reason: options.reason ?? `Events about ${kinds}: created, and patched when they repeat`
+    }))
+}

@@ -21,6 +21,7 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import { whenTraced } from "./internal/tracing.ts"
 import type { KubeObject } from "./Kind.ts"
+import * as Rbac from "./Rbac.ts"
 
 // ---------------------------------------------------------------------------------------------
 // The reconciliation in progress
@@ -242,6 +243,11 @@ export interface Resource<in A extends KubeObject, out E = never, out R = never>
   readonly name: string
   readonly ensureCreated: (object: A) => Effect.Effect<void, E, R>
   readonly ensureDeleted: (object: A) => Effect.Effect<void, E, R>
+  /**
+   * The API calls it makes, for the operator's RBAC (see `Rbac`; the Controller declares its own:
+   * its kind, finalizer and watches). Each without a reason of its own names this resource.
+   */
+  readonly permissions: ReadonlyArray<Rbac.Permission>
   /** Rebuilds the resource with one more wrapper around each of its calls. */
   readonly wrap: <E2, R2>(wrapper: Wrapper<E2, R2>) => Resource<A, E | E2, R | R2>
 }
@@ -287,7 +293,8 @@ const ResourceProto = {
 const build = <A extends KubeObject, E, R>(
   name: string,
   calls: Calls<A, any, any>,
-  wrappers: ReadonlyArray<Wrapper<any, any>>
+  wrappers: ReadonlyArray<Wrapper<any, any>>,
+  permissions: ReadonlyArray<Rbac.Permission>
 ): Resource<A, E, R> => {
   const call = <X, E1, R1>(step: Step, object: A, effect: Effect.Effect<X, E1, R1>) => {
     let wrapped: Effect.Effect<X, any, any> = effect
@@ -299,7 +306,8 @@ const build = <A extends KubeObject, E, R>(
     name,
     ensureCreated,
     ensureDeleted,
-    wrap: (wrapper: Wrapper<any, any>) => build(name, calls, [...wrappers, wrapper])
+    permissions,
+    wrap: (wrapper: Wrapper<any, any>) => build(name, calls, [...wrappers, wrapper], permissions)
   })
 }
 
@@ -326,11 +334,13 @@ export const make = <A extends KubeObject>() =>
   readonly name: string
   readonly ensureCreated: (object: A) => Effect.Effect<void, E, R>
   readonly ensureDeleted: (object: A) => Effect.Effect<void, E2, R2>
+  /** The API calls it makes beyond its controller's own (see {@link Resource.permissions}). */
+  readonly permissions?: ReadonlyArray<Rbac.Permission> | undefined
 }): Resource<A, E | E2, R | R2> =>
   build(options.name, (call) => ({
     ensureCreated: (object) => call("ensureCreated", object, options.ensureCreated(object)),
     ensureDeleted: (object) => call("ensureDeleted", object, options.ensureDeleted(object))
-  }), [])
+  }), [], Rbac.withReason(options.permissions ?? [], `resource ${options.name}`))
 
 /**
  * Several resources as one, run in order with the controller's rules (cancellations, first error
@@ -370,7 +380,7 @@ export const sequence = <const Rs extends ReadonlyArray<Resource<any, any, any>>
       ensureCreated: (object) => call("ensureCreated", object, run(object, "create")),
       ensureDeleted: (object) => call("ensureDeleted", object, run(object, "delete"))
     }
-  }, [])
+  }, [], resources.flatMap((r) => r.permissions))
 
 // ---------------------------------------------------------------------------------------------
 // The CRUD form
@@ -429,6 +439,8 @@ export interface CrudOptions<A extends KubeObject, S, D, C, U, Del, E, R> {
   readonly applyCreateChange: (object: A, change: C) => Effect.Effect<void, E, R>
   readonly applyDeleteChange: (object: A, change: Del) => Effect.Effect<void, E, R>
   readonly applyUpdateChange: (object: A, change: U) => Effect.Effect<void, E, R>
+  /** The API calls its steps make (see {@link Resource.permissions}). */
+  readonly permissions?: ReadonlyArray<Rbac.Permission> | undefined
 }
 
 /**
@@ -487,7 +499,7 @@ export const crud = <A extends KubeObject, S, D, C, U, Del, E = never, R = never
       ensureCreated: (object) => run(object, "newUpdatePatch"),
       ensureDeleted: (object) => run(object, "newDeletePatch")
     }
-  }, [])
+  }, [], Rbac.withReason(options.permissions ?? [], `resource ${options.name}`))
 
 // ---------------------------------------------------------------------------------------------
 // Combinators
@@ -698,6 +710,38 @@ export const withMetrics = <A extends KubeObject, E, R>(self: Resource<A, E, R>)
       )
     })
   })
+
+/**
+ * Declares more API calls a resource makes (for the operator's RBAC, see `Rbac`); those without a
+ * reason name the resource. Wrappers applied later keep them.
+ *
+ * @example
+ * ```ts
+ * import { Framework, Kind, Rbac } from "operatorkit"
+ *
+ * declare const binding: Framework.Resource<any>
+ * // creating a RoleBinding to the ClusterRole admin takes the right to bind it
+ * const declared = binding.pipe(Framework.withPermissions([Rbac.allow(Kind.ClusterRole, ["bind"], { names: ["admin"] })]))
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withPermissions: {
+  (permissions: ReadonlyArray<Rbac.Permission>): <A extends KubeObject, E, R>(self: Resource<A, E, R>) => Resource<A, E, R>
+  <A extends KubeObject, E, R>(self: Resource<A, E, R>, permissions: ReadonlyArray<Rbac.Permission>): Resource<A, E, R>
+} = dual(2, <A extends KubeObject, E, R>(self: Resource<A, E, R>, permissions: ReadonlyArray<Rbac.Permission>): Resource<A, E, R> => {
+  const extra = Rbac.withReason(permissions, `resource ${self.name}`)
+  const add = <E2, R2>(resource: Resource<A, E2, R2>): Resource<A, E2, R2> =>
+    Object.assign(Object.create(ResourceProto), {
+      name: resource.name,
+      ensureCreated: resource.ensureCreated,
+      ensureDeleted: resource.ensureDeleted,
+      permissions: [...resource.permissions, ...extra],
+      wrap: <E3, R3>(wrapper: Wrapper<E3, R3>) => add(resource.wrap(wrapper))
+    })
+  return add(self)
+})
 
 /**
  * A span per call named `resource.<name>.<step>`, with the object's kind, namespace, name and

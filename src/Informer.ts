@@ -37,6 +37,7 @@ import type * as Client from "./Client.ts"
 import { Handoff } from "./internal/handoff.ts"
 import { TokenBucket } from "./internal/tokenBucket.ts"
 import type * as Kind from "./Kind.ts"
+import * as Rbac from "./Rbac.ts"
 import * as Reflector from "./Reflector.ts"
 import * as Store from "./Store.ts"
 import * as Watcher from "./Watcher.ts"
@@ -407,3 +408,23 @@ export const layer: Layer.Layer<Informers, never, Client.Client> = Layer.effect(
  */
 export const find = <A extends Kind.KubeObject>(informer: Informer<A>, predicate: (a: A) => boolean) =>
   Effect.map(informer.store.list(), (items) => Option.fromUndefinedOr(items.find(predicate)))
+
+/**
+ * What an informer calls: `list` and `watch` on its kind, in its namespace (or every namespace).
+ *
+ * @example
+ * ```ts
+ * import { Informer, Kind } from "operatorkit"
+ *
+ * Informer.permissions(Kind.ConfigMap, { namespace: "team-a" })[0]!.verbs // => ["list", "watch"]
+ * ```
+ *
+ * @since 0.1.0
+ * @category permissions
+ */
+export const permissions = (kind: Kind.Any, options: Options<any> = {}): ReadonlyArray<Rbac.ResourcePermission> => [
+  Rbac.allow(kind, ["list", "watch"], {
+    namespace: options.namespace,
+    reason: `informer on ${kind.kind}${options.namespace !== undefined ? ` in ${options.namespace}` : ""}: lists, then watches`
+  })
+]

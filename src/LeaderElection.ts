@@ -39,6 +39,7 @@ import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as Client from "./Client.ts"
 import * as Kind from "./Kind.ts"
 import type * as KubeError from "./KubeError.ts"
+import * as Rbac from "./Rbac.ts"
 
 /**
  * Whether this process leads, now and as it changes.
@@ -505,3 +506,33 @@ export const make = (options: Options): Effect.Effect<Elector, LeaderElectionCon
  */
 export const layer = (options: Options): Layer.Layer<Leadership, LeaderElectionConfigError, Client.Client> =>
   Layer.effect(Leadership, Effect.map(make(options), (elector): LeadershipService => elector))
+
+/**
+ * What an elector calls: `get` and `update` on its Lease (by name), and `create` for its first run
+ * (RBAC cannot restrict a create by name). The Lease lives in the operator's own namespace unless
+ * told otherwise.
+ *
+ * @example
+ * ```ts
+ * import { LeaderElection, Rbac } from "operatorkit"
+ *
+ * const needs = LeaderElection.permissions({ name: "tenant-operator" })
+ * needs[0]!.namespace === Rbac.operatorNamespace // => true
+ * ```
+ *
+ * @since 0.1.0
+ * @category permissions
+ */
+export const permissions = (options: {
+  /** The Lease's name (the elector's `name`). */
+  readonly name: string
+  /** Default: the namespace the operator runs in. */
+  readonly namespace?: string | Rbac.OperatorNamespace | undefined
+}): ReadonlyArray<Rbac.ResourcePermission> => {
+  const namespace = options.namespace ?? Rbac.operatorNamespace
+  const reason = `leader election: the Lease ${options.name}, created once, then read and renewed`
+  return [
+    Rbac.allow(Kind.Lease, ["get", "update"], { namespace, names: [options.name], reason }),
+    Rbac.allow(Kind.Lease, ["create"], { namespace, reason })
+  ]
+}

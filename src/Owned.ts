@@ -6,8 +6,9 @@
  * of the same name the controller never created is left alone; NotFound is success). Watch them
  * with `Controller.owns` so a change or deletion brings the owner back.
  *
- * RBAC: server-side apply that creates an object needs `create` as well as `patch`; deletion needs
- * `get` and `delete`.
+ * RBAC: each resource declares what it calls (`Framework.Resource.permissions`): a server-side apply
+ * that creates an object needs `create` as well as `patch`; deletion needs `get` and `delete` (none
+ * with `cleanup: "ownerReference"`, when the object goes with its owner).
  *
  * @since 0.1.0
  */
@@ -18,6 +19,7 @@ import * as Framework from "./Framework.ts"
 import * as Kind from "./Kind.ts"
 import type * as KubeError from "./KubeError.ts"
 import * as Patch from "./Patch.ts"
+import * as Rbac from "./Rbac.ts"
 
 /**
  * The desired owned object, or `undefined` when the owner wants none: nothing is applied or
@@ -27,6 +29,21 @@ import * as Patch from "./Patch.ts"
  * @category models
  */
 export type Desired<B> = Omit<B, "apiVersion" | "kind"> | undefined
+
+/**
+ * Options of an owned object's resource.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /**
+   * How it goes when its owner is deleted: `"delete"` (default), by `ensureDeleted`; or
+   * `"ownerReference"`, with its owner (Kubernetes' garbage collector follows the owner reference,
+   * or its namespace goes): `ensureDeleted` does nothing and needs no rights.
+   */
+  readonly cleanup?: "delete" | "ownerReference" | undefined
+}
 
 /**
  * An owner reference to an object of a kind (controller: true, blockOwnerDeletion: true).
@@ -72,10 +89,15 @@ export const make = <A extends Kind.KubeObject, B extends Kind.KubeObject>(
   ownerKind: Kind.Kind<A>,
   kind: Kind.Kind<B>,
   name: string,
-  desired: (owner: A) => Desired<B>
+  desired: (owner: A) => Desired<B>,
+  options: Options = {}
 ): Framework.Resource<A, KubeError.KubeError, Client.Client | Framework.Reconciliation> =>
   Framework.make<A>()({
     name,
+    permissions: [
+      Rbac.allow(kind, ["create", "patch"], { reason: `resource ${name}: server-side applies its ${kind.kind} (creating it when missing)` }),
+      ...(options.cleanup === "ownerReference" ? [] : [Rbac.allow(kind, ["get", "delete"], { reason: `resource ${name}: deletes its ${kind.kind} with its owner` })])
+    ],
     ensureCreated: (owner) =>
       Effect.gen(function*() {
         const client = yield* Client.Client
@@ -100,6 +122,7 @@ export const make = <A extends Kind.KubeObject, B extends Kind.KubeObject>(
       }),
     ensureDeleted: (owner) =>
       Effect.gen(function*() {
+        if (options.cleanup === "ownerReference") return
         const client = yield* Client.Client
         const want = desired(owner)
         if (want === undefined) return
@@ -138,8 +161,9 @@ export const make = <A extends Kind.KubeObject, B extends Kind.KubeObject>(
 export const configMap = <A extends Kind.KubeObject>(
   ownerKind: Kind.Kind<A>,
   name: string,
-  desired: (owner: A) => Desired<Kind.Type<typeof Kind.ConfigMap>>
-) => make(ownerKind, Kind.ConfigMap, name, desired)
+  desired: (owner: A) => Desired<Kind.Type<typeof Kind.ConfigMap>>,
+  options: Options = {}
+) => make(ownerKind, Kind.ConfigMap, name, desired, options)
 
 /**
  * A Secret owned by the reconciled object (use `stringData` for plain text values).
@@ -160,5 +184,6 @@ export const configMap = <A extends Kind.KubeObject>(
 export const secret = <A extends Kind.KubeObject>(
   ownerKind: Kind.Kind<A>,
   name: string,
-  desired: (owner: A) => Desired<Kind.Type<typeof Kind.Secret>>
-) => make(ownerKind, Kind.Secret, name, desired)
+  desired: (owner: A) => Desired<Kind.Type<typeof Kind.Secret>>,
+  options: Options = {}
+) => make(ownerKind, Kind.Secret, name, desired, options)

@@ -14,6 +14,7 @@ import * as Option from "effect/Option"
 import * as Client from "./Client.ts"
 import type * as Kind from "./Kind.ts"
 import type * as KubeError from "./KubeError.ts"
+import * as Rbac from "./Rbac.ts"
 
 /**
  * A condition to set; `lastTransitionTime` and `observedGeneration` are filled in.
@@ -170,3 +171,23 @@ export const setConditions = <A extends Kind.KubeObject & { readonly status?: { 
       return { ...status, conditions: list } as A["status"]
     })
   })
+
+/**
+ * What {@link update} and {@link setConditions} call: `get` and `update` on the kind's `/status`
+ * (for a Resource's `permissions`).
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Kind, Status } from "operatorkit"
+ *
+ * const Tenant = Kind.custom({ group: "example.com", version: "v1", kind: "Tenant", namespaced: false, spec: Schema.Struct({}) })
+ * Status.permissions(Tenant)[0]!.subresource // => "status"
+ * ```
+ *
+ * @since 0.1.0
+ * @category permissions
+ */
+export const permissions = (kind: Kind.Any, options: { readonly namespace?: string | undefined } = {}): ReadonlyArray<Rbac.ResourcePermission> => [
+  Rbac.allow(kind, ["get", "update"], { subresource: "status", namespace: options.namespace, reason: `status of ${kind.kind}: written through /status, read again after a conflict` })
+]

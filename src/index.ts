@@ -140,6 +140,13 @@ export * as Owned from "./Owned.ts"
 export * as Patch from "./Patch.ts"
 
 /**
+ * Least-privilege RBAC from what each part of the operator declares it calls.
+ *
+ * @since 0.1.0
+ */
+export * as Rbac from "./Rbac.ts"
+
+/**
  * A Watcher's events applied to a Store, uid-aware, each version once.
  *
  * @since 0.1.0

@@ -11,7 +11,7 @@
  * ```
  */
 import { Cause, Duration, Effect, Layer, Option } from "effect"
-import { Client, Controller, Events, Kind, LeaderElection } from "operatorkit"
+import { Client, Controller, Events, Kind, LeaderElection, Rbac } from "operatorkit"
 import { controllerName, managedBy, resources, setReady } from "./resources.ts"
 import { Tenant } from "./Tenant.ts"
 
@@ -39,27 +39,46 @@ const message = (cause: Cause.Cause<unknown>) => {
     : String(error)
 }
 
+/** The controller's options (what it is given: its RBAC is derived from them too). */
+export const controllerOptions = (options: Options = {}) => ({
+  name: controllerName,
+  kind: Tenant,
+  resources,
+  labelSelector: options.labelSelector,
+  concurrency: options.concurrency,
+  // spec, labels, annotations and deletion; not status-only updates (others' or our own)
+  predicates: [Controller.any(Controller.generationChanged, Controller.labelsChanged, Controller.annotationsChanged)],
+  watches: [
+    // any change of a namespace brings back the Tenant of the same name (also a foreign
+    // namespace that blocked it, once it is deleted)
+    Controller.watches(Kind.Namespace, (ns) => [ns.metadata.name]),
+    // a change or deletion of what it owns brings the owner back (drift is repaired)
+    Controller.owns(Kind.ResourceQuota, { labelSelector: managedBy }),
+    Controller.owns(Kind.RoleBinding, { labelSelector: managedBy }),
+    Controller.owns(Kind.ConfigMap, { labelSelector: managedBy })
+  ]
+})
+
+/**
+ * What the operator needs from RBAC, each part declaring its own: the controller (its Tenants,
+ * finalizer, watches, the calls its resources declare, Warning Events), and the Lease of leader
+ * election in the namespace it runs in. (The CRD is installed by whoever deploys it.)
+ */
+export const rbac = Rbac.make({
+  name: controllerName,
+  namespace: "tenant-operator",
+  permissions: [
+    Controller.permissions(controllerOptions()),
+    LeaderElection.permissions({ name: controllerName })
+  ]
+})
+
 /** The controller alone; it runs until the scope closes. */
 export const controller = (options: Options = {}) =>
   Effect.gen(function*() {
     const client = yield* Client.Client
     return yield* Controller.make({
-      name: controllerName,
-      kind: Tenant,
-      resources,
-      labelSelector: options.labelSelector,
-      concurrency: options.concurrency,
-      // spec, labels, annotations and deletion; not status-only updates (others' or our own)
-      predicates: [Controller.any(Controller.generationChanged, Controller.labelsChanged, Controller.annotationsChanged)],
-      watches: [
-        // any change of a namespace brings back the Tenant of the same name (also a foreign
-        // namespace that blocked it, once it is deleted)
-        Controller.watches(Kind.Namespace, (ns) => [ns.metadata.name]),
-        // a change or deletion of what it owns brings the owner back (drift is repaired)
-        Controller.owns(Kind.ResourceQuota, { labelSelector: managedBy }),
-        Controller.owns(Kind.RoleBinding, { labelSelector: managedBy }),
-        Controller.owns(Kind.ConfigMap, { labelSelector: managedBy })
-      ],
+      ...controllerOptions(options),
       // the failure is already logged, retried with backoff, and (with a Recorder) a Warning Event;
       // the Tenant's status says it too
       onError: (failure) =>

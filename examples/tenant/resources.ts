@@ -9,9 +9,13 @@
  * 2. `quota`, `ownerBinding`, `settings`: a ResourceQuota, a RoleBinding and a ConfigMap inside the
  *    namespace, server-side applied with an owner reference (`Owned`). They go with the namespace.
  * 3. `status`: Ready=True with the observed generation, and an Event when the Tenant becomes Ready.
+ *
+ * Each resource declares the API calls it makes (`permissions`, see `Rbac`); with the
+ * controller's own they are the operator's RBAC (operator.ts), and the tests run the operator
+ * through a Client that refuses anything undeclared (RbacGuard).
  */
 import { Clock, DateTime, Effect, Metric, Option } from "effect"
-import { Client, Events, Framework, Kind, Owned, Status } from "operatorkit"
+import { Client, Events, Framework, Kind, Owned, Rbac, Status } from "operatorkit"
 import { Tenant } from "./Tenant.ts"
 
 /** The controller's name: its finalizer, its field manager and its Events' source. */
@@ -69,6 +73,9 @@ const applyNamespace = Owned.make(Tenant, Kind.Namespace, "namespace", (tenant) 
 /** The tenant's Namespace. */
 export const namespace = Framework.make<Tenant>()({
   name: "namespace",
+  // read (is it ours?), server-side applied (created when missing), deleted with the Tenant; and
+  // the Tenant's status (Ready=False while it is in conflict or going)
+  permissions: [Rbac.allow(Kind.Namespace, ["get", "create", "patch", "delete"]), ...Status.permissions(Tenant)],
   ensureCreated: (tenant) =>
     Effect.gen(function*() {
       const name = tenant.metadata.name
@@ -111,16 +118,11 @@ export const namespace = Framework.make<Tenant>()({
     })
 })
 
-/** Objects inside the tenant's namespace go with it, so their own ensureDeleted has nothing to do. */
-const insideNamespace = <E, R>(resource: Framework.Resource<Tenant, E, R>) =>
-  Framework.make<Tenant>()({
-    name: resource.name,
-    ensureCreated: resource.ensureCreated,
-    ensureDeleted: () => Effect.void
-  })
+/** Objects inside the tenant's namespace go with it: their own ensureDeleted has nothing to do. */
+const insideNamespace = { cleanup: "ownerReference" } as const
 
 /** The namespace's ResourceQuota, from `spec.quota`. */
-export const quota = insideNamespace(Owned.make(Tenant, Kind.ResourceQuota, "quota", (tenant) => ({
+export const quota = Owned.make(Tenant, Kind.ResourceQuota, "quota", (tenant) => ({
   metadata: { name: "tenant-quota", namespace: tenant.metadata.name, labels: labelsOf(tenant) },
   spec: {
     hard: {
@@ -129,28 +131,32 @@ export const quota = insideNamespace(Owned.make(Tenant, Kind.ResourceQuota, "quo
       "requests.memory": tenant.spec.quota.memory
     }
   }
-})))
+}), insideNamespace)
 
 /** `spec.owner` is admin of the namespace. */
-export const ownerBinding = insideNamespace(Owned.make(Tenant, Kind.RoleBinding, "owner-binding", (tenant) => ({
+export const ownerBinding = Owned.make(Tenant, Kind.RoleBinding, "owner-binding", (tenant) => ({
   metadata: { name: "tenant-owner", namespace: tenant.metadata.name, labels: labelsOf(tenant) },
   roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: ownerRole },
   subjects: [{ kind: "User", apiGroup: "rbac.authorization.k8s.io", name: tenant.spec.owner }]
-})))
+}), insideNamespace).pipe(
+  // binding someone to a ClusterRole takes either every right of that role, or the right to bind it
+  Framework.withPermissions([Rbac.allow(Kind.ClusterRole, ["bind"], { names: [ownerRole], reason: `resource owner-binding: binds the owner to the ClusterRole ${ownerRole}` })])
+)
 
 /** `spec.settings` (and who owns the tenant) as a ConfigMap the tenant's workloads can mount. */
-export const settings = insideNamespace(Owned.configMap(Tenant, "settings", (tenant) => ({
+export const settings = Owned.configMap(Tenant, "settings", (tenant) => ({
   metadata: { name: "tenant-settings", namespace: tenant.metadata.name, labels: labelsOf(tenant) },
   data: {
     ...tenant.spec.settings,
     owner: tenant.spec.owner,
     ...(tenant.spec.displayName !== undefined ? { displayName: tenant.spec.displayName } : {})
   }
-})))
+}), insideNamespace)
 
 /** Ready=True once everything above is in place; an Event when the Tenant becomes Ready. */
 export const status = Framework.make<Tenant>()({
   name: "status",
+  permissions: Status.permissions(Tenant),
   ensureCreated: (tenant) =>
     Effect.gen(function*() {
       const wasReady = Status.isTrue(tenant.status?.conditions, "Ready")

@@ -47,6 +47,17 @@ const eventsOf = (tenant: string) =>
     )
   )
 
+/** The operator's Client: guarded when an RbacGuard is in context, as if it ran in its Lease's namespace. */
+const guarded = (guard: Option.Option<Testing.RbacGuard.Guard>, options: TenantOperator.Options) =>
+<A, E, R>(start: Effect.Effect<A, E, R>) =>
+  Option.isNone(guard)
+    ? start
+    : Effect.provideService(
+      start,
+      Client.Client,
+      options.leaderElection === undefined ? guard.value.client : guard.value.inNamespace(options.leaderElection.namespace)
+    )
+
 /** A scenario's own world: the CRD installed, a label only its Tenants carry, and an operator on them. */
 const setup = (options: TenantOperator.Options = {}) =>
   Effect.gen(function*() {
@@ -54,7 +65,10 @@ const setup = (options: TenantOperator.Options = {}) =>
     yield* crds.ensureCreated(TenantCrd)
     const id = suffix()
     const labels = { "test-id": id }
-    const running = yield* TenantOperator.start({ labelSelector: `test-id=${id}`, ...options })
+    // with an RbacGuard in context, the operator runs through it: a call outside its declared RBAC
+    // (operator.ts) is refused as a real API server would refuse it, and named
+    const guard = yield* Effect.serviceOption(Testing.RbacGuard.RbacGuard)
+    const running = yield* TenantOperator.start({ labelSelector: `test-id=${id}`, ...options }).pipe(guarded(guard, options))
     yield* running.controller.synced
     const create = (name: string, spec: Partial<Tenant["spec"]> = {}) =>
       Client.Client.use((client) =>
@@ -257,7 +271,8 @@ export const scenarios: ReadonlyArray<{
         assert.isTrue(yield* a.running.elector!.isLeader)
       }))
       const selector = `test-id=${a.id}`
-      const b = yield* TenantOperator.start({ labelSelector: selector, leaderElection: { namespace: leaseNamespace, identity: "replica-b" } })
+      const bOptions = { labelSelector: selector, leaderElection: { namespace: leaseNamespace, identity: "replica-b" } }
+      const b = yield* TenantOperator.start(bOptions).pipe(guarded(yield* Effect.serviceOption(Testing.RbacGuard.RbacGuard), bOptions))
       yield* a.create(`h-${suffix()}`).pipe(Effect.flatMap((t) => ready(t.metadata.name)))
       const lease = yield* must(Kind.Lease, { namespace: leaseNamespace, name: controllerName })
       assert.strictEqual(lease.spec?.holderIdentity, "replica-a")

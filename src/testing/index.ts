@@ -29,6 +29,14 @@ export * as Envtest from "./Envtest.ts"
 export * as TestServer from "./TestServer.ts"
 
 /**
+ * A Client that refuses calls outside an operator's declared RBAC (`Rbac.Declaration`), naming
+ * the missing rule, and records every call.
+ *
+ * @since 0.1.0
+ */
+export * as RbacGuard from "./RbacGuard.ts"
+
+/**
  * Waiting in tests and a fresh in-memory server per test.
  *
  * @since 0.1.0
