@@ -334,7 +334,7 @@ export class Informers extends Context.Service<Informers, {
 }>()("operatorkit/Informers") {}
 
 /**
- * The key under which informers are shared.
+ * The key under which informers are shared (a {@link Kind.metadataOnly} kind's apart from the full one's).
  *
  * @example
  * ```ts
@@ -347,7 +347,9 @@ export class Informers extends Context.Service<Informers, {
  * @category constructors
  */
 export const shareKey = (kind: Kind.Any, options: Options<any> = {}) =>
-  `${kind.apiVersion}/${kind.kind}|${options.namespace ?? ""}|${options.labelSelector ?? ""}|${options.fieldSelector ?? ""}`
+  `${kind.apiVersion}/${kind.kind}${kind.metadataOnly === true ? "(metadata)" : ""}|${options.namespace ?? ""}|${
+    options.labelSelector ?? ""
+  }|${options.fieldSelector ?? ""}`
 
 /**
  * The shared informer registry; informers stop a minute after their last user releases them.

@@ -130,6 +130,11 @@ export interface Kind<out A extends KubeObject = KubeObject, out Builtin extends
   readonly subresources: { readonly status: boolean; readonly scale: boolean }
   /** Decodes objects of this kind; encodes them before they are sent. */
   readonly schema: Schema.Codec<A, any>
+  /**
+   * True for a kind made by {@link metadataOnly}: every call asks the API server for the objects'
+   * metadata only (`PartialObjectMetadata`).
+   */
+  readonly metadataOnly?: boolean | undefined
 }
 
 /**
@@ -297,6 +302,77 @@ export type CustomObject<Spec, Status> = {
  */
 export const customSchema = <S extends Schema.Codec<any, any>>(options: KindOptions<S>): Kind<S["Type"], false> =>
   internal.build(options, false)
+
+/**
+ * An object's metadata without the rest, as the API server sends it to a client that asks for
+ * `PartialObjectMetadata` (`apiVersion: meta.k8s.io/v1`); what a {@link metadataOnly} kind decodes to.
+ *
+ * @example
+ * ```ts
+ * import { Kind } from "operatorkit"
+ *
+ * const meta: Kind.PartialObjectMetadata = { apiVersion: "meta.k8s.io/v1", kind: "PartialObjectMetadata", metadata: { name: "a" } }
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PartialObjectMetadata extends KubeObject {}
+
+/**
+ * The Schema of {@link PartialObjectMetadata}: `apiVersion`, `kind` and `metadata`, keeping any
+ * other field.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Kind } from "operatorkit"
+ *
+ * Schema.decodeUnknownSync(Kind.PartialObjectMetadataSchema)({ metadata: { name: "a" } }).metadata.name // => "a"
+ * ```
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const PartialObjectMetadataSchema: Schema.Codec<PartialObjectMetadata> = object({})
+
+/**
+ * The same kind, but every call asks the API server for the objects' metadata only
+ * (`Accept: application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1`, and
+ * `…;as=PartialObjectMetadataList;…` on lists): an informer, Store or controller watch of it keeps
+ * names, labels, annotations, owner references, finalizers and versions, not `spec`, `data` or
+ * `status`. Use it where only metadata matters (owned objects, Secrets, Pods by label): the server
+ * sends, and the process holds, a fraction of the bytes. Patches and deletes work as on the full kind
+ * (answered with metadata); create and replace would send only metadata.
+ *
+ * @example
+ * ```ts
+ * import { Controller, Informer, Kind } from "operatorkit"
+ *
+ * const PodMeta = Kind.metadataOnly(Kind.Pod)
+ * const pods = Informer.make(PodMeta, { namespace: "web", labelSelector: "app=web" })
+ * const owned = Controller.owns(Kind.metadataOnly(Kind.Secret))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const metadataOnly = <B extends boolean>(kind: Kind<any, B>): Kind<PartialObjectMetadata, B> =>
+  kind.metadataOnly === true
+    ? kind
+    : internal.build({
+      group: kind.group,
+      version: kind.version,
+      kind: kind.kind,
+      namespaced: kind.namespaced,
+      plural: kind.plural,
+      singular: kind.singular,
+      listKind: kind.listKind,
+      shortNames: kind.shortNames,
+      categories: kind.categories,
+      subresources: kind.subresources,
+      schema: PartialObjectMetadataSchema
+    }, kind.builtin, true)
 
 /**
  * Whether a value is a {@link Kind}.

@@ -30,13 +30,14 @@ const KindProto = {
     return pipeArguments(this, arguments)
   },
   toString(this: Kind) {
-    return `${this.kind}.${this.apiVersion}`
+    return `${this.kind}.${this.apiVersion}${this.metadataOnly === true ? " (metadata only)" : ""}`
   }
 }
 
 export const build = <S extends Schema.Codec<any, any>, B extends boolean>(
   options: KindOptions<S>,
-  builtin: B
+  builtin: B,
+  metadataOnly = false
 ): Kind<S["Type"], B> => {
   const singular = options.singular ?? options.kind.toLowerCase()
   return Object.assign(Object.create(KindProto), {
@@ -52,7 +53,8 @@ export const build = <S extends Schema.Codec<any, any>, B extends boolean>(
     shortNames: options.shortNames ?? [],
     categories: options.categories ?? [],
     subresources: { status: options.subresources?.status ?? false, scale: options.subresources?.scale ?? false },
-    schema: options.schema
+    schema: options.schema,
+    ...(metadataOnly ? { metadataOnly: true } : {})
   })
 }
 

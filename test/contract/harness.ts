@@ -7,11 +7,11 @@
  */
 import { layer, type Vitest } from "@effect/vitest"
 import * as Crypto from "node:crypto"
-import { Context, Effect, Layer, Schedule } from "effect"
+import { Context, Effect, Layer, Schedule, Stream } from "effect"
 import * as Client from "../../src/Client.ts"
 import * as Envtest from "../../src/testing/Envtest.ts"
 import type { Method } from "../../src/Client.ts"
-import { makeHttp } from "../../src/internal/http/transport.ts"
+import { makeHttp, type Transport } from "../../src/internal/http/transport.ts"
 import * as Kind from "../../src/Kind.ts"
 import * as KubeConfig from "../../src/KubeConfig.ts"
 import * as TestServer from "../../src/testing/TestServer.ts"
@@ -32,10 +32,20 @@ export interface BackendService {
     readonly path: string
     readonly body?: unknown
     readonly contentType?: string
+    readonly accept?: string
   }) => Effect.Effect<RawAnswer>
+  /** A watch past the Client: its events as sent, until `take` of them arrived. */
+  readonly watch: (request: { readonly path: string; readonly accept?: string }, take: number) => Effect.Effect<ReadonlyArray<any>>
   /** Makes every resourceVersion older than the latest expire (etcd compaction on the real server). */
   readonly compact: Effect.Effect<void>
 }
+
+const watchOf = (transport: Transport) => (r: { readonly path: string; readonly accept?: string }, take: number) =>
+  transport.watch({ method: "GET", ...r, timeoutMs: 30_000, info: { verb: "watch", path: r.path } }).pipe(
+    Stream.take(take),
+    Stream.runCollect,
+    Effect.orDie
+  )
 
 export class Backend extends Context.Service<Backend, BackendService>()("test/contract/Backend") {}
 
@@ -51,6 +61,7 @@ const realBackend = Layer.effect(
           Effect.map(({ body, status }) => ({ status, body })),
           Effect.orDie
         ),
+      watch: watchOf(transport),
       compact: Effect.orDie(Effect.asVoid(env.compactEtcd))
     })
   })
@@ -67,6 +78,7 @@ const memoryBackend = Layer.effect(
           Effect.map(({ body, status }) => ({ status, body })),
           Effect.orDie
         ),
+      watch: watchOf(transportOf(server)),
       compact: Effect.asVoid(server.compact)
     })
   })

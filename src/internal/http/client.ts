@@ -33,7 +33,7 @@ import { decodeObject, isDecodeError, rawMeta } from "../codec.ts"
 import { millis } from "../options.ts"
 import { whenTraced } from "../tracing.ts"
 import { isListBody, shapeOf, toEvent } from "./events.ts"
-import { encode, infoOf, queryString, scopeOf, writeQuery } from "./request.ts"
+import { acceptOf, encode, infoOf, queryString, scopeOf, writeQuery } from "./request.ts"
 import { type ApiRequest, type ApiResponse, BAD_LIST_BODY, type Transport } from "./transport.ts"
 
 // a stack trace per call costs more than the call itself; span names say where they come from
@@ -143,6 +143,7 @@ export const make = (transport: Transport, options: ClientOptions = {}): ClientS
     return send({
       method,
       path,
+      accept: acceptOf(kind),
       body: opts.body,
       ...(opts.contentType !== undefined ? { contentType: opts.contentType } : {}),
       timeoutMs: opts.timeoutMs,
@@ -191,7 +192,7 @@ export const make = (transport: Transport, options: ClientOptions = {}): ClientS
     const skip = options?.skip
     // the HTTP transport parses the items as they arrive, leaving out (unparsed) those `skip`
     // recognises; a transport that does not (the in-memory server) is filtered here
-    return send({ method: "GET", path, timeoutMs: timeoutOf(options), info, list: { skip } }).pipe(
+    return send({ method: "GET", path, accept: acceptOf(kind, true), timeoutMs: timeoutOf(options), info, list: { skip } }).pipe(
       Effect.flatMap((res) => check(res, info)),
       Effect.filterOrFail(isListBody, (body) =>
         new KubeError.TransportError({
@@ -254,7 +255,7 @@ export const make = (transport: Transport, options: ClientOptions = {}): ClientS
     }
     const path = Kind.collectionPath(kind, namespace) + writeQuery(options)
     const info = infoOf("create", kind, path, namespace, object.metadata?.name)
-    return send({ method: "POST", path, body: body.success, timeoutMs: timeoutOf(options), info }).pipe(
+    return send({ method: "POST", path, accept: acceptOf(kind), body: body.success, timeoutMs: timeoutOf(options), info }).pipe(
       Effect.flatMap((res) => checkDecoded<A>(res, info, kind)),
       span("create", kind, namespace, object.metadata?.name)
     )
@@ -331,7 +332,7 @@ export const make = (transport: Transport, options: ClientOptions = {}): ClientS
       // with a body, the API server reads every option from it and ignores the query's dryRun
       ...(options?.dryRun === true ? { dryRun: ["All"] } : {})
     }
-    return send({ method: "DELETE", path, body, timeoutMs: timeoutOf(options), info }).pipe(
+    return send({ method: "DELETE", path, accept: acceptOf(kind), body, timeoutMs: timeoutOf(options), info }).pipe(
       Effect.flatMap((res) => check(res, info)),
       Effect.flatMap((b): Effect.Effect<Option.Option<A>, KubeError.KubeError> => {
         const o = b as { kind?: string; metadata?: { finalizers?: Array<string>; deletionTimestamp?: string; deletionGracePeriodSeconds?: number } }
@@ -356,7 +357,7 @@ export const make = (transport: Transport, options: ClientOptions = {}): ClientS
       timeoutSeconds: options?.timeoutSeconds
     })
     const info = infoOf("watch", kind, path, namespace)
-    const raw = transport.watch({ method: "GET", path, timeoutMs: timeoutOf(options), info }).pipe(
+    const raw = transport.watch({ method: "GET", path, accept: acceptOf(kind), timeoutMs: timeoutOf(options), info }).pipe(
       Stream.mapError((e): KubeError.KubeError =>
         e._tag === "HttpStatus"
           ? KubeError.fromStatus(e.response.status, e.response.body, info, e.response.retryAfter)

@@ -19,6 +19,16 @@ export const queryString = (params: Record<string, string | number | boolean | u
   return q
 }
 
+/**
+ * The Accept header of a call on `kind`: a metadata-only kind asks for PartialObjectMetadata (or
+ * …List on lists), then JSON of the whole object if the server cannot, as client-go's metadata
+ * client does (the kind's Schema decodes both); undefined for the transport's default.
+ */
+export const acceptOf = (kind: Kind.Any, list = false) =>
+  kind.metadataOnly === true
+    ? `application/json;as=PartialObjectMetadata${list ? "List" : ""};g=meta.k8s.io;v=v1,application/json`
+    : undefined
+
 export const infoOf = (verb: string, kind: Kind.Any, path: string, namespace?: string, name?: string): KubeError.RequestInfo => ({
   verb,
   path,

@@ -28,6 +28,8 @@ export interface ApiRequest {
   readonly path: string
   readonly body?: unknown
   readonly contentType?: string
+  /** The Accept header; default `application/json`. */
+  readonly accept?: string | undefined
   readonly timeoutMs: number
   readonly info: RequestInfo
   /**
@@ -187,7 +189,7 @@ export const makeHttp = (
         ...auth.headers,
         ...(absoluteForm && proxyAuth !== undefined ? { "proxy-authorization": proxyAuth } : {}),
         ...(absoluteForm ? { host: url.host } : {}),
-        accept: "application/json",
+        accept: req.accept ?? "application/json",
         "user-agent": USER_AGENT,
         ...(body !== undefined
           ? { "content-type": req.contentType ?? "application/json", "content-length": Buffer.byteLength(body) }

@@ -22,6 +22,8 @@ export interface Request {
   readonly path: string
   readonly body?: unknown
   readonly contentType?: string | undefined
+  /** The Accept header (see metadata.ts): JSON, or objects' metadata only. */
+  readonly accept?: string | undefined
 }
 
 /** The manager kube-apiserver derives from the Client's User-Agent (`operatorkit/0.1.0`). */

@@ -17,6 +17,7 @@ import { parsePath, type Request, type Verb, verbOf } from "./request.ts"
 import { Server } from "./server.ts"
 import * as S from "./status.ts"
 import { clone, type JsonObject } from "./status.ts"
+import { negotiate, represent, representEvent } from "./metadata.ts"
 import { Store, type Watcher } from "./store.ts"
 import { type ApiRequest, type ApiResponse, HttpStatus, type RequestFailure, type Transport } from "../../internal/http/transport.ts"
 
@@ -117,9 +118,18 @@ export const make = (options: FakeOptions): Fake => {
 
   const disconnected = (req: ApiRequest, detail: string) => new TransportError({ request: req.info, code: "ECONNRESET", detail })
 
+  /** The resource a path names, for the messages of metadata.ts. */
+  const resourceAt = (path: string) => {
+    const resolved = server.resolve(parsePath(path))
+    return "resource" in resolved ? resolved.resource : undefined
+  }
+
   const handle = (request: Request): Effect.Effect<ApiResponse> =>
     Effect.map(context, (ctx) => {
-      const answer = server.handle(request, ctx)
+      const representation = negotiate(request.accept)
+      const answer = "_tag" in representation
+        ? represent(server.handle(request, ctx), representation, resourceAt(request.path))
+        : representation
       return { status: answer.status, body: clone(answer.body), retryAfter: answer.retryAfter }
     })
 
@@ -154,12 +164,19 @@ export const make = (options: FakeOptions): Fake => {
           if (code !== undefined) return yield* new HttpStatus({ response: faultAnswer({ ...fault, code }) })
         }
         const ctx = yield* context
+        const representation = negotiate(req.accept)
+        if (!("_tag" in representation)) {
+          return yield* new HttpStatus({ response: { status: representation.status, body: representation.body } })
+        }
         // the last resourceVersion this watch reported: automatic bookmarks only bring newer ones
         let seen = Number(new URL(req.path, "http://fake.invalid").searchParams.get("resourceVersion") || store.rv)
         const send = (event: JsonObject) => {
           const rv = Number((event["object"] as { metadata?: { resourceVersion?: string } } | undefined)?.metadata?.resourceVersion)
           if (Number.isFinite(rv)) seen = Math.max(seen, rv)
-          Queue.offerUnsafe(queue, event)
+          const represented = representEvent(event, representation)
+          // an object it cannot represent ends the watch, as kube-apiserver's encoder failing does
+          if (represented === undefined) Queue.endUnsafe(queue)
+          else Queue.offerUnsafe(queue, represented)
         }
         const autoBookmark = (watcher: Watcher) => {
           if (store.rv > seen) send(server.bookmark(watcher))
