@@ -71,6 +71,7 @@ import * as Framework from "./Framework.ts"
 import * as Informer from "./Informer.ts"
 import { causeMessage, logFailure } from "./internal/causeMessage.ts"
 import { decodeObject, isDecodeError } from "./internal/codec.ts"
+import { Probe } from "./internal/controller/probe.ts"
 import { cacheOf, trackedClient, WriteTracker } from "./internal/controller/writeTracker.ts"
 import { isTraced, whenTraced } from "./internal/tracing.ts"
 import * as LeaderElection from "./LeaderElection.ts"
@@ -455,8 +456,11 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
     // our finalizer was added), whose ensureDeleted is still owed.
     const cleanedUp = new Set<string>()
     const owed = new Map<string, A>()
+    // a simulation's probe (see internal/controller/probe.ts); none outside one
+    const probe = yield* Probe
     const markCleanedUp = (uid: string | undefined) => {
       if (uid === undefined) return
+      probe?.cleanedUp(name, uid)
       cleanedUp.add(uid)
       // bounded: the oldest entries are the least likely to meet a stale copy
       if (cleanedUp.size > 10_000) cleanedUp.delete(cleanedUp.values().next().value!)
@@ -579,6 +583,14 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
     }
 
     const reconcile = (
+      key: string
+    ): Effect.Effect<WorkQueue.Outcome, unknown, Exclude<Framework.Requirements<Rs[number]>, Framework.Reconciliation>> =>
+      probe === undefined ? reconcileKey(key) : Effect.suspend(() => {
+        probe.reconcileStarted(name, key)
+        return Effect.ensuring(reconcileKey(key), Effect.sync(() => probe.reconcileEnded(name, key)))
+      })
+
+    const reconcileKey = (
       key: string
     ): Effect.Effect<WorkQueue.Outcome, unknown, Exclude<Framework.Requirements<Rs[number]>, Framework.Reconciliation>> =>
       Effect.withFiber((fiber) => {
@@ -1003,6 +1015,14 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
     }
     const registry = yield* Registry
     registry.add(controller)
+    probe?.controllerStarted({
+      name,
+      finalizer,
+      informers: [
+        { kind, options: primaryOptions, informer },
+        ...watched.map(({ secondary, watch }) => ({ kind: watch.kind, options: watch.options, informer: secondary }))
+      ]
+    })
     yield* Effect.addFinalizer(() => Effect.sync(() => registry.delete(controller)))
     return controller
   })

@@ -22,7 +22,6 @@
  *
  * @since 0.1.0
  */
-import * as Crypto from "node:crypto"
 import * as Os from "node:os"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
@@ -219,19 +218,25 @@ export const Registry = Context.Reference<Set<Elector>>("operatorkit/LeaderElect
 
 /**
  * The identity a candidate uses unless told otherwise: the host name and a random UUID, as
- * controller-runtime does.
+ * controller-runtime does. The UUID comes from Effect's `Random`, so that a seeded run (a
+ * simulation) draws the same identities every time.
  *
  * @example
  * ```ts
+ * import { Effect } from "effect"
  * import { LeaderElection } from "operatorkit"
  *
- * const id = LeaderElection.defaultIdentity() // e.g. "operator-7d9f-x2_1b4e…"
+ * const id = Effect.runSync(LeaderElection.defaultIdentity) // e.g. "operator-7d9f-x2_1b4e…"
  * ```
  *
  * @since 0.1.0
  * @category constructors
  */
-export const defaultIdentity = (): string => `${Os.hostname()}_${Crypto.randomUUID()}`
+export const defaultIdentity: Effect.Effect<string> = Effect.map(Random.Random, (random) => {
+  const hex = (n: number) => Array.from({ length: n }, () => Math.floor(random.nextDoubleUnsafe() * 16).toString(16)).join("")
+  const variant = "89ab"[Math.floor(random.nextDoubleUnsafe() * 4)]
+  return `${Os.hostname()}_${hex(8)}-${hex(4)}-4${hex(3)}-${variant}${hex(3)}-${hex(12)}`
+})
 
 /** A metav1.MicroTime: RFC 3339 with exactly six fractional digits. */
 const microTime = (millis: number) => new Date(millis).toISOString().replace(/\.(\d{3})Z$/, ".$1000Z")
@@ -280,7 +285,7 @@ export const make = (options: Options): Effect.Effect<Elector, LeaderElectionCon
     }
     if (options.name === "" || options.namespace === "") return yield* invalid("name and namespace must not be empty")
     const leaseSeconds = Math.max(1, Math.ceil(leaseMs / 1000))
-    const identity = options.identity ?? defaultIdentity()
+    const identity = options.identity ?? (yield* defaultIdentity)
     const ref = { name: options.name, namespace: options.namespace }
 
     const leadingRef = yield* SubscriptionRef.make(false)

@@ -9,6 +9,8 @@
  *   any Kubernetes from 1.20 to 1.37, scoped.
  * - `eventually`, `settle`, `withServer`: waiting in virtual or real time, and a fresh in-memory
  *   server per test.
+ * - `Simulation`: an operator's replicas against the in-memory server under a seeded storm of
+ *   faults, in simulated time, with invariants checked, failures shrunk and replayed by seed.
  *
  * @since 0.1.0
  */
@@ -35,6 +37,13 @@ export * as TestServer from "./TestServer.ts"
  * @since 0.1.0
  */
 export * as RbacGuard from "./RbacGuard.ts"
+
+/**
+ * Deterministic simulation: seeded workloads and faults, invariants, shrinking and replay.
+ *
+ * @since 0.1.0
+ */
+export * as Simulation from "./Simulation.ts"
 
 /**
  * Waiting in tests and a fresh in-memory server per test.

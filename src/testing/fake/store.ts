@@ -14,7 +14,7 @@ import { CRD_CLEANUP, CRDS, metadataOf, NAMESPACES, present, type Resource, reso
 
 export type EventType = "ADDED" | "MODIFIED" | "DELETED"
 
-interface Change {
+export interface Change {
   readonly rv: number
   readonly resource: string
   readonly key: string
@@ -46,6 +46,8 @@ export class Store {
   private readonly objects = new Map<string, Map<string, JsonObject>>()
   private history: Array<Change> = []
   readonly watchers = new Set<Watcher>()
+  /** Told of every change as it is recorded (a simulation's invariants). */
+  readonly observers = new Set<(change: Change) => void>()
   /** Set by the server before each request: the time of the request. */
   now = 0
 
@@ -144,6 +146,7 @@ export class Store {
       const event = this.eventFor(w, change)
       if (event !== undefined) w.send(event)
     }
+    for (const observe of this.observers) observe(change)
   }
 
   /** Drops the history below `rv` (default: everything but the latest change). */
