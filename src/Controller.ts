@@ -79,6 +79,7 @@ import * as Kind from "./Kind.ts"
 import type * as KubeError from "./KubeError.ts"
 import * as Patch from "./Patch.ts"
 import * as Rbac from "./Rbac.ts"
+import * as Sharding from "./Sharding.ts"
 import * as Store from "./Store.ts"
 import * as WorkQueue from "./WorkQueue.ts"
 
@@ -398,8 +399,12 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
   Client.Client | Scope.Scope | Exclude<Framework.Requirements<Rs[number]>, Framework.Reconciliation>
 > =>
   Effect.gen(function*() {
-    const client = yield* Client.Client
     const { kind, name } = options
+    // a Shard in context whose ring spreads this kind: reconcile only this replica's share, while
+    // it holds its shard Lease, writing through its fenced Client
+    const shard = Option.filter(yield* Effect.serviceOption(Sharding.Shard), (s) => s.role(kind) === "primary")
+    const sharded = Option.getOrUndefined(shard)
+    const client = sharded === undefined ? yield* Client.Client : sharded.client(yield* Client.Client)
     const prefix = prefixOf(options)
     if (prefix === undefined) return yield* Effect.die(new Error(missingPrefix(name, kind)))
     const finalizer = options.finalizer ?? `${prefix}/${name}`
@@ -417,13 +422,18 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
       Option.isSome(informers) ? informers.value.get(k, o) : Informer.make(k, o)
     const primaryOptions = {
       namespace: options.namespace,
-      labelSelector: options.labelSelector,
+      labelSelector: sharded === undefined ? options.labelSelector : sharded.narrow(options.labelSelector),
       fieldSelector: options.fieldSelector,
       resyncPeriod: options.resyncPeriod
     }
     const informer = yield* informerOf(kind, primaryOptions)
+    // owned kinds of the ring follow their owner's shard: watched with the same selector
+    const watchOptions = (watch: Watch): Informer.Options<any> =>
+      sharded !== undefined && sharded.role(watch.kind) === "owned"
+        ? { ...watch.options, labelSelector: sharded.narrow(watch.options.labelSelector) }
+        : watch.options
     const watched = yield* Effect.forEach(options.watches ?? [], (watch) =>
-      Effect.map(informerOf(watch.kind, watch.options), (secondary) => ({ watch, secondary })))
+      Effect.map(informerOf(watch.kind, watchOptions(watch)), (secondary) => ({ watch: { ...watch, options: watchOptions(watch) }, secondary })))
 
     const counters = { reconciles: 0, errors: 0, active: 0 }
     const queue = yield* WorkQueue.make<string>({
@@ -582,6 +592,11 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
       })
     }
 
+    // A shard that does not hold its Lease at this instant starts no reconcile (its workers are
+    // about to be stopped): the key goes back in the queue after a retry period.
+    const unfenced = sharded === undefined
+      ? undefined
+      : Effect.andThen(Effect.sleep(sharded.config.retryPeriod), Effect.interrupt)
     const reconcile = (
       key: string
     ): Effect.Effect<WorkQueue.Outcome, unknown, Exclude<Framework.Requirements<Rs[number]>, Framework.Reconciliation>> =>
@@ -594,6 +609,7 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
       key: string
     ): Effect.Effect<WorkQueue.Outcome, unknown, Exclude<Framework.Requirements<Rs[number]>, Framework.Reconciliation>> =>
       Effect.withFiber((fiber) => {
+        if (unfenced !== undefined && !sharded!.holds()) return unfenced
         // spans and their annotations only when a tracer records them (see internal/tracing.ts)
         if (!isTraced(fiber)) return timed(reconcileObject(key, false), false)
         return timed(reconcileObject(key, true), true).pipe(
@@ -601,7 +617,8 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
             attributes: {
               "operatorkit.controller": name,
               "k8s.kind": kind.kind,
-              ...keyAttributes(key)
+              ...keyAttributes(key),
+              ...(sharded !== undefined ? { "operatorkit.shard": sharded.config.id } : {})
             },
             // a trace of its own, linked to the watch events that caused it
             root: true,
@@ -615,6 +632,8 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
       const main = Effect.flatMap(current(key), (found): Effect.Effect<WorkQueue.Outcome, unknown, any> => {
         if (Option.isNone(found)) return Effect.succeed(undefined) // deleted, or never ours: nothing to do
         const object = found.value
+        // the sharder asked for it: this reconcile is the last here; it lets the object go
+        if (sharded !== undefined && sharded.draining(object)) return letGo(sharded, object, key)
         if (paused(object)) return Effect.succeed(undefined)
         const state = Framework.makeReconciliation({
           controller: name,
@@ -666,6 +685,18 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
         return { requeueAfter: other === undefined || Duration.isLessThan(retryIn, Duration.fromInputUnsafe(other)) ? retryIn : other }
       })
     }
+
+    /**
+     * Acknowledges a drain: reconciles of one key never overlap, so none of this object is in
+     * flight here; removing both labels hands it to the sharder (and takes it out of this
+     * replica's caches). A withdrawn drain fails the patch's test (422): it stays ours.
+     */
+    const letGo = (shard: Sharding.ShardService, object: A, key: string): Effect.Effect<WorkQueue.Outcome, KubeError.KubeError> =>
+      tracker.around(key, kind, refOf(object), client.patch(kind, refOf(object), shard.acknowledgement(object)), present).pipe(
+        Effect.andThen(shard.acknowledged(object)),
+        Effect.catchIf((e) => e._tag === "Invalid" || e._tag === "NotFound", () => Effect.void),
+        Effect.as(undefined)
+      )
 
     /** An object as the API server sent it, never decoded, standing in for Events and errors. */
     const standIn = (meta: { readonly name?: string | undefined; readonly namespace?: string | undefined; readonly uid?: string | undefined; readonly resourceVersion?: string | undefined }, key: string): Kind.KubeObject => {
@@ -909,7 +940,9 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
           else if (ours(change.object)) owed.set(key, change.object)
         }
         const keys = tracker.observe(primaryCache, change, [key])
-        if (keys.length === 0 || change._tag === "Updated" && !predicates.every((p) => p(change))) return Effect.void
+        // a drain is always heard, whatever the predicates say
+        const drain = sharded !== undefined && change._tag === "Updated" && sharded.draining(change.object)
+        if (keys.length === 0 || change._tag === "Updated" && !drain && !predicates.every((p) => p(change))) return Effect.void
         return withEventSpan(change, keys, queue.add(key, { priority: change.source === "watch" ? "live" : "bulk" }))
       }),
       Effect.forkScoped
@@ -963,7 +996,16 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
       causes.clear()
       return fiber === undefined ? Effect.void : Fiber.interrupt(fiber)
     })
-    const leadership = yield* Effect.serviceOption(LeaderElection.Leadership)
+    // A shard's caches may hold objects that moved while it did not hold its Lease: each time it
+    // takes the Lease (again), they are listed afresh from etcd before any reconcile.
+    const refresh = sharded === undefined
+      ? Effect.void
+      : Effect.forEach([informer, ...watched.filter(({ watch }) => sharded.role(watch.kind) === "owned").map(({ secondary }) => secondary)], (i) => i.relist, {
+        concurrency: "unbounded",
+        discard: true
+      })
+    const leadership = sharded !== undefined ? Option.some(sharded.leadership) : yield* Effect.serviceOption(LeaderElection.Leadership)
+    const leadingLine = sharded !== undefined ? `holds its shard Lease (${sharded.config.id}), reconciling ${sharded.selector}` : "leading, reconciling"
     if (Option.isNone(leadership)) {
       yield* startWorkers
     } else {
@@ -973,7 +1015,7 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
         Stream.runForEach((leading) => {
           const wasFirst = first
           first = false
-          if (leading) return Effect.andThen(Effect.logInfo(`controller ${name}: leading, reconciling`), startWorkers)
+          if (leading) return Effect.andThen(Effect.andThen(refresh, Effect.logInfo(`controller ${name}: ${leadingLine}`)), startWorkers)
           // not leading at start is the normal wait for the first election, not news
           return wasFirst
             ? Effect.andThen(Effect.logDebug(`controller ${name}: waiting for leadership`), stopWorkers)

@@ -28,10 +28,12 @@ import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as RcMap from "effect/RcMap"
 import type * as Scope from "effect/Scope"
+import * as Semaphore from "effect/Semaphore"
 import * as Stream from "effect/Stream"
 import type * as Client from "./Client.ts"
 import { Handoff } from "./internal/handoff.ts"
@@ -119,6 +121,13 @@ export interface Informer<A extends Kind.KubeObject> {
    * deleted (reported here with `deleted: true`). Ends when the informer stops.
    */
   readonly invalid: Stream.Stream<Invalid>
+  /**
+   * Lists again from etcd (a consistent read, not the watch cache), reconciles the Store with the
+   * answer (vanished objects are `Deleted` changes) and watches on from there; completes once the
+   * list is in the Store. For a process that was away (e.g. a shard that lost its Lease) and must
+   * not act on what it cached before.
+   */
+  readonly relist: Effect.Effect<void>
   readonly stats: Effect.Effect<Stats>
 }
 
@@ -198,15 +207,33 @@ export const make = <A extends Kind.KubeObject>(
     const reportInvalid = (errors: ReadonlyArray<{ readonly message: string }>) =>
       Effect.forEach(errors, (error) => Effect.logWarning(`informer ${where}: ${error.message}`), { discard: true })
 
+    // callers of relist, completed by the first list of the run started for them
+    const relisted = new Set<Deferred.Deferred<void>>()
     // each event is applied synchronously, the Store first, then the subscribers are woken
     const handler = (event: Watcher.Event<A>): Effect.Effect<void> => {
       const errors = reflector.apply(event)
       if (event._tag === "InitDone" || event._tag === "Watch") advance(event.resourceVersion)
       flush()
+      if (event._tag === "InitDone" && relisted.size > 0) {
+        for (const done of relisted) Deferred.doneUnsafe(done, Effect.void)
+        relisted.clear()
+      }
       const after = event._tag === "InitDone" ? markSynced : Effect.void
       return errors.length === 0 ? after : Effect.andThen(reportInvalid(errors), after)
     }
-    yield* Effect.forkScoped(watcher.run(handler))
+    const informerScope = yield* Effect.scope
+    let running = yield* Effect.forkScoped(watcher.run(handler))
+    // one relist at a time: each stops the run and starts one whose first list is from etcd
+    const relisting = Semaphore.makeUnsafe(1)
+    const relist = Effect.flatMap(Deferred.make<void>(), (done) =>
+      Effect.andThen(
+        relisting.withPermits(1)(Effect.gen(function*() {
+          yield* Fiber.interrupt(running)
+          relisted.add(done)
+          running = yield* Effect.forkIn(watcher.run(handler, { listFromCache: false }), informerScope)
+        })),
+        Deferred.await(done)
+      ))
 
     if (resyncPeriod !== undefined) {
       const publishNow = (change: Change<A>) => {
@@ -273,6 +300,7 @@ export const make = <A extends Kind.KubeObject>(
       changes,
       waitForResourceVersion,
       invalid,
+      relist,
       stats: Effect.map(watcher.stats, (stats) => ({
         ...stats,
         decodeFailures: reflector.decodeFailures(),

@@ -112,6 +112,44 @@ export interface Options {
   readonly retryPeriod?: Duration.Input | undefined
   /** Clear the holder on shutdown, so a standby takes over at once. Default true. */
   readonly releaseOnShutdown?: boolean | undefined
+  /** Labels the Lease carries (set when this candidate creates or takes it), e.g. to be found by a selector. */
+  readonly labels?: Readonly<Record<string, string>> | undefined
+  /**
+   * When this process last saw the Lease change, if it watched it before the elector started (the
+   * sharder watches shard Leases): expiry is judged from then rather than from the elector's
+   * first read, so a Lease already seen unchanged for its duration is taken at once.
+   */
+  readonly observed?: { readonly resourceVersion: string; readonly atMillis: number } | undefined
+}
+
+/**
+ * What is wrong with a set of durations, or undefined when they give a safe election: each
+ * positive, `renewDeadline` shorter than `leaseDuration` and longer than 1.2 retry periods.
+ *
+ * @example
+ * ```ts
+ * import { LeaderElection } from "operatorkit"
+ *
+ * LeaderElection.checkTiming({ leaseDuration: "15 seconds", renewDeadline: "10 seconds", retryPeriod: "2 seconds" }) // => undefined
+ * LeaderElection.checkTiming({ leaseDuration: "5 seconds", renewDeadline: "10 seconds", retryPeriod: "2 seconds" })
+ * // => "renewDeadline (10000 ms) must be shorter than leaseDuration (5000 ms)"
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const checkTiming = (timing: {
+  readonly leaseDuration: Duration.Input
+  readonly renewDeadline: Duration.Input
+  readonly retryPeriod: Duration.Input
+}): string | undefined => {
+  const leaseMs = millisOf(timing.leaseDuration)
+  const renewMs = millisOf(timing.renewDeadline)
+  const retryMs = millisOf(timing.retryPeriod)
+  if (!(leaseMs > 0 && renewMs > 0 && retryMs > 0)) return "leaseDuration, renewDeadline and retryPeriod must be positive"
+  if (renewMs >= leaseMs) return `renewDeadline (${renewMs} ms) must be shorter than leaseDuration (${leaseMs} ms)`
+  if (renewMs <= 1.2 * retryMs) return `renewDeadline (${renewMs} ms) must be longer than 1.2 × retryPeriod (${retryMs} ms)`
+  return undefined
 }
 
 /**
@@ -194,6 +232,12 @@ export interface Elector extends LeadershipService {
   readonly name: string
   readonly namespace: string
   readonly identity: string
+  /**
+   * Whether it leads at this instant: it leads and its last renewal began less than the renew
+   * deadline ago (`isLeader` reads the same). A process that was paused past its deadline finds
+   * out here before its renew loop runs again.
+   */
+  readonly isLeaderUnsafe: () => boolean
   readonly stats: Effect.Effect<Stats>
 }
 
@@ -272,17 +316,17 @@ export const make = (options: Options): Effect.Effect<Elector, LeaderElectionCon
   Effect.gen(function*() {
     const client = yield* Client.Client
     const lease = `${options.namespace}/${options.name}`
-    const leaseMs = millisOf(options.leaseDuration ?? defaults.leaseDuration)
-    const renewMs = millisOf(options.renewDeadline ?? defaults.renewDeadline)
-    const retryMs = millisOf(options.retryPeriod ?? defaults.retryPeriod)
+    const timing = {
+      leaseDuration: options.leaseDuration ?? defaults.leaseDuration,
+      renewDeadline: options.renewDeadline ?? defaults.renewDeadline,
+      retryPeriod: options.retryPeriod ?? defaults.retryPeriod
+    }
+    const leaseMs = millisOf(timing.leaseDuration)
+    const renewMs = millisOf(timing.renewDeadline)
+    const retryMs = millisOf(timing.retryPeriod)
     const invalid = (reason: string) => Effect.fail(new LeaderElectionConfigError({ lease, reason }))
-    if (!(leaseMs > 0 && renewMs > 0 && retryMs > 0)) return yield* invalid("leaseDuration, renewDeadline and retryPeriod must be positive")
-    if (renewMs >= leaseMs) {
-      return yield* invalid(`renewDeadline (${renewMs} ms) must be shorter than leaseDuration (${leaseMs} ms)`)
-    }
-    if (renewMs <= 1.2 * retryMs) {
-      return yield* invalid(`renewDeadline (${renewMs} ms) must be longer than 1.2 × retryPeriod (${retryMs} ms)`)
-    }
+    const problem = checkTiming(timing)
+    if (problem !== undefined) return yield* invalid(problem)
     if (options.name === "" || options.namespace === "") return yield* invalid("name and namespace must not be empty")
     const leaseSeconds = Math.max(1, Math.ceil(leaseMs / 1000))
     const identity = options.identity ?? (yield* defaultIdentity)
@@ -293,7 +337,9 @@ export const make = (options: Options): Effect.Effect<Elector, LeaderElectionCon
       leading: false,
       decided: false,
       /** The Lease as last seen, and when this process saw its resourceVersion change. */
-      observed: undefined as { readonly rv: string; readonly spec: LeaseSpec; readonly at: number } | undefined,
+      observed: (options.observed === undefined ? undefined : { rv: options.observed.resourceVersion, spec: {}, at: options.observed.atMillis }) as
+        | { readonly rv: string; readonly spec: LeaseSpec; readonly at: number }
+        | undefined,
       lastRenew: undefined as number | undefined,
       attempts: 0,
       failures: 0
@@ -314,8 +360,13 @@ export const make = (options: Options): Effect.Effect<Elector, LeaderElectionCon
 
     const observe = (object: Kind.Type<typeof Kind.Lease>, at: number) => {
       const rv = object.metadata.resourceVersion ?? ""
-      if (state.observed === undefined || state.observed.rv !== rv) state.observed = { rv, spec: object.spec ?? {}, at }
+      // the time counts from the first sight of this version
+      state.observed = { rv, spec: object.spec ?? {}, at: state.observed?.rv === rv ? state.observed.at : at }
     }
+    const labelled = (metadata: Kind.Type<typeof Kind.Lease>["metadata"]) =>
+      options.labels === undefined || Object.entries(options.labels).every(([k, v]) => metadata.labels?.[k] === v)
+        ? metadata
+        : { ...metadata, labels: { ...metadata.labels, ...options.labels } }
 
     /** One acquire-or-renew, client-go's tryAcquireOrRenew. */
     const attempt: Effect.Effect<Attempt, KubeError.KubeError> = Effect.gen(function*() {
@@ -336,7 +387,7 @@ export const make = (options: Options): Effect.Effect<Elector, LeaderElectionCon
           renewTime: now,
           leaseTransitions: 0
         }
-        const created = yield* client.create(Kind.Lease, { apiVersion: Kind.Lease.apiVersion, kind: "Lease", metadata: ref, spec }).pipe(
+        const created = yield* client.create(Kind.Lease, { apiVersion: Kind.Lease.apiVersion, kind: "Lease", metadata: labelled(ref), spec }).pipe(
           Effect.map(Option.some),
           Effect.catchTag("AlreadyExists", () => Effect.succeedNone)
         )
@@ -362,7 +413,7 @@ export const make = (options: Options): Effect.Effect<Elector, LeaderElectionCon
         leaseTransitions: mine ? (spec.leaseTransitions ?? 0) : (spec.leaseTransitions ?? 0) + 1
       }
       // the resourceVersion read above is the precondition: a 409 means someone else wrote first
-      const written = yield* client.replace(Kind.Lease, { ...object, spec: next }).pipe(
+      const written = yield* client.replace(Kind.Lease, { ...object, metadata: labelled(object.metadata), spec: next }).pipe(
         Effect.map(Option.some),
         Effect.catchTag("Conflict", () => Effect.succeedNone)
       )
@@ -454,12 +505,16 @@ export const make = (options: Options): Effect.Effect<Elector, LeaderElectionCon
       Effect.catch((error) => Effect.logWarning(`leader election ${lease}: release failed: ${error.message}`))
     )
 
+    const clock = yield* Clock.Clock
+    const isLeaderUnsafe = () =>
+      state.leading && state.lastRenew !== undefined && clock.currentTimeMillisUnsafe() < state.lastRenew + renewMs
     const elector: Elector = {
       name: options.name,
       namespace: options.namespace,
       identity,
       changes: SubscriptionRef.changes(leadingRef),
-      isLeader: Effect.sync(() => state.leading),
+      isLeader: Effect.sync(isLeaderUnsafe),
+      isLeaderUnsafe,
       stats: Effect.sync(() => ({
         name: options.name,
         namespace: options.namespace,

@@ -151,7 +151,11 @@ export interface Watcher<A extends Kind.KubeObject> {
    * Lists and watches, handing each event to `handler` in order and waiting for it; never ends and
    * never fails. Each run is a state machine of its own (the counters are shared).
    */
-  readonly run: (handler: (event: Event<A>) => Effect.Effect<void>) => Effect.Effect<never>
+  readonly run: (
+    handler: (event: Event<A>) => Effect.Effect<void>,
+    /** `listFromCache: false`: this run's first list is from etcd whatever the options say. */
+    runOptions?: { readonly listFromCache?: boolean | undefined }
+  ) => Effect.Effect<never>
   /** The events as a Stream (a `run` into a small buffer: a slow reader holds the watcher back). */
   readonly events: Stream.Stream<Event<A>>
   readonly stats: Effect.Effect<Stats>
@@ -237,7 +241,10 @@ export const make = <A extends Kind.KubeObject>(
     // a first list from the watch cache too large to read: pages from etcd from then on
     let cacheTooLarge = false
 
-    const run = (handler: (event: Event<A>) => Effect.Effect<void>): Effect.Effect<never> =>
+    const run = (
+      handler: (event: Event<A>) => Effect.Effect<void>,
+      runOptions: { readonly listFromCache?: boolean | undefined } = {}
+    ): Effect.Effect<never> =>
       Effect.flatMap(Backoff.make(options.backoff), (backoff) => {
         const sleepBackoff = Effect.flatMap(backoff.next, Effect.sleep)
 
@@ -399,7 +406,7 @@ export const make = <A extends Kind.KubeObject>(
         const loop = (state: State): Effect.Effect<never> => Effect.flatMap(step(state), loop)
         // a defect (a bug, or one in the handler) is logged and the watcher starts over with a list
         const supervised: Effect.Effect<never> = Effect.suspend(() =>
-          loop({ _tag: "Listing", fromCache: options.listFromCache !== false && !cacheTooLarge, afterGone: false })
+          loop({ _tag: "Listing", fromCache: (runOptions.listFromCache ?? options.listFromCache) !== false && !cacheTooLarge, afterGone: false })
         ).pipe(
           Effect.catchDefect((defect) =>
             Effect.andThen(

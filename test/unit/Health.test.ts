@@ -79,14 +79,14 @@ describe("Health endpoints (/healthz, /readyz, /metrics)", () => {
         renewDeadlineMillis: 10_000,
         retryPeriodMillis: 2_000
       }
-      registry.add({ name: "op", namespace: "default", identity: "wedged", changes: Stream.succeed(true), isLeader: Effect.succeed(true), stats: Effect.succeed(stats) })
+      registry.add({ name: "op", namespace: "default", identity: "wedged", changes: Stream.succeed(true), isLeader: Effect.succeed(true), isLeaderUnsafe: () => true, stats: Effect.succeed(stats) })
       const endpoints = yield* Health.make({ port: 0, host: "127.0.0.1" })
       const res = yield* http(`${endpoints.url}/healthz`)
       assert.strictEqual(res.status, 500)
       assert.include(res.body, "[-]leader-election failed: wedged leads Lease default/op but last renewed it 36 s ago")
       const fresh = { ...stats, lastRenewMillis: now - 30_000 }
       registry.clear()
-      registry.add({ name: "op", namespace: "default", identity: "ok", changes: Stream.succeed(true), isLeader: Effect.succeed(true), stats: Effect.succeed(fresh) })
+      registry.add({ name: "op", namespace: "default", identity: "ok", changes: Stream.succeed(true), isLeader: Effect.succeed(true), isLeaderUnsafe: () => true, stats: Effect.succeed(fresh) })
       assert.strictEqual((yield* http(`${endpoints.url}/healthz`)).status, 200)
     })))
 

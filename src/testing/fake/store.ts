@@ -141,7 +141,12 @@ export class Store {
 
   private record(change: Change): void {
     this.history.push(change)
-    if (this.history.length > this.historyLimit) this.compact(this.history[this.history.length - this.historyLimit]!.rv)
+    if (this.history.length > this.historyLimit) {
+      // older versions expire at once; the array is trimmed in batches (a filter at every write
+      // made each write cost the whole history)
+      this.oldest = Math.max(this.oldest, this.history[this.history.length - this.historyLimit]!.rv)
+      if (this.history.length > this.historyLimit + Math.max(64, this.historyLimit >> 3)) this.trim()
+    }
     for (const w of this.watchers) {
       const event = this.eventFor(w, change)
       if (event !== undefined) w.send(event)
@@ -152,8 +157,15 @@ export class Store {
   /** Drops the history below `rv` (default: everything but the latest change). */
   compact(rv: number = this.rv): number {
     this.oldest = Math.max(this.oldest, rv)
-    this.history = this.history.filter((c) => c.rv >= this.oldest)
+    this.trim()
     return this.oldest
+  }
+
+  /** Drops the changes below `oldest` (replays skip them anyway). */
+  private trim(): void {
+    let i = 0
+    while (i < this.history.length && this.history[i]!.rv < this.oldest) i++
+    if (i > 0) this.history = this.history.slice(i)
   }
 
   /** The changes after `rv` as events for a watcher. */

@@ -1,0 +1,88 @@
+/**
+ * One replica of a sharded operator, as its own process, for test/integration/Sharding.test.ts
+ * (and the on-demand stress run): `node shardReplica.ts <config JSON>`.
+ *
+ * It joins the ring `work` with the shard id it is given and runs a controller on the ConfigMaps
+ * labelled `app=sharded` of a namespace. Each reconcile awaits an I/O step, then commits: it checks
+ * the fence (the shard Lease is held at that instant) and prints `R <name> <start> <end>` (epoch
+ * milliseconds, sub-millisecond precision) on stdout; a reconcile interrupted before its commit
+ * prints `F <name>`. Logs go to stderr. SIGTERM stops it gracefully (reconciles in flight finish,
+ * then the Lease is released).
+ */
+import { Cause, Duration, Effect, Exit, Fiber, Logger } from "effect"
+import * as Client from "../../src/Client.ts"
+import * as Controller from "../../src/Controller.ts"
+import * as Framework from "../../src/Framework.ts"
+import * as Kind from "../../src/Kind.ts"
+import * as KubeConfig from "../../src/KubeConfig.ts"
+import * as Sharding from "../../src/Sharding.ts"
+
+export interface ReplicaConfig {
+  readonly kubeconfig: string
+  readonly namespace: string
+  readonly id: string
+  readonly leaseMillis: number
+  readonly renewMillis: number
+  readonly retryMillis: number
+  readonly concurrency: number
+  /** The I/O step of each reconcile. */
+  readonly workMillis: number
+}
+
+type ConfigMap = Kind.Type<typeof Kind.ConfigMap>
+
+const config = JSON.parse(process.argv[2]!) as ReplicaConfig
+const now = () => performance.timeOrigin + performance.now()
+const out = (line: string) => process.stdout.write(line + "\n")
+
+const work = Framework.make<ConfigMap>()({
+  name: "work",
+  ensureCreated: (cm) =>
+    Effect.suspend(() => {
+      const start = now()
+      return Effect.sleep(config.workMillis).pipe(
+        Effect.andThen(Sharding.fence),
+        Effect.andThen(Effect.sync(() => out(`R ${cm.metadata.name} ${start.toFixed(3)} ${now().toFixed(3)}`))),
+        Effect.onInterrupt(() => Effect.sync(() => out(`F ${cm.metadata.name}`)))
+      )
+    }),
+  ensureDeleted: () => Effect.void
+})
+
+const program = Effect.gen(function*() {
+  const kubeconfig = yield* KubeConfig.fromFile(config.kubeconfig)
+  const client = yield* Client.make(kubeconfig, { timeout: "10 seconds" })
+  const shard = yield* Sharding.make({
+    name: "work",
+    namespace: config.namespace,
+    group: "operatorkit.test",
+    kinds: [{ kind: Kind.ConfigMap, namespace: config.namespace, labelSelector: "app=sharded" }],
+    id: config.id,
+    leaseDuration: Duration.millis(config.leaseMillis),
+    renewDeadline: Duration.millis(config.renewMillis),
+    retryPeriod: Duration.millis(config.retryMillis)
+  }).pipe(Effect.provideService(Client.Client, client))
+  yield* Controller.make({
+    name: "work",
+    kind: Kind.ConfigMap,
+    namespace: config.namespace,
+    labelSelector: "app=sharded",
+    finalizerPrefix: "operatorkit.test",
+    resources: [work],
+    concurrency: config.concurrency,
+    shutdownTimeout: "10 seconds"
+  }).pipe(Effect.provideService(Client.Client, client), Effect.provideService(Sharding.Shard, shard))
+  out("READY")
+  return yield* Effect.never
+}).pipe(Effect.scoped, Effect.provideService(Logger.LogToStderr, true))
+
+const fiber = Effect.runFork(program)
+process.once("SIGTERM", () => {
+  Effect.runPromise(Fiber.interrupt(fiber)).then(() => process.exit(0), () => process.exit(1))
+})
+fiber.addObserver((exit) => {
+  if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)) {
+    process.stderr.write(`replica ${config.id} failed: ${String(exit.cause)}\n`)
+    process.exit(1)
+  }
+})
