@@ -154,6 +154,14 @@ export * as Rbac from "./Rbac.ts"
 export * as Reflector from "./Reflector.ts"
 
 /**
+ * Several replicas sharing a controller's objects: shard Leases, an elected sharder labelling
+ * objects over a consistent-hash ring, label-selected watches per replica, drain hand-off, fencing.
+ *
+ * @since 0.1.0
+ */
+export * as Sharding from "./Sharding.ts"
+
+/**
  * Status conditions and writes through the /status subresource.
  *
  * @since 0.1.0
