@@ -5,6 +5,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { Effect, Exit } from "effect"
 import * as Envtest from "../../src/testing/Envtest.ts"
+import { eventually } from "../../src/testing/helpers.ts"
 import { call } from "../support/rawHttp.ts"
 import { flagName } from "../support/releases.ts"
 import { argsOf, writeStandIn } from "../support/standIn.ts"
@@ -81,7 +82,10 @@ describe("Envtest", () => {
           subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: user.name }]
         }
       })
-      assert.strictEqual((yield* call(env, "GET", path, { token: user.token })).status, 200)
+      // The API server's RBAC authorizer learns of a new binding through its own informer.
+      yield* eventually(Effect.gen(function*() {
+        assert.strictEqual((yield* call(env, "GET", path, { token: user.token })).status, 200)
+      }))
       assert.strictEqual((yield* call(env, "GET", path, { token: other.token })).status, 403, "the grant is per user")
       assert.strictEqual((yield* call(env, "GET", path, { token: "not-a-token" })).status, 401)
       assert.include(user.kubeconfig, user.token)
