@@ -1326,13 +1326,13 @@ export const permissions = <A extends Kind.KubeObject, Rs extends ReadonlyArray<
     ...Informer.permissions(kind, { namespace }).map((p) => ({ ...p, reason: `controller ${name}: ${p.reason}` })),
     Rbac.allow(kind, ["get", "patch"], { namespace, reason: `controller ${name}: its finalizer (read fresh, then a JSON patch)` }),
     ...(options.watches ?? []).flatMap((watch) =>
-      Informer.permissions(watch.kind, watch.options).map((p) => ({ ...p, reason: `controller ${name}: watches ${p.reason}` }))
+      Informer.permissions(watch.kind, watch.options).map((p) => ({ ...p, reason: `controller ${name}: ${p.reason} (a secondary watch)` }))
     ),
     ...options.resources.flatMap((resource) => resource.permissions),
     ...(declare.recordsEvents === false ? [] : Events.permissions({
       about: [kind],
       namespace,
-      reason: `controller ${name}: Warning Events about failed reconciles of ${kind.kind}`
+      reason: `controller ${name}: Events about ${kind.kind} (Warning when a reconcile fails; those its resources record)`
     }))
   ]
 }

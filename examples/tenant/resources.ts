@@ -75,7 +75,10 @@ export const namespace = Framework.make<Tenant>()({
   name: "namespace",
   // read (is it ours?), server-side applied (created when missing), deleted with the Tenant; and
   // the Tenant's status (Ready=False while it is in conflict or going)
-  permissions: [Rbac.allow(Kind.Namespace, ["get", "create", "patch", "delete"]), ...Status.permissions(Tenant)],
+  permissions: [
+    Rbac.allow(Kind.Namespace, ["get", "create", "patch", "delete"], { reason: "resource namespace: the tenant's namespace, read, server-side applied, deleted with the Tenant" }),
+    ...Status.permissions(Tenant)
+  ],
   ensureCreated: (tenant) =>
     Effect.gen(function*() {
       const name = tenant.metadata.name

@@ -1,6 +1,6 @@
 /**
- * The child process of `operatorkit crd`: imports one module and reports, over IPC, the CRDs it
- * exports. The parent starts it under Node's permission model with read access only (no file
+ * The child process of `operatorkit crd` and `operatorkit rbac`: imports one module and reports,
+ * over IPC, the CRDs (or the RBAC declarations) it exports. The parent starts it under Node's permission model with read access only (no file
  * writes, no child processes, no workers); this file also turns every network connection into an
  * immediate error. So a module that starts a program when imported (no `import.meta.main` guard)
  * cannot act on anything outside this process; what it started is reported, and the parent ends
@@ -11,6 +11,7 @@ import * as Net from "node:net"
 import * as Path from "node:path"
 import { pathToFileURL } from "node:url"
 import * as CrdDefinition from "../CrdDefinition.ts"
+import * as Rbac from "../Rbac.ts"
 
 /** What the parent prints: the CRDs, notes, the exit code, and what the module started. */
 export interface Report {
@@ -19,7 +20,11 @@ export interface Report {
   readonly code: number
 }
 
-const [file, format] = [process.argv[2]!, process.argv[3] === "json" ? "json" : "yaml"] as const
+const [file, format, command] = [
+  process.argv[2]!,
+  process.argv[3] === "json" ? "json" : "yaml",
+  process.argv[4] === "rbac" ? "rbac" : "crd"
+] as const
 const name = Path.basename(file)
 const started: Array<string> = []
 
@@ -32,7 +37,7 @@ Net.Socket.prototype.connect = function(this: Net.Socket, ...args: Array<unknown
     ? ("path" in first ? String(first.path) : `${(first as Net.TcpNetConnectOpts).host ?? "localhost"}:${(first as Net.TcpNetConnectOpts).port}`)
     : `${typeof second === "string" ? second : "localhost"}:${String(first)}`
   started.push(`a connection to ${where}`)
-  process.nextTick(() => this.destroy(Object.assign(new Error(`operatorkit crd: no network while ${name} is imported`), { code: "ECONNREFUSED" })))
+  process.nextTick(() => this.destroy(Object.assign(new Error(`operatorkit ${command}: no network while ${name} is imported`), { code: "ECONNREFUSED" })))
   return this
 } as typeof connect
 
@@ -66,7 +71,7 @@ const countByType = () => {
 
 const guardNote = (what: string) =>
   `note: importing ${name} ${what}: a program that runs when the module is imported. ` +
-  "operatorkit crd kept it from writing files, starting processes and reaching the network, and stopped it. " +
+  `operatorkit ${command} kept it from writing files, starting processes and reaching the network, and stopped it. ` +
   "Start it only when the module is run directly: `if (import.meta.main) { … }` (Node >= 22.18).\n"
 
 const report = async (): Promise<Report> => {
@@ -93,11 +98,12 @@ const report = async (): Promise<Report> => {
     // pipes come with the (refused) processes already recorded
     if (extra > 0 && type !== "TTYWrap" && type !== "FSReqCallback" && type !== "PipeWrap") started.push(`${extra} ${type}`)
   }
+  const note = started.length > 0 ? guardNote(`started work (${started.join(", ")})`) : ""
+  if (command === "rbac") return rbacReport(module, note)
   const definitions: Array<CrdDefinition.Definition> = []
   for (const value of Object.values(module)) {
     if (CrdDefinition.isDefinition(value) && !definitions.includes(value)) definitions.push(value)
   }
-  const note = started.length > 0 ? guardNote(`started work (${started.join(", ")})`) : ""
   if (definitions.length === 0) {
     return { out: "", err: `${file} exports no CRD definition (make one with CrdDefinition.make or CrdDefinition.makeUnsafe and export it)\n${note}`, code: 1 }
   }
@@ -105,6 +111,21 @@ const report = async (): Promise<Report> => {
     d.decoderOnlyChecks.map((c) => `note: ${d.name} ${c.version} ${c.path}: ${c.check}: checked by the decoder only, not stated in the CRD\n`)
   )
   return { out: format === "json" ? CrdDefinition.toJson(definitions) : CrdDefinition.toYaml(definitions), err: checks.join("") + note, code: 0 }
+}
+
+/** The roles and bindings of every RBAC declaration the module exports, as YAML documents or a JSON List. */
+const rbacReport = (module: Record<string, unknown>, note: string): Report => {
+  const declarations: Array<Rbac.Declaration> = []
+  for (const value of Object.values(module)) {
+    if (Rbac.isDeclaration(value) && !declarations.includes(value)) declarations.push(value)
+  }
+  if (declarations.length === 0) {
+    return { out: "", err: `${file} exports no RBAC declaration (make one with Rbac.make and export it)\n${note}`, code: 1 }
+  }
+  const out = format === "json"
+    ? JSON.stringify({ apiVersion: "v1", kind: "List", items: declarations.flatMap((d) => Rbac.manifests(d)) }, null, 2) + "\n"
+    : declarations.map((d) => Rbac.toYaml(d)).join("---\n")
+  return { out, err: note, code: 0 }
 }
 
 process.send!(await report())

@@ -3,8 +3,10 @@
  * The `operatorkit` command.
  *
  *   operatorkit crd <module> [--format yaml|json]
+ *   operatorkit rbac <module> [--format yaml|json]
  *
- * imports the module and prints every CRD definition it exports (values made with `CrdDefinition.make…`), as
+ * imports the module and prints every CRD definition it exports (values made with `CrdDefinition.make…`),
+ * or the ServiceAccount, least roles and bindings of every RBAC declaration it exports (`Rbac.make`), as
  * YAML documents (default) or JSON, for `kubectl apply -f -`. The module is imported in a child
  * process that cannot write files, start processes or open connections, so a program the module
  * starts when imported (no `if (import.meta.main)` guard) cannot act; the command says so.
@@ -14,9 +16,12 @@ import * as Path from "node:path"
 import type { Report } from "./crdLoader.ts"
 
 const usage = `usage: operatorkit crd <module> [--format yaml|json]
+       operatorkit rbac <module> [--format yaml|json]
 
-  Prints the CustomResourceDefinitions a module exports (values made with CrdDefinition.make or CrdDefinition.makeUnsafe),
-  ready for kubectl apply -f -.
+  crd    prints the CustomResourceDefinitions a module exports (values made with CrdDefinition.make or
+         CrdDefinition.makeUnsafe), ready for kubectl apply -f -.
+  rbac   prints the ServiceAccount, the least ClusterRole and Roles and their bindings of every RBAC
+         declaration a module exports (Rbac.make), each rule with comments saying who needs it.
 
   <module>         a path to a JavaScript or TypeScript module (TypeScript needs Node's type stripping).
                    It is imported, not run: start your program under if (import.meta.main) { … }.
@@ -34,7 +39,7 @@ const fail = (io: Io, code: number, message: string): number => {
   return code
 }
 
-const crd = async (args: ReadonlyArray<string>, io: Io): Promise<number> => {
+const printExports = async (command: "crd" | "rbac", args: ReadonlyArray<string>, io: Io): Promise<number> => {
   let format: "yaml" | "json" = "yaml"
   const positional: Array<string> = []
   for (let i = 0; i < args.length; i++) {
@@ -53,19 +58,19 @@ const crd = async (args: ReadonlyArray<string>, io: Io): Promise<number> => {
   }
   if (positional.length !== 1) return fail(io, 2, usage)
 
-  return load(Path.resolve(positional[0]!), format, io)
+  return load(Path.resolve(positional[0]!), format, command, io)
 }
 
 /**
  * Imports the module in a child process that may read files but not write them, start processes or
  * open connections (crdLoader.ts): a module whose program starts when it is imported cannot act.
  */
-const load = (file: string, format: "yaml" | "json", io: Io): Promise<number> =>
+const load = (file: string, format: "yaml" | "json", command: "crd" | "rbac", io: Io): Promise<number> =>
   new Promise((resolve) => {
     const loader = Path.join(import.meta.dirname, `crdLoader${Path.extname(import.meta.filename)}`)
     const child = ChildProcess.spawn(
       process.execPath,
-      [...process.execArgv, "--permission", "--allow-fs-read=*", "--disable-warning=SecurityWarning", "--disable-warning=ExperimentalWarning", loader, file, format],
+      [...process.execArgv, "--permission", "--allow-fs-read=*", "--disable-warning=SecurityWarning", "--disable-warning=ExperimentalWarning", loader, file, format, command],
       { stdio: ["ignore", "pipe", "pipe", "ipc"] }
     )
     // what the module itself prints is shown only when no report comes
@@ -88,7 +93,7 @@ const load = (file: string, format: "yaml" | "json", io: Io): Promise<number> =>
 
 const main = async (argv: ReadonlyArray<string>, io: Io): Promise<number> => {
   const [command, ...rest] = argv
-  if (command === "crd") return crd(rest, io)
+  if (command === "crd" || command === "rbac") return printExports(command, rest, io)
   if (command === "--help" || command === "-h" || command === "help") {
     io.out(usage)
     return 0

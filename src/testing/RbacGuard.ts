@@ -34,6 +34,8 @@ export interface Call {
   readonly requests: ReadonlyArray<Rbac.Request>
   readonly allowed: boolean
   outcome: string | undefined
+  /** The error it failed with (the guard's own Forbidden, or the API server's answer). */
+  error: KubeError.KubeError | undefined
 }
 
 /**
@@ -129,16 +131,14 @@ const guardedClient = (client: Client.ClientService, calls: Array<Call>, undecla
   const check = (http: Http, info: KubeError.RequestInfo): { readonly call: Call; readonly refused: KubeError.Forbidden | undefined } => {
     const requests = Rbac.requestsOf(http)
     const missing = requests.filter((r) => !Rbac.allows(declaration, r))
-    const call: Call = { requests, allowed: missing.length === 0, outcome: undefined }
+    const call: Call = { requests, allowed: missing.length === 0, outcome: undefined, error: undefined }
     calls.push(call)
     if (missing.length === 0) return { call, refused: undefined }
     for (const r of missing) undeclared.set(JSON.stringify(r), r)
     const first = missing[0]!
     const rules = missing.map((r) => Rbac.describePermission(Rbac.ruleFor(r), declaration.namespace))
     call.outcome = "Forbidden"
-    return {
-      call,
-      refused: new KubeError.Forbidden({
+    call.error = new KubeError.Forbidden({
         request: info,
         detail: `not declared (operatorkit's RBAC guard): ${missing.map(Rbac.describeRequest).join("; ")}; ` +
           `the declaration ${declaration.name} lacks ${rules.join(" and ")}`,
@@ -148,8 +148,8 @@ const guardedClient = (client: Client.ClientService, calls: Array<Call>, undecla
           ? `${first.resource}${first.subresource !== undefined ? `/${first.subresource}` : ""}${first.group !== "" ? `.${first.group}` : ""}`
           : first.url,
         ...(first._tag === "ResourceRequest" && first.namespace !== undefined ? { namespace: first.namespace } : {})
-      })
-    }
+    })
+    return { call, refused: call.error as KubeError.Forbidden }
   }
 
   const guarded = <A>(http: Http, info: KubeError.RequestInfo, run: () => Effect.Effect<A, KubeError.KubeError>) =>
@@ -158,7 +158,10 @@ const guardedClient = (client: Client.ClientService, calls: Array<Call>, undecla
       if (refused !== undefined) return Effect.fail(refused)
       return run().pipe(
         Effect.tap(() => Effect.sync(() => void (call.outcome = "ok"))),
-        Effect.tapError((e) => Effect.sync(() => void (call.outcome = e._tag)))
+        Effect.tapError((e) => Effect.sync(() => {
+          call.outcome = e._tag
+          call.error = e
+        }))
       )
     })
 
@@ -167,7 +170,12 @@ const guardedClient = (client: Client.ClientService, calls: Array<Call>, undecla
       const { call, refused } = check(http, info)
       if (refused !== undefined) return Stream.fail(refused)
       call.outcome = "stream"
-      return run().pipe(Stream.tapError((e) => Effect.sync(() => void (call.outcome = e._tag))))
+      return run().pipe(Stream.tapError((e) =>
+        Effect.sync(() => {
+          call.outcome = e._tag
+          call.error = e
+        })
+      ))
     }))
 
   const infoOf = (verb: string, kind: Kind.Any, path: string, namespace?: string, name?: string): KubeError.RequestInfo => ({

@@ -162,3 +162,41 @@ export const Bad = CrdDefinition.makeUnsafe(Kind.custom({
       assert.strictEqual(noCommand.status, 2)
     }))
 })
+
+describe("operatorkit rbac <module>", () => {
+  const declared = `
+import { Kind, LeaderElection, Rbac } from "operatorkit"
+export const rbac = Rbac.make({
+  name: "cm-operator",
+  namespace: "operators",
+  permissions: [Rbac.allow(Kind.ConfigMap, ["list", "watch"], { reason: "informer on ConfigMaps" }), LeaderElection.permissions({ name: "cm-operator" })]
+})
+export const again = rbac
+`
+
+  it.effect("prints the ServiceAccount, roles and bindings of every exported declaration; JSON as a List", () =>
+    Effect.gen(function*() {
+      const out = yield* run(declared, (m) => ["rbac", m])
+      assert.strictEqual(out.status, 0, out.stderr)
+      const docs = out.stdout.split(/^---\n/m).map((d) => Yaml.parse(d) as any)
+      assert.deepStrictEqual(docs.map((d) => [d.kind, d.metadata.name, d.metadata.namespace]), [
+        ["ServiceAccount", "cm-operator", "operators"],
+        ["ClusterRole", "cm-operator", undefined],
+        ["ClusterRoleBinding", "cm-operator", undefined],
+        ["Role", "cm-operator", "operators"],
+        ["RoleBinding", "cm-operator", "operators"]
+      ])
+      assert.include(out.stdout, "  # informer on ConfigMaps\n")
+      assert.deepStrictEqual(docs[1].rules, [{ apiGroups: [""], resources: ["configmaps"], verbs: ["list", "watch"] }])
+
+      const json = yield* run(declared, (m) => ["rbac", m, "--format", "json"])
+      assert.strictEqual(json.status, 0, json.stderr)
+      const list = JSON.parse(json.stdout)
+      assert.strictEqual(list.kind, "List")
+      assert.deepStrictEqual(list.items, docs)
+
+      const empty = yield* run("export const x = 1\n", (m) => ["rbac", m])
+      assert.strictEqual(empty.status, 1)
+      assert.include(empty.stderr, "exports no RBAC declaration")
+    }))
+})
