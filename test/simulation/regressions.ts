@@ -1,0 +1,32 @@
+/**
+ * Seeds that found bugs in the library: each runs first, every time, in the simulation suites
+ * (examples/tenant/simulation.test.ts, test/simulation/finalizers.test.ts) and must never fail
+ * again. A seed stays meaningful only while the simulation plans the same events for it: after a
+ * change to a simulation's workload or fault profiles, check again that each still fails with its
+ * fix reverted (`npm run simulate -- --sim <name> --faults <profile> --from <seed> --seeds 1`).
+ */
+export interface Regression {
+  readonly seed: number
+  /** The fault profile it ran with (Simulation.faults). */
+  readonly faults: "standard" | "heavy"
+  /** What the seed found, and where it was fixed. */
+  readonly found: string
+}
+
+const echo = "echo suppression swallowed another writer's change (internal/controller/writeTracker.ts: only watch events " +
+  "are echoes, and only of writes known to have made their version)"
+
+export const tenant: ReadonlyArray<Regression> = [
+  {
+    seed: 55,
+    faults: "standard",
+    found: `${echo}: a standby turned leader wrote a Tenant's status retried on conflict from a fresh read holding the ` +
+      "user's new generation; the informer relisted after a 410 and jumped straight to that version, taken for the " +
+      "write's echo; the Tenant stayed Ready for its old generation (shrunk: create, crash, API server restart, update)"
+  },
+  { seed: 48, faults: "heavy", found: `${echo}: a Tenant stayed Ready for its old generation` },
+  { seed: 71, faults: "heavy", found: `${echo}: a deleted Tenant kept the operator's finalizer` },
+  { seed: 103, faults: "heavy", found: `${echo}: a Tenant stayed Ready for its old generation` }
+]
+
+export const finalizers: ReadonlyArray<Regression> = []
