@@ -225,6 +225,23 @@ const makeService = (client: ClientService): CrdService => {
   const merged = (current: Record<string, string> | undefined, desired: Record<string, string> | undefined) =>
     desired === undefined ? current : { ...current, ...desired }
 
+  /**
+   * The conversion as the server has it when the definition states none (the Webhooks layer keeps
+   * it), and a webhook's CA bundle when the definition's webhook has none (cert-manager's CA
+   * injector or the Webhooks layer writes it): updating the CRD never takes them away.
+   */
+  const keepConversion = (desired: CustomResourceDefinition["spec"], current: CustomResourceDefinition["spec"]) => {
+    const wanted = desired.conversion as { webhook?: { clientConfig?: Record<string, unknown> } } | undefined
+    const have = current.conversion as { webhook?: { clientConfig?: { caBundle?: unknown } } } | undefined
+    if (wanted === undefined) return current.conversion === undefined ? desired : { ...desired, conversion: current.conversion }
+    const caBundle = have?.webhook?.clientConfig?.caBundle
+    if (wanted.webhook?.clientConfig === undefined || wanted.webhook.clientConfig["caBundle"] !== undefined || caBundle === undefined) return desired
+    return {
+      ...desired,
+      conversion: { ...wanted, webhook: { ...wanted.webhook, clientConfig: { ...wanted.webhook.clientConfig, caBundle } } }
+    } as CustomResourceDefinition["spec"]
+  }
+
   /** PUTs the desired spec over the current object; an unchanged object keeps its resourceVersion. */
   const update = (definition: Definition): Effect.Effect<EnsureCreatedResult, KubeError.KubeError> =>
     Effect.gen(function*() {
@@ -240,7 +257,7 @@ const makeService = (client: ClientService): CrdService => {
             ...(labels !== undefined ? { labels } : {}),
             ...(annotations !== undefined ? { annotations } : {})
           },
-          spec: desired.spec
+          spec: keepConversion(desired.spec, current.spec)
         }
         const result = yield* client.replace(CRD, candidate).pipe(
           Effect.map(Option.some),

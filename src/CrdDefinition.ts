@@ -296,7 +296,12 @@ export interface Version extends VersionOptions {
 export interface CommonOptions {
   readonly labels?: Record<string, string>
   readonly annotations?: Record<string, string>
-  /** `spec.conversion` as the API expects it (default: `strategy: None`, which only rewrites apiVersion). */
+  /**
+   * `spec.conversion` as the API expects it. Without it a new CRD gets `strategy: None` (which only
+   * rewrites apiVersion) and `Crd.ensureCreated` leaves an existing CRD's conversion as it is (the
+   * `Webhooks` layer keeps it; `Webhooks.crd` states it); a webhook without `caBundle` keeps the
+   * server's.
+   */
   readonly conversion?: unknown
   /**
    * Checks of the Schemas that the manifest cannot state (see {@link Definition.decoderOnlyChecks}):

@@ -31,6 +31,9 @@
  * | `operatorkit_informer_cache_size` | gauge | group, kind | Informer stats |
  * | `operatorkit_informer_synced` | gauge | group, kind | Informer stats |
  * | `operatorkit_informer_last_sync_timestamp_seconds` | gauge | group, kind | Informer stats |
+ * | `controller_runtime_webhook_requests_total` | counter | webhook (path), code | Webhooks |
+ * | `controller_runtime_webhook_latency_seconds` | histogram | webhook | Webhooks |
+ * | `controller_runtime_webhook_requests_in_flight` | gauge | webhook | Webhooks |
  *
  * As controller-runtime does, every running controller's reconcile series start at 0 for each
  * result (`success`, `error`, `requeue`, `requeue_after`).
@@ -46,6 +49,7 @@ import * as PromClient from "prom-client"
 import * as Controller from "./Controller.ts"
 import * as Informer from "./Informer.ts"
 import * as Prom from "./internal/prometheus.ts"
+import * as WebhookMetrics from "./internal/webhook/metrics.ts"
 import type * as Kind from "./Kind.ts"
 import * as LeaderElection from "./LeaderElection.ts"
 
@@ -200,6 +204,9 @@ const families: ReadonlyArray<readonly [name: string, help: string, type: Prom.F
   ["operatorkit_controller_operation_total", "Calls of resource operations, failures included", "counter", fromEffect("operatorkit_controller_operation_total")],
   ["operatorkit_controller_operation_errors_total", "Failed calls of resource operations", "counter", fromEffect("operatorkit_controller_operation_errors_total")],
   ["operatorkit_controller_operation", "Duration of resource operations in seconds", "histogram", fromEffect("operatorkit_controller_operation")],
+  [WebhookMetrics.names.requestsTotal, WebhookMetrics.help.requestsTotal, "counter", fromEffect(WebhookMetrics.names.requestsTotal)],
+  [WebhookMetrics.names.latencySeconds, WebhookMetrics.help.latencySeconds, "histogram", fromEffect(WebhookMetrics.names.latencySeconds)],
+  [WebhookMetrics.names.inFlight, WebhookMetrics.help.inFlight, "gauge", fromEffect(WebhookMetrics.names.inFlight)],
   ["operatorkit_informer_watch_event_total", "Watch events received by informers", "counter", (sources) => ({
     points: Prom.mergePoints(sources.informers.flatMap(({ kind, stats }) =>
       (["added", "modified", "deleted", "bookmarks"] as const).map((event) => ({

@@ -188,3 +188,12 @@ export * as Watcher from "./Watcher.ts"
  * @since 0.1.0
  */
 export * as WorkQueue from "./WorkQueue.ts"
+
+/**
+ * An operator's webhooks served over HTTPS: the Admission and Conversion handlers, the webhook
+ * configurations and the CRDs' conversion ensured, certificates made, shared and rotated
+ * in-process (or reloaded from files), controller-runtime's webhook metrics.
+ *
+ * @since 0.1.0
+ */
+export * as Webhooks from "./Webhooks.ts"

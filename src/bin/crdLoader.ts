@@ -1,6 +1,6 @@
 /**
- * The child process of `operatorkit crd` and `operatorkit rbac`: imports one module and reports,
- * over IPC, the CRDs (or the RBAC declarations) it exports. The parent starts it under Node's permission model with read access only (no file
+ * The child process of `operatorkit crd`, `operatorkit rbac` and `operatorkit webhooks`: imports one
+ * module and reports, over IPC, the CRDs (or the RBAC declarations, or the webhooks' manifests) it exports. The parent starts it under Node's permission model with read access only (no file
  * writes, no child processes, no workers); this file also turns every network connection into an
  * immediate error. So a module that starts a program when imported (no `import.meta.main` guard)
  * cannot act on anything outside this process; what it started is reported, and the parent ends
@@ -12,6 +12,7 @@ import * as Path from "node:path"
 import { pathToFileURL } from "node:url"
 import * as CrdDefinition from "../CrdDefinition.ts"
 import * as Rbac from "../Rbac.ts"
+import * as Webhooks from "../Webhooks.ts"
 
 /** What the parent prints: the CRDs, notes, the exit code, and what the module started. */
 export interface Report {
@@ -23,7 +24,7 @@ export interface Report {
 const [file, format, command] = [
   process.argv[2]!,
   process.argv[3] === "json" ? "json" : "yaml",
-  process.argv[4] === "rbac" ? "rbac" : "crd"
+  process.argv[4] === "rbac" ? "rbac" : process.argv[4] === "webhooks" ? "webhooks" : "crd"
 ] as const
 const name = Path.basename(file)
 const started: Array<string> = []
@@ -100,6 +101,7 @@ const report = async (): Promise<Report> => {
   }
   const note = started.length > 0 ? guardNote(`started work (${started.join(", ")})`) : ""
   if (command === "rbac") return rbacReport(module, note)
+  if (command === "webhooks") return webhooksReport(module, note)
   const definitions: Array<CrdDefinition.Definition> = []
   for (const value of Object.values(module)) {
     if (CrdDefinition.isDefinition(value) && !definitions.includes(value)) definitions.push(value)
@@ -126,6 +128,25 @@ const rbacReport = (module: Record<string, unknown>, note: string): Report => {
     ? JSON.stringify({ apiVersion: "v1", kind: "List", items: declarations.flatMap((d) => Rbac.manifests(d)) }, null, 2) + "\n"
     : declarations.map((d) => Rbac.toYaml(d)).join("---\n")
   return { out, err: note, code: 0 }
+}
+
+/** Every exported webhooks definition's configurations and converted CRDs, as YAML documents or a JSON List. */
+const webhooksReport = (module: Record<string, unknown>, note: string): Report => {
+  const definitions: Array<Webhooks.Definition<unknown>> = []
+  for (const value of Object.values(module)) {
+    if (Webhooks.isDefinition(value) && !definitions.includes(value)) definitions.push(value)
+  }
+  if (definitions.length === 0) {
+    return { out: "", err: `${file} exports no webhooks (make them with Webhooks.make or Webhooks.makeUnsafe and export them)\n${note}`, code: 1 }
+  }
+  try {
+    const out = format === "json"
+      ? JSON.stringify({ apiVersion: "v1", kind: "List", items: definitions.flatMap((d) => Webhooks.manifests(d)) }, null, 2) + "\n"
+      : definitions.map((d) => Webhooks.toYaml(d)).join("---\n")
+    return { out, err: note, code: 0 }
+  } catch (error) {
+    return { out: "", err: `cannot print the webhooks of ${file}:\n${describe(error)}\n${note}`, code: 1 }
+  }
 }
 
 process.send!(await report())

@@ -200,3 +200,36 @@ export const again = rbac
       assert.include(empty.stderr, "exports no RBAC declaration")
     }))
 })
+
+describe("operatorkit webhooks <module>", () => {
+  it.effect("prints the webhook configurations and the converted CRDs of every exported definition", () =>
+    Effect.gen(function*() {
+      const module = `
+import { Effect, Schema } from "effect"
+import { Admission, Conversion, CrdDefinition, Kind, Webhooks } from "operatorkit"
+
+const V1 = Kind.custom({ group: "cli.operatorkit.test", version: "v1", kind: "Team", namespaced: true, spec: Schema.Struct({ owner: Schema.String }) })
+const V2 = Kind.custom({ group: "cli.operatorkit.test", version: "v2", kind: "Team", namespaced: true, spec: Schema.Struct({ owners: Schema.Array(Schema.String) }) })
+const TeamCrd = CrdDefinition.makeUnsafe({ versions: [{ kind: V1, storage: true }, { kind: V2 }] })
+export const TeamWebhooks = Webhooks.makeUnsafe({
+  name: "team-operator",
+  clientConfig: { service: { namespace: "ops", name: "team-webhooks" } },
+  admissions: [Admission.make(V2, { validate: () => Effect.succeed([]), default: true, failurePolicy: "Ignore" })],
+  conversions: [Conversion.makeUnsafe(TeamCrd, [Conversion.step(V1, V2, {
+    decode: (t) => ({ ...t, spec: { owners: [t.spec.owner] } }),
+    encode: (t) => ({ ...t, spec: { owner: t.spec.owners[0] ?? "" } })
+  })])]
+})
+`
+      const out = yield* run(module, (m) => ["webhooks", m])
+      assert.strictEqual(out.status, 0, out.stderr)
+      const docs = out.stdout.split(/^---\n/m).map((d) => Yaml.parse(d) as any)
+      assert.deepStrictEqual(docs.map((d) => d.kind), ["ValidatingWebhookConfiguration", "MutatingWebhookConfiguration", "CustomResourceDefinition"])
+      assert.deepStrictEqual(docs[0].webhooks[0].clientConfig.service, { namespace: "ops", name: "team-webhooks", port: 443, path: "/validate-cli-operatorkit-test-v2-team" })
+      assert.strictEqual(docs[0].webhooks[0].failurePolicy, "Ignore")
+      assert.deepStrictEqual(docs[2].spec.conversion.webhook.clientConfig.service.path, "/convert")
+
+      const json = yield* run(module, (m) => ["webhooks", m, "--format", "json"])
+      assert.strictEqual(JSON.parse(json.stdout).items.length, 3)
+    }))
+})
