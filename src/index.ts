@@ -119,6 +119,13 @@ export * as KubeError from "./KubeError.ts"
 export * as LeaderElection from "./LeaderElection.ts"
 
 /**
+ * An operator as deployed: CRDs, RBAC, ServiceAccount, Deployment, metrics Service, ServiceMonitor; its Dockerfile.
+ *
+ * @since 0.1.0
+ */
+export * as Manifests from "./Manifests.ts"
+
+/**
  * Prometheus metrics under controller-runtime's names on a prom-client Registry.
  *
  * @since 0.1.0

@@ -1,6 +1,7 @@
 /**
- * The child process of `operatorkit crd`, `operatorkit rbac` and `operatorkit webhooks`: imports one
- * module and reports, over IPC, the CRDs (or the RBAC declarations, or the webhooks' manifests) it exports. The parent starts it under Node's permission model with read access only (no file
+ * The child process of `operatorkit crd`, `rbac`, `webhooks` and `manifests`: imports one module and
+ * reports, over IPC, the CRDs (the RBAC declarations, the webhooks' manifests, the operators'
+ * manifests) it exports. The parent starts it under Node's permission model with read access only (no file
  * writes, no child processes, no workers); this file also turns every network connection into an
  * immediate error. So a module that starts a program when imported (no `import.meta.main` guard)
  * cannot act on anything outside this process; what it started is reported, and the parent ends
@@ -11,6 +12,7 @@ import * as Net from "node:net"
 import * as Path from "node:path"
 import { pathToFileURL } from "node:url"
 import * as CrdDefinition from "../CrdDefinition.ts"
+import * as Manifests from "../Manifests.ts"
 import * as Rbac from "../Rbac.ts"
 import * as Webhooks from "../Webhooks.ts"
 
@@ -24,7 +26,7 @@ export interface Report {
 const [file, format, command] = [
   process.argv[2]!,
   process.argv[3] === "json" ? "json" : "yaml",
-  process.argv[4] === "rbac" ? "rbac" : process.argv[4] === "webhooks" ? "webhooks" : "crd"
+  process.argv[4] === "rbac" || process.argv[4] === "webhooks" || process.argv[4] === "manifests" ? process.argv[4] : "crd"
 ] as const
 const name = Path.basename(file)
 const started: Array<string> = []
@@ -102,6 +104,7 @@ const report = async (): Promise<Report> => {
   const note = started.length > 0 ? guardNote(`started work (${started.join(", ")})`) : ""
   if (command === "rbac") return rbacReport(module, note)
   if (command === "webhooks") return webhooksReport(module, note)
+  if (command === "manifests") return manifestsReport(module, note)
   const definitions: Array<CrdDefinition.Definition> = []
   for (const value of Object.values(module)) {
     if (CrdDefinition.isDefinition(value) && !definitions.includes(value)) definitions.push(value)
@@ -147,6 +150,21 @@ const webhooksReport = (module: Record<string, unknown>, note: string): Report =
   } catch (error) {
     return { out: "", err: `cannot print the webhooks of ${file}:\n${describe(error)}\n${note}`, code: 1 }
   }
+}
+
+/** The manifests of every operator the module exports (`Manifests.make`). */
+const manifestsReport = (module: Record<string, unknown>, note: string): Report => {
+  const operators: Array<Manifests.Operator> = []
+  for (const value of Object.values(module)) {
+    if (Manifests.isOperator(value) && !operators.includes(value)) operators.push(value)
+  }
+  if (operators.length === 0) {
+    return { out: "", err: `${file} exports no operator (describe one with Manifests.make and export it)\n${note}`, code: 1 }
+  }
+  const out = format === "json"
+    ? JSON.stringify({ apiVersion: "v1", kind: "List", items: operators.flatMap((o) => Manifests.documents(o).map((d) => d.object)) }, null, 2) + "\n"
+    : operators.map((o) => Manifests.toYaml(o)).join("---\n")
+  return { out, err: note, code: 0 }
 }
 
 process.send!(await report())

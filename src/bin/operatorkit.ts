@@ -5,10 +5,12 @@
  *   operatorkit crd <module> [--format yaml|json]
  *   operatorkit rbac <module> [--format yaml|json]
  *   operatorkit webhooks <module> [--format yaml|json]
+ *   operatorkit manifests <module> [--format yaml|json]
  *
  * imports the module and prints every CRD definition it exports (values made with `CrdDefinition.make…`),
- * or the ServiceAccount, least roles and bindings of every RBAC declaration it exports (`Rbac.make`), or
- * the webhook configurations and converted CRDs of every webhooks definition it exports (`Webhooks.make…`), as
+ * the ServiceAccount, least roles and bindings of every RBAC declaration it exports (`Rbac.make`),
+ * the webhook configurations and converted CRDs of every webhooks definition it exports (`Webhooks.make…`),
+ * or everything to deploy every operator it exports (`Manifests.make`), as
  * YAML documents (default) or JSON, for `kubectl apply -f -`. The module is imported in a child
  * process that cannot write files, start processes or open connections, so a program the module
  * starts when imported (no `if (import.meta.main)` guard) cannot act; the command says so.
@@ -20,6 +22,7 @@ import type { Report } from "./crdLoader.ts"
 const usage = `usage: operatorkit crd <module> [--format yaml|json]
        operatorkit rbac <module> [--format yaml|json]
        operatorkit webhooks <module> [--format yaml|json]
+       operatorkit manifests <module> [--format yaml|json]
 
   crd    prints the CustomResourceDefinitions a module exports (values made with CrdDefinition.make or
          CrdDefinition.makeUnsafe), ready for kubectl apply -f -.
@@ -27,6 +30,8 @@ const usage = `usage: operatorkit crd <module> [--format yaml|json]
          declaration a module exports (Rbac.make), each rule with comments saying who needs it.
   webhooks prints the Validating- and MutatingWebhookConfiguration and the CRDs with conversion: Webhook
          of every webhooks definition a module exports (Webhooks.make or Webhooks.makeUnsafe).
+  manifests  prints what deploys every operator a module exports (Manifests.make): Namespace, CRDs,
+         ServiceAccount and RBAC, metrics Service, Deployment, and a ServiceMonitor when asked.
 
   <module>         a path to a JavaScript or TypeScript module (TypeScript needs Node's type stripping).
                    It is imported, not run: start your program under if (import.meta.main) { … }.
@@ -44,7 +49,9 @@ const fail = (io: Io, code: number, message: string): number => {
   return code
 }
 
-const printExports = async (command: "crd" | "rbac" | "webhooks", args: ReadonlyArray<string>, io: Io): Promise<number> => {
+type Command = "crd" | "rbac" | "webhooks" | "manifests"
+
+const printExports = async (command: Command, args: ReadonlyArray<string>, io: Io): Promise<number> => {
   let format: "yaml" | "json" = "yaml"
   const positional: Array<string> = []
   for (let i = 0; i < args.length; i++) {
@@ -70,7 +77,7 @@ const printExports = async (command: "crd" | "rbac" | "webhooks", args: Readonly
  * Imports the module in a child process that may read files but not write them, start processes or
  * open connections (crdLoader.ts): a module whose program starts when it is imported cannot act.
  */
-const load = (file: string, format: "yaml" | "json", command: "crd" | "rbac" | "webhooks", io: Io): Promise<number> =>
+const load = (file: string, format: "yaml" | "json", command: Command, io: Io): Promise<number> =>
   new Promise((resolve) => {
     const loader = Path.join(import.meta.dirname, `crdLoader${Path.extname(import.meta.filename)}`)
     const child = ChildProcess.spawn(
@@ -98,7 +105,7 @@ const load = (file: string, format: "yaml" | "json", command: "crd" | "rbac" | "
 
 const main = async (argv: ReadonlyArray<string>, io: Io): Promise<number> => {
   const [command, ...rest] = argv
-  if (command === "crd" || command === "rbac" || command === "webhooks") return printExports(command, rest, io)
+  if (command === "crd" || command === "rbac" || command === "webhooks" || command === "manifests") return printExports(command, rest, io)
   if (command === "--help" || command === "-h" || command === "help") {
     io.out(usage)
     return 0

@@ -233,3 +233,36 @@ export const TeamWebhooks = Webhooks.makeUnsafe({
       assert.strictEqual(JSON.parse(json.stdout).items.length, 3)
     }))
 })
+
+describe("operatorkit manifests <module>", () => {
+  it.effect("prints everything that deploys each exported operator, in apply order", () =>
+    Effect.gen(function*() {
+      const out = yield* run(
+        `
+import { Kind, Manifests, Rbac } from "operatorkit"
+export const operator = Manifests.make({
+  name: "cm-operator", namespace: "cm", image: "ghcr.io/acme/cm-operator:1.0.0",
+  permissions: [Rbac.allow(Kind.ConfigMap, ["list", "watch"])], metrics: { serviceMonitor: true }
+})
+`,
+        (m) => ["manifests", m]
+      )
+      assert.strictEqual(out.status, 0, out.stderr)
+      const docs = out.stdout.split(/^---\n/m).map((d) => Yaml.parse(d) as any)
+      assert.deepStrictEqual(docs.map((d) => d.kind), [
+        "Namespace",
+        "ServiceAccount",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Role",
+        "RoleBinding",
+        "ClusterRole",
+        "Service",
+        "Deployment",
+        "ServiceMonitor"
+      ])
+      const empty = yield* run("export const x = 1\n", (m) => ["manifests", m])
+      assert.strictEqual(empty.status, 1)
+      assert.include(empty.stderr, "exports no operator")
+    }))
+})
