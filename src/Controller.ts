@@ -57,7 +57,6 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
-import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
@@ -67,43 +66,23 @@ import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
 import * as Client from "./Client.ts"
 import * as Events from "./Events.ts"
+import * as Finalizers from "./Finalizers.ts"
 import * as Framework from "./Framework.ts"
 import * as Informer from "./Informer.ts"
 import { causeMessage, logFailure } from "./internal/causeMessage.ts"
 import { decodeObject, isDecodeError } from "./internal/codec.ts"
 import { Probe } from "./internal/controller/probe.ts"
-import { cacheOf, trackedClient, WriteTracker } from "./internal/controller/writeTracker.ts"
+import { cacheOf, finalizerClient, trackedClient, WriteTracker } from "./internal/controller/writeTracker.ts"
+import * as Def from "./internal/metrics.ts"
 import { isTraced, whenTraced } from "./internal/tracing.ts"
 import * as LeaderElection from "./LeaderElection.ts"
 import * as Kind from "./Kind.ts"
 import type * as KubeError from "./KubeError.ts"
-import * as Patch from "./Patch.ts"
 import * as Rbac from "./Rbac.ts"
 import * as Sharding from "./Sharding.ts"
 import * as Store from "./Store.ts"
+import type * as Watch from "./Watch.ts"
 import * as WorkQueue from "./WorkQueue.ts"
-
-/**
- * Which primary changes enqueue their object. Added, Deleted and Resynced always do; predicates
- * decide about updates.
- *
- * @since 0.1.0
- * @category models
- */
-export type Predicate<A> = (change: Informer.Change<A>) => boolean
-
-/**
- * A secondary kind whose changes enqueue primary keys.
- *
- * @since 0.1.0
- * @category models
- */
-export interface Watch {
-  readonly kind: Kind.Any
-  readonly options: Informer.Options<any>
-  /** The primary keys to enqueue for a changed secondary object. */
-  readonly keysFor: (primary: Kind.Any) => (object: any) => ReadonlyArray<string>
-}
 
 /**
  * Options of a controller.
@@ -127,7 +106,7 @@ export interface Options<
   readonly finalizer?: string | undefined
   /**
    * The prefix of the finalizer and of the pause annotation: a domain of yours. Default: the API
-   * group of a custom kind; required for a built-in kind (see {@link OwnNames}).
+   * group of a custom kind; required for a built-in kind (see `Finalizers.OwnNames`).
    */
   readonly finalizerPrefix?: string | undefined
   /**
@@ -137,8 +116,8 @@ export interface Options<
   readonly concurrency?: number | undefined
   /** Objects with this annotation and value are left alone (default `<prefix>/paused: "true"`). `false` turns pausing off. */
   readonly pause?: { readonly annotation: string; readonly value: string } | false | undefined
-  readonly predicates?: ReadonlyArray<Predicate<A>> | undefined
-  readonly watches?: ReadonlyArray<Watch> | undefined
+  readonly predicates?: ReadonlyArray<Watch.Predicate<A>> | undefined
+  readonly watches?: ReadonlyArray<Watch.Watch> | undefined
   readonly resyncPeriod?: Duration.Input | undefined
   readonly workQueue?: WorkQueue.Options | undefined
   /** How long reconciles in flight may take to finish on shutdown (default 30 seconds). */
@@ -286,88 +265,6 @@ export const Registry = Context.Reference<Set<Controller<any>>>("operatorkit/Con
   defaultValue: () => new Set()
 })
 
-// controller-runtime's metric names, so its dashboards and alerts work unchanged. Each controller
-// builds its series with their attributes fixed: Metric.withAttributes would merge them into the
-// context and key the series again on every update (about 2 µs of each reconcile).
-const counterOf = (name: string, description: string) => (attributes: Metric.Metric.Attributes) =>
-  Metric.counter(name, { description, incremental: true, attributes })
-const histogramOf = (name: string, description: string, boundaries: ReadonlyArray<number>) =>
-(attributes: Metric.Metric.Attributes) => Metric.histogram(name, { description, boundaries, attributes })
-
-const reconcileTotal = counterOf("controller_runtime_reconcile_total", "Total number of reconciliations per controller")
-const reconcileErrors = counterOf("controller_runtime_reconcile_errors_total", "Total number of reconciliation errors per controller")
-const reconcileTime = histogramOf(
-  "controller_runtime_reconcile_time_seconds",
-  "Length of time per reconciliation per controller",
-  [0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.25, 1.5, 1.75, 2, 2.5, 3, 3.5, 4, 4.5, 5, 6, 7, 8, 9, 10, 15, 20, 25, 30, 40, 50, 60]
-)
-
-/**
- * What a controller of a built-in kind (`Builtin` true, or unknown) must say: a prefix of its own
- * domain for its finalizer and pause annotation (the kind's group is Kubernetes', not yours), or
- * the whole finalizer name. A custom kind needs neither: its group is the default prefix.
- *
- * @since 0.1.0
- * @category models
- */
-export type OwnNames<B extends boolean> = [B] extends [false] ? {}
-  : { readonly finalizerPrefix: string } | { readonly finalizer: string }
-
-/**
- * The prefix operatorkit 0.1 used by default for finalizers and the pause annotation. Objects that
- * carry it keep working: its finalizer is replaced by the controller's own, its pause annotation
- * is honoured.
- *
- * @example
- * ```ts
- * import { Controller } from "operatorkit"
- *
- * Controller.legacyPrefix // => "operatorkit.giantswarm.io"
- * ```
- *
- * @since 0.1.0
- * @category constants
- */
-export const legacyPrefix = "operatorkit.giantswarm.io"
-
-/** The prefix of a controller's names, or undefined for a built-in kind that was given none. */
-const prefixOf = (options: { readonly kind: Kind.Any; readonly finalizer?: string | undefined; readonly finalizerPrefix?: string | undefined }) =>
-  options.finalizerPrefix ??
-    (options.finalizer !== undefined && options.finalizer.includes("/") ? options.finalizer.slice(0, options.finalizer.indexOf("/")) : undefined) ??
-    (options.kind.builtin ? undefined : options.kind.group)
-
-const missingPrefix = (name: string, kind: Kind.Any) =>
-  `controller ${name}: ${kind.kind} is a built-in kind, so its API group (${kind.group === "" ? "core" : kind.group}) is not a domain of yours ` +
-  "to name a finalizer after: set finalizerPrefix to one (e.g. \"example.com\"), or finalizer to the whole name"
-
-/**
- * The finalizer a controller uses: `<prefix>/<name>`, the prefix being `finalizerPrefix`, else the
- * API group of its (custom) kind.
- *
- * @example
- * ```ts
- * import { Schema } from "effect"
- * import { Controller, Kind } from "operatorkit"
- *
- * const Tenant = Kind.custom({ group: "tenancy.example.com", version: "v1", kind: "Tenant", namespaced: false, spec: Schema.Struct({}) })
- * Controller.finalizerName({ name: "tenant-operator", kind: Tenant }) // => "tenancy.example.com/tenant-operator"
- * Controller.finalizerName({ name: "cm-operator", kind: Kind.ConfigMap, finalizerPrefix: "example.com" }) // => "example.com/cm-operator"
- * ```
- *
- * @since 0.1.0
- * @category constructors
- */
-export const finalizerName = <B extends boolean>(
-  options:
-    & { readonly name: string; readonly kind: Kind.Kind<any, B>; readonly finalizer?: string | undefined; readonly finalizerPrefix?: string | undefined }
-    & OwnNames<B>
-): string => {
-  const prefix = prefixOf(options)
-  if (options.finalizer !== undefined) return options.finalizer
-  if (prefix === undefined) throw new Error(missingPrefix(options.name, options.kind))
-  return `${prefix}/${options.name}`
-}
-
 /**
  * Starts a controller; it runs until the scope closes, then stops gracefully.
  *
@@ -392,7 +289,7 @@ export const finalizerName = <B extends boolean>(
  * @category constructors
  */
 export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<Framework.Resource<A, any, any>>, B extends boolean = boolean>(
-  options: Options<A, Rs, B> & OwnNames<B>
+  options: Options<A, Rs, B> & Finalizers.OwnNames<B>
 ): Effect.Effect<
   Controller<A>,
   never,
@@ -405,17 +302,11 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
     const shard = Option.filter(yield* Effect.serviceOption(Sharding.Shard), (s) => s.role(kind) === "primary")
     const sharded = Option.getOrUndefined(shard)
     const client = sharded === undefined ? yield* Client.Client : sharded.client(yield* Client.Client)
-    const prefix = prefixOf(options)
-    if (prefix === undefined) return yield* Effect.die(new Error(missingPrefix(name, kind)))
-    const finalizer = options.finalizer ?? `${prefix}/${name}`
-    const pause = options.pause === undefined ? { annotation: `${prefix}/paused`, value: "true" } : options.pause
-    // the names of operatorkit 0.1's default prefix, still recognised (see legacyPrefix)
-    const legacyFinalizer = `${legacyPrefix}/${name}` !== finalizer ? `${legacyPrefix}/${name}` : undefined
-    const legacyPause = options.pause === undefined ? `${legacyPrefix}/paused` : undefined
+    const names = yield* Effect.try({ try: () => Finalizers.names(options), catch: (e) => e }).pipe(Effect.orDie)
+    const { finalizer, legacyFinalizer } = names
     const concurrency = Math.max(1, options.concurrency ?? 4)
     const rywTimeout = options.readYourWritesTimeout ?? "10 seconds"
     const predicates = options.predicates ?? []
-    const attributes = { controller: name }
 
     const informers = yield* Effect.serviceOption(Informer.Informers)
     const informerOf = <B extends Kind.KubeObject>(k: Kind.Kind<B>, o: Informer.Options<B>) =>
@@ -428,7 +319,7 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
     }
     const informer = yield* informerOf(kind, primaryOptions)
     // owned kinds of the ring follow their owner's shard: watched with the same selector
-    const watchOptions = (watch: Watch): Informer.Options<any> =>
+    const watchOptions = (watch: Watch.Watch): Informer.Options<any> =>
       sharded !== undefined && sharded.role(watch.kind) === "owned"
         ? { ...watch.options, labelSelector: sharded.narrow(watch.options.labelSelector) }
         : watch.options
@@ -439,7 +330,7 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
     const queue = yield* WorkQueue.make<string>({
       name,
       ...options.workQueue,
-      metrics: workQueueMetrics(name, options.workQueue?.metrics, yield* Effect.context<never>())
+      metrics: Def.workQueueHooks(name, options.workQueue?.metrics, yield* Effect.context<never>())
     })
 
     // Every write a reconcile makes through the Client to an object one of the controller's
@@ -479,106 +370,10 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
     // them raw, reports them and applies the undecodableDeletion policy, never their stale copy.
     const undecodables = new Map<string, Informer.Invalid>()
     const undecodableDeletion = options.undecodableDeletion ?? "keep"
-    const hasFinalizer = (object: Kind.KubeObject) => object.metadata.finalizers?.includes(finalizer) ?? false
-    const hasLegacy = (object: Kind.KubeObject) =>
-      legacyFinalizer !== undefined && (object.metadata.finalizers?.includes(legacyFinalizer) ?? false)
-    /** Ours under either name: the controller's own, or operatorkit 0.1's default. */
-    const ours = (object: Kind.KubeObject) => hasFinalizer(object) || hasLegacy(object)
-    const pausedBy = (annotations: Readonly<Record<string, string>> | undefined) =>
-      pause !== false && (annotations?.[pause.annotation] === pause.value || (legacyPause !== undefined && annotations?.[legacyPause] === "true"))
-    const paused = (object: A) => pausedBy(object.metadata.annotations)
+    const ours = (object: Kind.KubeObject) => Finalizers.ours(names, object)
     const refOf = (object: Kind.KubeObject) => ({ name: object.metadata.name, namespace: object.metadata.namespace })
-    // the finalizer patches test the resourceVersion and always change the object: they made the
-    // version they answer, whose watch event is their echo
-    const present = (object: Kind.KubeObject) => ({ _tag: "Present" as const, object, echo: true })
-
-    /**
-     * Adds our finalizer to a fresh read, guarded by its resourceVersion; a lost race (another
-     * writer moved the object in between) reads again. None: gone or being deleted.
-     */
-    const addFinalizer = (object: A, key: string): Effect.Effect<Option.Option<A>, KubeError.KubeError> =>
-      Effect.gen(function*() {
-        for (let attempt = 0;; attempt++) {
-          const fresh = yield* client.get(kind, refOf(object)).pipe(
-            Effect.map(Option.some),
-            Effect.catchTag("NotFound", () => Effect.succeedNone)
-          )
-          if (Option.isNone(fresh)) return Option.none()
-          const current = fresh.value
-          if (current.metadata.deletionTimestamp !== undefined) return Option.none()
-          if (hasFinalizer(current) && !hasLegacy(current)) return Option.some(current)
-          const finalizers = current.metadata.finalizers
-          // operatorkit 0.1's finalizer becomes ours (or goes, when ours is there already)
-          const legacyAt = legacyFinalizer === undefined ? -1 : finalizers?.indexOf(legacyFinalizer) ?? -1
-          const result = yield* tracker.around(
-            key,
-            kind,
-            refOf(current),
-            client.patch(kind, refOf(current), Patch.json([
-              { op: "test", path: "/metadata/resourceVersion", value: current.metadata.resourceVersion },
-              legacyAt >= 0
-                ? hasFinalizer(current)
-                  ? { op: "remove", path: `/metadata/finalizers/${legacyAt}` }
-                  : { op: "replace", path: `/metadata/finalizers/${legacyAt}`, value: finalizer }
-                : finalizers === undefined
-                ? { op: "add", path: "/metadata/finalizers", value: [finalizer] }
-                : { op: "add", path: "/metadata/finalizers/-", value: finalizer }
-            ])),
-            present
-          ).pipe(
-            Effect.map((patched) => ({ _tag: "added" as const, patched })),
-            // deleted between the read and the patch: nothing to do, its deletion brings it back
-            Effect.catchTag("NotFound", () => Effect.succeed({ _tag: "gone" as const })),
-            // a failed resourceVersion test answers 422 (Invalid), as does a finalizer added to an
-            // object being deleted; a stale write 409: read again
-            Effect.catchIf((e) => (e._tag === "Conflict" || e._tag === "Invalid") && attempt < 5, () => Effect.succeed({ _tag: "retry" as const }))
-          )
-          if (result._tag === "added") return Option.some(result.patched)
-          if (result._tag === "gone") return Option.none()
-        }
-      })
-
-    /**
-     * Removes our finalizer from a fresh read with a resourceVersion test, so a finalizer another
-     * controller added meanwhile is never lost; a conflict reads again. NotFound means done.
-     */
-    const removeFinalizer = (object: A, key: string): Effect.Effect<void, KubeError.KubeError> =>
-      Effect.gen(function*() {
-        for (let attempt = 0;; attempt++) {
-          const fresh = yield* client.get(kind, refOf(object)).pipe(
-            Effect.map(Option.some),
-            Effect.catchTag("NotFound", () => Effect.succeedNone)
-          )
-          if (Option.isNone(fresh)) return
-          const present_ = fresh.value.metadata.finalizers ?? []
-          // ours under either name, highest index first so each removal leaves the next in place
-          const indices = [finalizer, legacyFinalizer]
-            .map((f) => (f === undefined ? -1 : present_.indexOf(f)))
-            .filter((i) => i >= 0)
-            .sort((a, b) => b - a)
-          if (indices.length === 0) return
-          const result = yield* tracker.around(
-            key,
-            kind,
-            refOf(fresh.value),
-            client.patch(kind, refOf(fresh.value), Patch.json([
-              { op: "test", path: "/metadata/resourceVersion", value: fresh.value.metadata.resourceVersion },
-              ...indices.map((i) => ({ op: "remove" as const, path: `/metadata/finalizers/${i}` }))
-            ])),
-            // removing the last finalizer deletes the object and answers its last stored version
-            // (ours still in it): the cache must drop it, not merely reach that version
-            (answer) => ours(answer) ? { _tag: "Gone" as const, uid: answer.metadata.uid } : present(answer)
-          ).pipe(
-            Effect.map(() => ({ _tag: "done" as const })),
-            Effect.catchTag("NotFound", () => Effect.succeed({ _tag: "done" as const })),
-            Effect.catchIf(
-              (e) => (e._tag === "Conflict" || e._tag === "Invalid") && attempt < 5,
-              () => Effect.succeed({ _tag: "retry" as const })
-            )
-          )
-          if (result._tag === "done") return
-        }
-      })
+    // the finalizer writes of a reconcile, tracked under its key (see finalizerClient)
+    const finalizers = (key: string) => finalizerClient(client, tracker, key, ours)
 
     /** The object to reconcile: from the Store, once the caches show the key's own last writes. */
     const current = (key: string): Effect.Effect<Option.Option<A>> => {
@@ -634,7 +429,7 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
         const object = found.value
         // the sharder asked for it: this reconcile is the last here; it lets the object go
         if (sharded !== undefined && sharded.draining(object)) return letGo(sharded, object, key)
-        if (paused(object)) return Effect.succeed(undefined)
+        if (Finalizers.isPaused(names, object.metadata.annotations)) return Effect.succeed(undefined)
         const state = Framework.makeReconciliation({
           controller: name,
           key,
@@ -644,7 +439,7 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
           state.requeueAfter !== undefined ? { requeueAfter: state.requeueAfter } : undefined
         const run = (object: A) => Effect.provideService(Framework.runResources(options.resources, object, state), Client.Client, resourceClient)
         // the common case, kept free of generators: a live object that already has our finalizer
-        const steps = state.mode === "create" && hasFinalizer(object) && !hasLegacy(object)
+        const steps = state.mode === "create" && Finalizers.has(names, object) && !Finalizers.hasLegacy(names, object)
           ? Effect.map(run(object), done)
           : Effect.gen(function*() {
             if (state.mode === "delete") {
@@ -657,10 +452,10 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
                 if (state.reconciliationCanceled || state.finalizersKept) return done()
                 markCleanedUp(uid)
               }
-              yield* removeFinalizer(object, key)
+              yield* Finalizers.remove(finalizers(key), kind, names, object)
               return done()
             }
-            const added = yield* addFinalizer(object, key)
+            const added = yield* Finalizers.add(finalizers(key), kind, names, object)
             if (Option.isNone(added)) return // gone, or being deleted: its next event brings it back
             yield* run(added.value)
             return done()
@@ -692,7 +487,7 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
      * replica's caches). A withdrawn drain fails the patch's test (422): it stays ours.
      */
     const letGo = (shard: Sharding.ShardService, object: A, key: string): Effect.Effect<WorkQueue.Outcome, KubeError.KubeError> =>
-      tracker.around(key, kind, refOf(object), client.patch(kind, refOf(object), shard.acknowledgement(object)), present).pipe(
+      tracker.around(key, kind, refOf(object), client.patch(kind, refOf(object), shard.acknowledgement(object)), (answer) => ({ _tag: "Present" as const, object: answer, echo: true })).pipe(
         Effect.andThen(shard.acknowledged(object)),
         Effect.catchIf((e) => e._tag === "Invalid" || e._tag === "NotFound", () => Effect.void),
         Effect.as(undefined)
@@ -754,7 +549,7 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
             return yield* reconcileObject(key, traced)
           }
           const meta = raw.metadata
-          if (pausedBy(meta.annotations)) return undefined
+          if (Finalizers.isPaused(names, meta.annotations)) return undefined
           const index = meta.finalizers?.findIndex((f) => f === finalizer || f === legacyFinalizer) ?? -1
           const deleting = meta.deletionTimestamp !== undefined
           if (deleting && index === -1) {
@@ -837,13 +632,7 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
 
     // the metrics with this controller's attributes, built once, updated synchronously
     const metricContext = yield* Effect.context<never>()
-    const metrics = {
-      success: reconcileTotal({ ...attributes, result: "success" }),
-      requeueAfter: reconcileTotal({ ...attributes, result: "requeue_after" }),
-      error: reconcileTotal({ ...attributes, result: "error" }),
-      errors: reconcileErrors(attributes),
-      time: reconcileTime(attributes)
-    }
+    const metrics = Def.reconcileSeries(name)
     // the clock of the controller's context (TestClock in tests), read without an Effect per reading
     const clock = yield* Clock.Clock
     const timed = <X, E, R>(effect: Effect.Effect<X, E, R>, traced: boolean) =>
@@ -1079,53 +868,6 @@ const keyAttributes = (key: string) => {
   return { "k8s.name": name, ...(namespace !== undefined ? { "k8s.namespace": namespace } : {}) }
 }
 
-const wqAdds = counterOf("workqueue_adds_total", "Total number of adds handled by workqueue")
-const wqRetries = counterOf("workqueue_retries_total", "Total number of retries handled by workqueue")
-const latencyBuckets = Metric.exponentialBoundaries({ start: 1e-8, factor: 10, count: 10 })
-const wqQueueDuration = histogramOf(
-  "workqueue_queue_duration_seconds",
-  "How long in seconds an item stays in workqueue before being requested",
-  latencyBuckets
-)
-const wqWorkDuration = histogramOf(
-  "workqueue_work_duration_seconds",
-  "How long in seconds processing an item from workqueue takes",
-  latencyBuckets
-)
-
-/** The per-event workqueue metrics under client-go's names; gauges come from `stats` at scrape time. */
-const workQueueMetrics = (
-  name: string,
-  user: WorkQueue.MetricHooks | undefined,
-  context: Context.Context<never>
-): WorkQueue.MetricHooks => {
-  const attrs = { name, controller: name }
-  const adds = wqAdds(attrs)
-  const retries = wqRetries(attrs)
-  const queueDuration = wqQueueDuration(attrs)
-  const workDuration = wqWorkDuration(attrs)
-  // the hooks are synchronous: update the metrics in the registry of the controller's context
-  const record = <I>(metric: Metric.Metric<I, any>, input: I) => metric.updateUnsafe(input, context)
-  return {
-    onAdd: (priority) => {
-      record(adds, 1)
-      user?.onAdd?.(priority)
-    },
-    onRetry: () => {
-      record(retries, 1)
-      user?.onRetry?.()
-    },
-    onQueueDuration: (seconds, priority) => {
-      record(queueDuration, seconds)
-      user?.onQueueDuration?.(seconds, priority)
-    },
-    onWorkDuration: (seconds) => {
-      record(workDuration, seconds)
-      user?.onWorkDuration?.(seconds)
-    }
-  }
-}
-
 /**
  * Runs a controller until interrupted.
  *
@@ -1141,7 +883,7 @@ const workQueueMetrics = (
  * @category running
  */
 export const run = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<Framework.Resource<A, any, any>>, B extends boolean = boolean>(
-  options: Options<A, Rs, B> & OwnNames<B>
+  options: Options<A, Rs, B> & Finalizers.OwnNames<B>
 ): Effect.Effect<never, never, Client.Client | Exclude<Framework.Requirements<Rs[number]>, Framework.Reconciliation>> =>
   Effect.scoped(Effect.andThen(make(options), Effect.never))
 
@@ -1164,137 +906,9 @@ export const run = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<Fr
  * @category layers
  */
 export const layer = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<Framework.Resource<A, any, any>>, B extends boolean = boolean>(
-  options: Options<A, Rs, B> & OwnNames<B>
+  options: Options<A, Rs, B> & Finalizers.OwnNames<B>
 ): Layer.Layer<never, never, Client.Client | Exclude<Framework.Requirements<Rs[number]>, Framework.Reconciliation>> =>
   Layer.effectDiscard(make(options))
-
-// ---------------------------------------------------------------------------------------------
-// Secondary watches and predicates
-
-/**
- * Watch a kind the controller creates for its objects: a change enqueues the owner named by the
- * object's ownerReferences (controller references only, unless `controllerOnly: false`).
- *
- * @example
- * ```ts
- * import { Controller, Kind } from "operatorkit"
- *
- * const watches = [Controller.owns(Kind.ConfigMap), Controller.owns(Kind.Secret, { namespace: "team-a" })]
- * ```
- *
- * @since 0.1.0
- * @category watches
- */
-export const owns = (kind: Kind.Any, options: Informer.Options<any> & { readonly controllerOnly?: boolean } = {}): Watch => {
-  const { controllerOnly = true, ...informerOptions } = options
-  return {
-    kind,
-    options: informerOptions,
-    keysFor: (primary) => (object: Kind.KubeObject) =>
-      (object.metadata.ownerReferences ?? [])
-        .filter((ref) =>
-          ref.kind === primary.kind && ref.apiVersion.split("/")[0] === primary.apiVersion.split("/")[0] &&
-          (!controllerOnly || ref.controller === true)
-        )
-        .map((ref) => Store.key({ name: ref.name, namespace: primary.namespaced ? object.metadata.namespace : undefined }))
-  }
-}
-
-/**
- * Watch any kind and map its objects to primary keys ("namespace/name") yourself.
- *
- * @example
- * ```ts
- * import { Controller, Kind } from "operatorkit"
- *
- * // every Secret labelled with a tenant enqueues that (cluster-scoped) Tenant
- * const w = Controller.watches(Kind.Secret, (secret) => {
- *   const tenant = secret.metadata.labels?.["tenant"]
- *   return tenant !== undefined ? [tenant] : []
- * })
- * ```
- *
- * @since 0.1.0
- * @category watches
- */
-export const watches = <B extends Kind.KubeObject>(
-  kind: Kind.Kind<B>,
-  map: (object: B) => ReadonlyArray<string>,
-  options: Informer.Options<B> = {}
-): Watch => ({ kind, options, keysFor: () => map as (object: any) => ReadonlyArray<string> })
-
-/**
- * Only updates that changed `metadata.generation` (the spec) or started a deletion.
- *
- * @example
- * ```ts
- * import { Controller } from "operatorkit"
- *
- * const predicates = [Controller.generationChanged]
- * ```
- *
- * @since 0.1.0
- * @category predicates
- */
-export const generationChanged: Predicate<Kind.KubeObject> = (change) =>
-  change._tag !== "Updated" ||
-  change.old.metadata.generation !== change.object.metadata.generation ||
-  change.old.metadata.deletionTimestamp !== change.object.metadata.deletionTimestamp
-
-/**
- * Only updates that changed the labels.
- *
- * @example
- * ```ts
- * import { Controller } from "operatorkit"
- *
- * const predicates = [Controller.labelsChanged]
- * ```
- *
- * @since 0.1.0
- * @category predicates
- */
-export const labelsChanged: Predicate<Kind.KubeObject> = (change) =>
-  change._tag !== "Updated" || !sameRecord(change.old.metadata.labels, change.object.metadata.labels)
-
-/**
- * Only updates that changed the annotations.
- *
- * @example
- * ```ts
- * import { Controller } from "operatorkit"
- *
- * const predicates = [Controller.annotationsChanged]
- * ```
- *
- * @since 0.1.0
- * @category predicates
- */
-export const annotationsChanged: Predicate<Kind.KubeObject> = (change) =>
-  change._tag !== "Updated" || !sameRecord(change.old.metadata.annotations, change.object.metadata.annotations)
-
-/**
- * An update passes if any of the predicates passes it.
- *
- * @example
- * ```ts
- * import { Controller } from "operatorkit"
- *
- * const predicates = [Controller.any(Controller.generationChanged, Controller.labelsChanged)]
- * ```
- *
- * @since 0.1.0
- * @category predicates
- */
-export const any = <A>(...predicates: ReadonlyArray<Predicate<A>>): Predicate<A> => (change) =>
-  predicates.some((p) => p(change))
-
-const sameRecord = (a: Readonly<Record<string, string>> | undefined, b: Readonly<Record<string, string>> | undefined) => {
-  const ak = Object.keys(a ?? {})
-  const bk = Object.keys(b ?? {})
-  return ak.length === bk.length && ak.every((k) => a?.[k] === b?.[k])
-}
-
 // ---------------------------------------------------------------------------------------------
 // RBAC
 
@@ -1307,10 +921,10 @@ const sameRecord = (a: Readonly<Record<string, string>> | undefined, b: Readonly
  *
  * @example
  * ```ts
- * import { Controller, Framework, Kind } from "operatorkit"
+ * import { Controller, Framework, Kind, Watch } from "operatorkit"
  *
  * declare const resources: ReadonlyArray<Framework.Resource<Kind.Type<typeof Kind.ConfigMap>>>
- * const options = { name: "cm", kind: Kind.ConfigMap, finalizerPrefix: "example.com", resources, watches: [Controller.owns(Kind.Secret)] }
+ * const options = { name: "cm", kind: Kind.ConfigMap, finalizerPrefix: "example.com", resources, watches: [Watch.owns(Kind.Secret)] }
  * const needs = Controller.permissions(options) // ConfigMaps: list, watch, get, patch; Secrets: list, watch; Events; the resources'
  * ```
  *

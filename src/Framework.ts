@@ -19,6 +19,7 @@ import * as Option from "effect/Option"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
+import * as Def from "./internal/metrics.ts"
 import { whenTraced } from "./internal/tracing.ts"
 import type { KubeObject } from "./Kind.ts"
 import * as Rbac from "./Rbac.ts"
@@ -656,21 +657,9 @@ const operationSeriesOf = (resource: string, operation: string) => {
   if (series === undefined) {
     const attributes = { resource, operation }
     series = {
-      total: Metric.counter("operatorkit_controller_operation_total", {
-        description: "Calls of resource operations, failures included (the Go operatorkit's metric)",
-        incremental: true,
-        attributes
-      }),
-      errors: Metric.counter("operatorkit_controller_operation_errors_total", {
-        description: "Failed calls of resource operations",
-        incremental: true,
-        attributes
-      }),
-      seconds: Metric.histogram("operatorkit_controller_operation", {
-        description: "Duration of resource operations in seconds",
-        boundaries: Metric.exponentialBoundaries({ start: 0.001, factor: 2, count: 16 }),
-        attributes
-      })
+      total: Def.counter(Def.operationTotal, attributes),
+      errors: Def.counter(Def.operationErrors, attributes),
+      seconds: Def.histogram(Def.operationSeconds, attributes)
     }
     operationSeries.set(key, series)
   }

@@ -347,11 +347,11 @@ export const PartialObjectMetadataSchema: Schema.Codec<PartialObjectMetadata> = 
  *
  * @example
  * ```ts
- * import { Controller, Informer, Kind } from "operatorkit"
+ * import { Informer, Kind, Watch } from "operatorkit"
  *
  * const PodMeta = Kind.metadataOnly(Kind.Pod)
  * const pods = Informer.make(PodMeta, { namespace: "web", labelSelector: "app=web" })
- * const owned = Controller.owns(Kind.metadataOnly(Kind.Secret))
+ * const owned = Watch.owns(Kind.metadataOnly(Kind.Secret))
  * ```
  *
  * @since 0.1.0

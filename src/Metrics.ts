@@ -48,6 +48,7 @@ import * as Option from "effect/Option"
 import * as PromClient from "prom-client"
 import * as Controller from "./Controller.ts"
 import * as Informer from "./Informer.ts"
+import * as Def from "./internal/metrics.ts"
 import * as Prom from "./internal/prometheus.ts"
 import * as WebhookMetrics from "./internal/webhook/metrics.ts"
 import type * as Kind from "./Kind.ts"
@@ -175,39 +176,29 @@ const zeroResults = (controllers: ReadonlyArray<Controller.Stats>) =>
 const zeroController = (controllers: ReadonlyArray<Controller.Stats>) => controllers.map((c) => ({ controller: c.name }))
 const zeroQueue = (controllers: ReadonlyArray<Controller.Stats>) => controllers.map((c) => ({ name: c.queue.name, controller: c.name }))
 
-const families: ReadonlyArray<readonly [name: string, help: string, type: Prom.FamilyType, collect: Collect]> = [
-  ["controller_runtime_reconcile_total", "Total number of reconciliations per controller", "counter", fromEffect("controller_runtime_reconcile_total", zeroResults)],
-  ["controller_runtime_reconcile_errors_total", "Total number of reconciliation errors per controller", "counter", fromEffect("controller_runtime_reconcile_errors_total", zeroController)],
-  ["controller_runtime_reconcile_time_seconds", "Length of time per reconciliation per controller", "histogram", fromEffect("controller_runtime_reconcile_time_seconds")],
-  ["controller_runtime_max_concurrent_reconciles", "Maximum number of concurrent reconciles per controller", "gauge", perController((c) => c.maxConcurrentReconciles)],
-  ["controller_runtime_active_workers", "Number of currently used workers per controller", "gauge", perController((c) => c.activeWorkers)],
-  ["workqueue_depth", "Current depth of workqueue", "gauge", perQueue((c) => c.queue.depth)],
-  ["workqueue_adds_total", "Total number of adds handled by workqueue", "counter", fromEffect("workqueue_adds_total", zeroQueue)],
-  ["workqueue_queue_duration_seconds", "How long in seconds an item stays in workqueue before being requested", "histogram", fromEffect("workqueue_queue_duration_seconds")],
-  ["workqueue_work_duration_seconds", "How long in seconds processing an item from workqueue takes", "histogram", fromEffect("workqueue_work_duration_seconds")],
-  ["workqueue_retries_total", "Total number of retries handled by workqueue", "counter", fromEffect("workqueue_retries_total", zeroQueue)],
-  [
-    "workqueue_unfinished_work_seconds",
-    "How many seconds of work has been done that is in progress and hasn't been observed by work_duration. Large values indicate stuck threads. One can deduce the number of stuck threads by observing the rate at which this increases.",
-    "gauge",
-    perQueue((c) => c.queue.unfinishedWorkSeconds)
-  ],
-  [
-    "workqueue_longest_running_processor_seconds",
-    "How many seconds has the longest running processor for workqueue been running.",
-    "gauge",
-    perQueue((c) => c.queue.longestRunningProcessorSeconds, max)
-  ],
-  ["leader_election_master_status", "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master. 'name' is the string used to identify the lease. Please make sure to group by name.", "gauge", (sources) => ({
+const families: ReadonlyArray<readonly [Def.Definition, Collect]> = [
+  [Def.reconcileTotal, fromEffect(Def.reconcileTotal.name, zeroResults)],
+  [Def.reconcileErrors, fromEffect(Def.reconcileErrors.name, zeroController)],
+  [Def.reconcileTime, fromEffect(Def.reconcileTime.name)],
+  [Def.maxConcurrentReconciles, perController((c) => c.maxConcurrentReconciles)],
+  [Def.activeWorkers, perController((c) => c.activeWorkers)],
+  [Def.workqueueDepth, perQueue((c) => c.queue.depth)],
+  [Def.workqueueAdds, fromEffect(Def.workqueueAdds.name, zeroQueue)],
+  [Def.workqueueQueueDuration, fromEffect(Def.workqueueQueueDuration.name)],
+  [Def.workqueueWorkDuration, fromEffect(Def.workqueueWorkDuration.name)],
+  [Def.workqueueRetries, fromEffect(Def.workqueueRetries.name, zeroQueue)],
+  [Def.workqueueUnfinishedWork, perQueue((c) => c.queue.unfinishedWorkSeconds)],
+  [Def.workqueueLongestRunning, perQueue((c) => c.queue.longestRunningProcessorSeconds, max)],
+  [Def.leaderElectionMasterStatus, (sources) => ({
     points: Prom.mergePoints(sources.electors.map((e) => ({ labels: { name: e.name }, value: e.leading ? 1 : 0 })), max)
   })],
-  ["operatorkit_controller_operation_total", "Calls of resource operations, failures included", "counter", fromEffect("operatorkit_controller_operation_total")],
-  ["operatorkit_controller_operation_errors_total", "Failed calls of resource operations", "counter", fromEffect("operatorkit_controller_operation_errors_total")],
-  ["operatorkit_controller_operation", "Duration of resource operations in seconds", "histogram", fromEffect("operatorkit_controller_operation")],
-  [WebhookMetrics.names.requestsTotal, WebhookMetrics.help.requestsTotal, "counter", fromEffect(WebhookMetrics.names.requestsTotal)],
-  [WebhookMetrics.names.latencySeconds, WebhookMetrics.help.latencySeconds, "histogram", fromEffect(WebhookMetrics.names.latencySeconds)],
-  [WebhookMetrics.names.inFlight, WebhookMetrics.help.inFlight, "gauge", fromEffect(WebhookMetrics.names.inFlight)],
-  ["operatorkit_informer_watch_event_total", "Watch events received by informers", "counter", (sources) => ({
+  [Def.operationTotal, fromEffect(Def.operationTotal.name)],
+  [Def.operationErrors, fromEffect(Def.operationErrors.name)],
+  [Def.operationSeconds, fromEffect(Def.operationSeconds.name)],
+  [{ name: WebhookMetrics.names.requestsTotal, help: WebhookMetrics.help.requestsTotal, type: "counter" }, fromEffect(WebhookMetrics.names.requestsTotal)],
+  [{ name: WebhookMetrics.names.latencySeconds, help: WebhookMetrics.help.latencySeconds, type: "histogram" }, fromEffect(WebhookMetrics.names.latencySeconds)],
+  [{ name: WebhookMetrics.names.inFlight, help: WebhookMetrics.help.inFlight, type: "gauge" }, fromEffect(WebhookMetrics.names.inFlight)],
+  [Def.informerWatchEvents, (sources) => ({
     points: Prom.mergePoints(sources.informers.flatMap(({ kind, stats }) =>
       (["added", "modified", "deleted", "bookmarks"] as const).map((event) => ({
         labels: { ...informerLabels(kind), event: event === "bookmarks" ? "bookmark" : event },
@@ -215,16 +206,16 @@ const families: ReadonlyArray<readonly [name: string, help: string, type: Prom.F
       }))
     ))
   })],
-  ["operatorkit_informer_lists_total", "Lists made by informers, the initial one included", "counter", perInformer((s) => s.lists)],
-  ["operatorkit_informer_relists_total", "Lists made by informers after 410 Gone", "counter", perInformer((s) => s.relists)],
-  ["operatorkit_informer_watch_restarts_total", "Watches informers started again", "counter", perInformer((s) => s.watchRestarts)],
-  ["operatorkit_informer_very_short_watches_total", "Watches the server ended within a second with no event (backed off like failures)", "counter", perInformer((s) => s.veryShortWatches)],
-  ["operatorkit_informer_stalls_total", "Watches restarted because they went silent", "counter", perInformer((s) => s.stalls)],
-  ["operatorkit_informer_decode_failures_total", "Objects informers could not decode", "counter", perInformer((s) => s.decodeFailures)],
-  ["operatorkit_informer_errors_total", "Failed lists and watches of informers", "counter", perInformer((s) => s.errors)],
-  ["operatorkit_informer_cache_size", "Objects in informer caches", "gauge", perInformer((s) => s.storeSize)],
-  ["operatorkit_informer_synced", "Whether informers completed their first list (1) or not (0)", "gauge", perInformer((s) => (s.synced ? 1 : 0), min)],
-  ["operatorkit_informer_last_sync_timestamp_seconds", "When informers last completed a list or received a watch event, in seconds since the epoch", "gauge", perInformer((s) => (s.lastSyncMillis === undefined ? undefined : s.lastSyncMillis / 1000), max)]
+  [Def.informerLists, perInformer((s) => s.lists)],
+  [Def.informerRelists, perInformer((s) => s.relists)],
+  [Def.informerWatchRestarts, perInformer((s) => s.watchRestarts)],
+  [Def.informerVeryShortWatches, perInformer((s) => s.veryShortWatches)],
+  [Def.informerStalls, perInformer((s) => s.stalls)],
+  [Def.informerDecodeFailures, perInformer((s) => s.decodeFailures)],
+  [Def.informerErrors, perInformer((s) => s.errors)],
+  [Def.informerCacheSize, perInformer((s) => s.storeSize)],
+  [Def.informerSynced, perInformer((s) => (s.synced ? 1 : 0), min)],
+  [Def.informerLastSync, perInformer((s) => (s.lastSyncMillis === undefined ? undefined : s.lastSyncMillis / 1000), max)]
 ]
 
 const effectType = (metric: Metric.Metric<any, any>): Prom.FamilyType | undefined =>
@@ -281,7 +272,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   }
 
   const bridged = [
-    ...families.map(([name, help, type, collect]) => new Prom.Family(name, help, type, () => read().then(collect))),
+    ...families.map(([def, collect]) => new Prom.Family(def.name, def.help, def.type, () => read().then(collect))),
     ...(options.effectMetrics ?? []).flatMap((metric) => {
       const type = effectType(metric)
       if (type === undefined) return []

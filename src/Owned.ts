@@ -4,7 +4,7 @@
  * the reconciled object (field manager: the controller's name, forced, so the controller owns what
  * it sets), `ensureDeleted` deletes it, but only if it carries that owner reference (so an object
  * of the same name the controller never created is left alone; NotFound is success). Watch them
- * with `Controller.owns` so a change or deletion brings the owner back.
+ * with `Watch.owns` so a change or deletion brings the owner back.
  *
  * RBAC: each resource declares what it calls (`Framework.Resource.permissions`): a server-side apply
  * that creates an object needs `create` as well as `patch`; deletion needs `get` and `delete` (none

@@ -87,7 +87,7 @@ export interface Options {
   readonly namespace: string
   /** The kinds whose objects are spread over the replicas (the controllers' primary kinds). */
   readonly kinds: ReadonlyArray<Kind.Any | ShardedKind>
-  /** Kinds the controllers own (e.g. via `Controller.owns`): each object follows its controller owner's shard. */
+  /** Kinds the controllers own (e.g. via `Watch.owns`): each object follows its controller owner's shard. */
   readonly owned?: ReadonlyArray<Kind.Any | ShardedKind> | undefined
   /** The domain of the label keys. Default: the API group of the first custom kind in `kinds`. */
   readonly group?: string | undefined

@@ -69,6 +69,14 @@ export * as CrdMigration from "./CrdMigration.ts"
 export * as Events from "./Events.ts"
 
 /**
+ * A controller's own names (finalizer, pause annotation, operatorkit 0.1's) and adding / removing
+ * its finalizer by the rules.
+ *
+ * @since 0.1.0
+ */
+export * as Finalizers from "./Finalizers.ts"
+
+/**
  * The Resource interface, its CRUD form, reconcile values and combinators.
  *
  * @since 0.1.0
@@ -181,6 +189,13 @@ export * as Status from "./Status.ts"
  * @since 0.1.0
  */
 export * as Store from "./Store.ts"
+
+/**
+ * What a controller watches besides its kind (owns, watches) and which updates count (predicates).
+ *
+ * @since 0.1.0
+ */
+export * as Watch from "./Watch.ts"
 
 /**
  * List + watch as one stream of events: resume, relist after 410, backoff.

@@ -11,7 +11,7 @@
  * ```
  */
 import { Cause, Duration, Effect, Layer, Option } from "effect"
-import { Client, Controller, Events, Kind, LeaderElection, Rbac } from "operatorkit"
+import { Client, Controller, Events, Kind, LeaderElection, Rbac, Watch } from "operatorkit"
 import { controllerName, managedBy, resources, setReady } from "./resources.ts"
 import { Tenant } from "./Tenant.ts"
 
@@ -47,15 +47,15 @@ export const controllerOptions = (options: Options = {}) => ({
   labelSelector: options.labelSelector,
   concurrency: options.concurrency,
   // spec, labels, annotations and deletion; not status-only updates (others' or our own)
-  predicates: [Controller.any(Controller.generationChanged, Controller.labelsChanged, Controller.annotationsChanged)],
+  predicates: [Watch.any(Watch.generationChanged, Watch.labelsChanged, Watch.annotationsChanged)],
   watches: [
     // any change of a namespace brings back the Tenant of the same name (also a foreign
     // namespace that blocked it, once it is deleted)
-    Controller.watches(Kind.Namespace, (ns) => [ns.metadata.name]),
+    Watch.watches(Kind.Namespace, (ns) => [ns.metadata.name]),
     // a change or deletion of what it owns brings the owner back (drift is repaired)
-    Controller.owns(Kind.ResourceQuota, { labelSelector: managedBy }),
-    Controller.owns(Kind.RoleBinding, { labelSelector: managedBy }),
-    Controller.owns(Kind.ConfigMap, { labelSelector: managedBy })
+    Watch.owns(Kind.ResourceQuota, { labelSelector: managedBy }),
+    Watch.owns(Kind.RoleBinding, { labelSelector: managedBy }),
+    Watch.owns(Kind.ConfigMap, { labelSelector: managedBy })
   ]
 })
 

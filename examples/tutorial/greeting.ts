@@ -1,5 +1,5 @@
 import { Effect, Schema } from "effect"
-import { Controller, CrdDefinition, Framework, Kind, Owned, Status } from "operatorkit"
+import { Controller, CrdDefinition, Framework, Kind, Owned, Status, Watch } from "operatorkit"
 
 // 1. The custom resource: one Schema types it, decodes it, and becomes its CRD.
 export const Greeting = Kind.custom({
@@ -42,5 +42,5 @@ export const GreetingController = Controller.layer({
   name: "greeting-operator",
   kind: Greeting,
   resources: [configMap, ready],
-  watches: [Controller.owns(Kind.ConfigMap)]
+  watches: [Watch.owns(Kind.ConfigMap)]
 })

@@ -2,6 +2,7 @@ import { assert, layer } from "@effect/vitest"
 import { Effect, Option, Schema } from "effect"
 import * as Client from "../../src/Client.ts"
 import * as Controller from "../../src/Controller.ts"
+import * as Finalizers from "../../src/Finalizers.ts"
 import * as Events from "../../src/Events.ts"
 import * as Framework from "../../src/Framework.ts"
 import * as Kind from "../../src/Kind.ts"
@@ -57,7 +58,7 @@ layer(cluster(), { excludeTestServices: true })("Controller on kube-apiserver 1.
       const failures = { create: 0, delete: 0 }
       const resources = [recording("first", calls), recording("second", calls, failures)] as const
       const options = { name: "cleanup", kind: Kind.ConfigMap, finalizerPrefix: "operatorkit.test", namespace: ns, resources }
-      const finalizer = Controller.finalizerName(options)
+      const finalizer = Finalizers.finalizerName(options)
 
       // operator up: the object gets the finalizer and both ensureCreated
       yield* Effect.scoped(Effect.gen(function*() {

@@ -9,6 +9,7 @@ import { assert, describe, it, layer } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
 import * as Client from "../../src/Client.ts"
 import * as Controller from "../../src/Controller.ts"
+import * as Finalizers from "../../src/Finalizers.ts"
 import * as Framework from "../../src/Framework.ts"
 import * as Kind from "../../src/Kind.ts"
 import { eventually, withServer } from "../../src/testing/helpers.ts"
@@ -63,7 +64,7 @@ const scenarios = {
     yield* eventually(Effect.map(finalizersOf(ns, "a"), (f) => assert.deepStrictEqual(f, [ours])))
     assert.deepStrictEqual(yield* finalizersOf(ns, "p"), [], "paused")
     assert.notInclude(calls, "create p")
-    assert.strictEqual(Controller.finalizerName({ name: "widgets", kind: Widget }), ours)
+    assert.strictEqual(Finalizers.finalizerName({ name: "widgets", kind: Widget }), ours)
   }),
 
   "an object carrying operatorkit 0.1's finalizer gets ours in its place; other finalizers stay": Effect.gen(function*() {
@@ -104,10 +105,10 @@ const scenarios = {
 describe("the names a controller writes", () => {
   it("a built-in kind needs a prefix of the user's own: said at compile time, and at run time", () => {
     // @ts-expect-error a ConfigMap controller must name its finalizer's prefix
-    const make = () => Controller.finalizerName({ name: "cm", kind: Kind.ConfigMap })
+    const make = () => Finalizers.finalizerName({ name: "cm", kind: Kind.ConfigMap })
     assert.throws(make, /ConfigMap is a built-in kind, so its API group \(core\) is not a domain of yours/)
-    assert.strictEqual(Controller.finalizerName({ name: "cm", kind: Kind.ConfigMap, finalizerPrefix: "example.com" }), "example.com/cm")
-    assert.strictEqual(Controller.finalizerName({ name: "cm", kind: Kind.ConfigMap, finalizer: "example.com/mine" }), "example.com/mine")
+    assert.strictEqual(Finalizers.finalizerName({ name: "cm", kind: Kind.ConfigMap, finalizerPrefix: "example.com" }), "example.com/cm")
+    assert.strictEqual(Finalizers.finalizerName({ name: "cm", kind: Kind.ConfigMap, finalizer: "example.com/mine" }), "example.com/mine")
   })
 
   it.effect("a built-in kind's controller without a prefix dies at start with the same message", () =>

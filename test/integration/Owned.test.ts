@@ -2,6 +2,7 @@ import { assert, layer } from "@effect/vitest"
 import { Effect, Option } from "effect"
 import * as Client from "../../src/Client.ts"
 import * as Controller from "../../src/Controller.ts"
+import * as Watch from "../../src/Watch.ts"
 import * as Framework from "../../src/Framework.ts"
 import * as Kind from "../../src/Kind.ts"
 import * as Owned from "../../src/Owned.ts"
@@ -39,7 +40,7 @@ layer(cluster(), { excludeTestServices: true })("Owned objects on kube-apiserver
         namespace: ns,
         labelSelector: "role=source",
         resources: [Framework.sequence("both", [copy, audit]).pipe(Framework.timeout("10 seconds"), Framework.withMetrics)],
-        watches: [Controller.owns(Kind.ConfigMap, { namespace: ns, labelSelector: "role=copy" })]
+        watches: [Watch.owns(Kind.ConfigMap, { namespace: ns, labelSelector: "role=copy" })]
       })
       const source = yield* client.create(Kind.ConfigMap, { metadata: { name: "src", namespace: ns, labels: { role: "source" } }, data: { a: "1" } })
       const first = yield* eventually(Effect.map(getCm(ns, "src-copy"), Option.getOrThrow))

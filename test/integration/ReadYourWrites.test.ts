@@ -8,6 +8,7 @@ import { assert, layer } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
 import * as Client from "../../src/Client.ts"
 import * as Controller from "../../src/Controller.ts"
+import * as Watch from "../../src/Watch.ts"
 import * as Framework from "../../src/Framework.ts"
 import * as Informer from "../../src/Informer.ts"
 import * as Kind from "../../src/Kind.ts"
@@ -60,7 +61,7 @@ layer(Informer.layer.pipe(Layer.provideMerge(cluster())), { excludeTestServices:
         namespace: ns,
         labelSelector: "role=counter",
         resources: [counter],
-        watches: [Controller.watches(Kind.ConfigMap, () => [], { namespace: ns, labelSelector: "role=child" })]
+        watches: [Watch.watches(Kind.ConfigMap, () => [], { namespace: ns, labelSelector: "role=child" })]
       })
       yield* children.synced
       yield* client.create(Kind.ConfigMap, { metadata: { name: "counter", namespace: ns, labels: { role: "counter" } }, data: { n: "0" } })

@@ -3,6 +3,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Clock, Effect, Exit, Fiber, Scope } from "effect"
 import * as Client from "../../src/Client.ts"
 import * as Controller from "../../src/Controller.ts"
+import * as Watch from "../../src/Watch.ts"
 import * as Framework from "../../src/Framework.ts"
 import * as Kind from "../../src/Kind.ts"
 import { settle, withServer } from "../../src/testing/helpers.ts"
@@ -90,9 +91,9 @@ describe("Controller (in-memory server, TestClock)", () => {
         kind: Kind.Namespace,
         labelSelector: undefined,
         resources: [record],
-        predicates: [Controller.labelsChanged],
+        predicates: [Watch.labelsChanged],
         watches: [
-          Controller.watches(Kind.Secret, (s) => {
+          Watch.watches(Kind.Secret, (s) => {
             const owner = s.metadata.labels?.["owner-namespace"]
             return owner !== undefined ? [owner] : []
           }, { namespace: ns })
@@ -123,10 +124,10 @@ describe("Controller (in-memory server, TestClock)", () => {
         metadata: { name: "a", generation, resourceVersion: String(generation), ...extra }
       })
       const updated = (old: ConfigMap, object: ConfigMap) => ({ _tag: "Updated" as const, old, object, source: "watch" as const })
-      assert.isFalse(Controller.generationChanged(updated(obj(1), obj(1, { labels: { a: "b" } }))))
-      assert.isTrue(Controller.generationChanged(updated(obj(1), obj(2))))
-      assert.isTrue(Controller.generationChanged(updated(obj(1), obj(1, { deletionTimestamp: "2026-01-01T00:00:00Z" }))))
-      assert.isTrue(Controller.generationChanged({ _tag: "Added", object: obj(1), source: "list" }))
-      assert.isTrue(Controller.any(Controller.generationChanged, Controller.labelsChanged)(updated(obj(1), obj(1, { labels: { a: "b" } }))))
+      assert.isFalse(Watch.generationChanged(updated(obj(1), obj(1, { labels: { a: "b" } }))))
+      assert.isTrue(Watch.generationChanged(updated(obj(1), obj(2))))
+      assert.isTrue(Watch.generationChanged(updated(obj(1), obj(1, { deletionTimestamp: "2026-01-01T00:00:00Z" }))))
+      assert.isTrue(Watch.generationChanged({ _tag: "Added", object: obj(1), source: "list" }))
+      assert.isTrue(Watch.any(Watch.generationChanged, Watch.labelsChanged)(updated(obj(1), obj(1, { labels: { a: "b" } }))))
     }))
 })

@@ -3,6 +3,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Client from "../../src/Client.ts"
 import * as Controller from "../../src/Controller.ts"
+import * as Watch from "../../src/Watch.ts"
 import * as Framework from "../../src/Framework.ts"
 import * as Informer from "../../src/Informer.ts"
 import * as Kind from "../../src/Kind.ts"
@@ -78,8 +79,8 @@ describe("metadata-only kinds", () => {
         namespace: ns,
         resources: [record],
         watches: [
-          Controller.owns(Kind.metadataOnly(Kind.Secret), { namespace: ns }),
-          Controller.watches(Kind.metadataOnly(Kind.Pod), (pod) => {
+          Watch.owns(Kind.metadataOnly(Kind.Secret), { namespace: ns }),
+          Watch.watches(Kind.metadataOnly(Kind.Pod), (pod) => {
             seen.push(`${pod.kind}/${pod.metadata.name}`)
             return [`${ns}/${pod.metadata.labels?.["owner"]}`]
           }, { namespace: ns, labelSelector: "owner" })

@@ -3,6 +3,7 @@ import { Effect, Schema, Stream } from "effect"
 import { Yaml } from "effect/encoding"
 import * as Client from "../../src/Client.ts"
 import * as Controller from "../../src/Controller.ts"
+import * as Watch from "../../src/Watch.ts"
 import * as Crd from "../../src/Crd.ts"
 import * as CrdDefinition from "../../src/CrdDefinition.ts"
 import * as Events from "../../src/Events.ts"
@@ -211,7 +212,7 @@ describe("Rbac", () => {
         kind: Kind.Secret,
         namespace: "team-a",
         resources: [copy],
-        watches: [Controller.owns(Kind.ConfigMap, { labelSelector: "a=b" })]
+        watches: [Watch.owns(Kind.ConfigMap, { labelSelector: "a=b" })]
       } as never)
       const rbac = Rbac.make({ name: "copier", namespace: "ops", permissions: needs })
       assert.deepStrictEqual(Rbac.rules(rbac).cluster.map((r) => r.rule), [

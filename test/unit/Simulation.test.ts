@@ -8,6 +8,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
 import * as Client from "../../src/Client.ts"
 import * as Controller from "../../src/Controller.ts"
+import * as Watch from "../../src/Watch.ts"
 import * as Framework from "../../src/Framework.ts"
 import * as Kind from "../../src/Kind.ts"
 import * as LeaderElection from "../../src/LeaderElection.ts"
@@ -155,7 +156,7 @@ describe("Simulation", () => {
         namespace: ns,
         labelSelector: "role=source",
         resources: [copier()],
-        watches: [Controller.watches(Kind.Secret, () => [], { namespace: ns, transform: (s) => ({ ...s, metadata: { ...s.metadata, resourceVersion: "1" } }) })]
+        watches: [Watch.watches(Kind.Secret, () => [], { namespace: ns, transform: (s) => ({ ...s, metadata: { ...s.metadata, resourceVersion: "1" } }) })]
       }))
       const withSecret = simulation({
         operator: skewed,

@@ -340,6 +340,27 @@ export const trackedClient = (
   }
 }
 
+/**
+ * The Client the finalizer writes of a reconcile of `primary` go through (`Finalizers.add` and
+ * `remove`). Their patches test the resourceVersion and always change the object, so they made the
+ * version they answer, whose watch event is their echo; but removing the last finalizer of an
+ * object being deleted deletes it, and the answer is its last stored version with our finalizer
+ * (`ours`) still in it: the cache must drop the object, not merely reach that version.
+ */
+export const finalizerClient = (
+  base: Client.ClientService,
+  tracker: WriteTracker,
+  primary: string,
+  ours: (object: Kind.KubeObject) => boolean
+): Client.ClientService => ({
+  ...base,
+  patch: (kind, ref, patch, options) =>
+    tracker.around(primary, kind, ref, base.patch(kind, ref, patch, options), (answer): Outcome =>
+      answer.metadata.deletionTimestamp !== undefined && ours(answer)
+        ? { _tag: "Gone", uid: answer.metadata.uid }
+        : { _tag: "Present", object: answer, echo: true })
+})
+
 /** The resourceVersion a patch requires the object to have: a JSON patch's `test`, or one the patch carries. */
 const preconditionOf = (patch: Patch.Patch): string | undefined => {
   switch (patch._tag) {
