@@ -107,6 +107,13 @@ export interface WatchOptions {
   readonly resourceVersion?: string
   /** Ask for BOOKMARK events (default true). */
   readonly allowBookmarks?: boolean
+  /**
+   * A watch-list (KEP-3157, `sendInitialEvents=true&resourceVersionMatch=NotOlderThan`): the
+   * current objects as ADDED, then a BOOKMARK with `initialEventsEnd`, then the changes, on one
+   * stream. Servers without it (Kubernetes before 1.27, or the WatchList feature off) refuse the
+   * watch with 422 Invalid. Needs bookmarks; `resourceVersion` omitted means a consistent read.
+   */
+  readonly sendInitialEvents?: boolean
   /** Let the server end the watch after this many seconds. */
   readonly timeoutSeconds?: number
   /** Deadline for the server to start answering (default: the Client's). */
@@ -162,7 +169,8 @@ export interface ListPage<A> {
  */
 export type WatchEvent<A> =
   | { readonly type: "ADDED" | "MODIFIED" | "DELETED"; readonly object: A }
-  | { readonly type: "BOOKMARK"; readonly resourceVersion: string }
+  /** `initialEventsEnd`: the initial events of a watch-list are over (see `sendInitialEvents`). */
+  | { readonly type: "BOOKMARK"; readonly resourceVersion: string; readonly initialEventsEnd?: true }
   | {
     readonly type: "INVALID"
     readonly eventType: "ADDED" | "MODIFIED" | "DELETED"

@@ -22,7 +22,14 @@
  *   over with a list. Objects that do not decode come as they are (`invalid` of a page, `INVALID`
  *   watch events): reporting them is the consumer's.
  *
- * The state machine: Listing → Watching ⇄ Watching (resume) → Listing (after 410 only).
+ * - Where the server offers watch-list (KEP-3157, `sendInitialEvents`), a list is the first events
+ *   of a watch (`Init`, pages of them, `InitDone` at the bookmark that ends them) and that watch
+ *   goes on: the objects arrive one by one instead of as one list body. Decided from the answer:
+ *   a refusal (422, every server before 1.27 or without the WatchList feature), events no initial
+ *   list has, or silence past the inactivity deadline turn to paged lists for good.
+ *
+ * The state machine: Streaming or Listing → Watching ⇄ Watching (resume) → Streaming or Listing
+ * (after 410 only).
  *
  * @since 0.1.0
  */
@@ -98,6 +105,15 @@ export interface Options {
    * list from the cache was too large to read switches to pages by itself.
    */
   readonly listFromCache?: boolean | undefined
+  /**
+   * Sync from a watch-list where the server offers it (KEP-3157, `sendInitialEvents`; default
+   * true): the objects come as the first events of a watch, one at a time, so the peak memory of a
+   * list stays near the Store's size, and the watch goes on from there. Decided from the server's
+   * answer, not its version: a server that refuses it (422, as every server before 1.27 or
+   * without the WatchList feature does) or answers with something else than initial events gets
+   * paged lists from then on.
+   */
+  readonly streamingList?: boolean | undefined
   /** Server-side watch timeout; each watch gets 1 to 2 times this (default 5 minutes). */
   readonly watchTimeout?: Duration.Input | undefined
   /**
@@ -183,9 +199,20 @@ class VeryShortWatch {
 /** client-go's threshold for a "very short watch". */
 const VERY_SHORT_WATCH_MS = 1000
 
+/** A server that does not do watch-list (refused it, or answered with other than initial events). */
+class NoWatchList {
+  readonly _tag = "NoWatchList"
+  readonly why: string
+  constructor(why: string) {
+    this.why = why
+  }
+}
+
 type State =
   /** `fromCache`: resourceVersion=0 (the watch cache, in one piece); else pages from etcd. */
   | { readonly _tag: "Listing"; readonly fromCache: boolean; readonly afterGone: boolean }
+  /** A watch-list: the list as a watch's first events, then that watch goes on. */
+  | { readonly _tag: "Streaming"; readonly afterGone: boolean }
   | { readonly _tag: "Watching"; readonly resourceVersion: string }
 
 /**
@@ -240,6 +267,9 @@ export const make = <A extends Kind.KubeObject>(
     }
     // a first list from the watch cache too large to read: pages from etcd from then on
     let cacheTooLarge = false
+    // the server refused a watch-list, or does not do it: paged lists from then on
+    let streaming = options.streamingList !== false
+    const pageSize = options.pageSize ?? 500
 
     const run = (
       handler: (event: Event<A>) => Effect.Effect<void>,
@@ -281,8 +311,61 @@ export const make = <A extends Kind.KubeObject>(
             return resourceVersion ?? ""
           })
 
-        /** Watches from `resourceVersion` until the watch ends; returns the last version seen. */
-        const watch = (resourceVersion: string) =>
+        /**
+         * The initial events of a watch-list as a list: `Init`, pages of up to `pageSize` objects,
+         * and `InitDone` at the BOOKMARK that ends them; the events after it are the watch's.
+         * `apply` takes one batch and returns what is left of it for the watch (all of it once
+         * the list is done), or fails with NoWatchList on an event no initial list has.
+         */
+        const initialList = (afterGone: boolean) => {
+          let items: Array<A> = []
+          let invalid: Array<{ error: KubeError.DecodeError; meta: Client.RawMeta }> = []
+          let started = false
+          let done = false
+          const page = (): Event<A> => {
+            const out: Event<A> = { _tag: "InitPage", page: { items, invalid, resourceVersion: "", continue: undefined } }
+            items = []
+            invalid = []
+            return out
+          }
+          type Applied = { readonly rest: ReadonlyArray<Client.WatchEvent<A>>; readonly resourceVersion: string | undefined }
+          const apply = (events: ReadonlyArray<Client.WatchEvent<A>>): Effect.Effect<Applied, NoWatchList> =>
+            Effect.suspend((): Effect.Effect<Applied, NoWatchList> => {
+              if (done) return Effect.succeed({ rest: events, resourceVersion: undefined })
+              const out: Array<Event<A>> = []
+              if (!started) {
+                started = true
+                stats.lists++
+                if (afterGone) stats.relists++
+                out.push({ _tag: "Init", relist: afterGone })
+              }
+              let i = 0
+              let end: string | undefined
+              for (; i < events.length && end === undefined; i++) {
+                const event = events[i]!
+                if (event.type === "ADDED") items.push(event.object)
+                else if (event.type === "INVALID" && event.eventType === "ADDED") invalid.push({ error: event.error, meta: event.meta })
+                else if (event.type === "BOOKMARK" && event.initialEventsEnd === true) end = event.resourceVersion
+                else if (event.type !== "BOOKMARK") {
+                  return Effect.fail(new NoWatchList(`a ${event.type === "INVALID" ? event.eventType : event.type} event before the initial events ended`))
+                }
+                if (items.length + invalid.length >= pageSize) out.push(page())
+              }
+              if (items.length + invalid.length > 0) out.push(page())
+              if (end !== undefined) {
+                done = true
+                out.push({ _tag: "InitDone", resourceVersion: end })
+              }
+              return Effect.as(Effect.forEach(out, handler, { discard: true }), { rest: events.slice(i), resourceVersion: end })
+            })
+          return { apply, done: () => done }
+        }
+
+        /**
+         * Watches from `resourceVersion` until the watch ends; returns the last version seen. With
+         * `init`, a watch-list: its initial events are a list (see {@link initialList}) first.
+         */
+        const watch = (resourceVersion: string, init?: { readonly afterGone: boolean; readonly progress: { listed: boolean } }) =>
           Effect.gen(function*() {
             let current = resourceVersion
             const timeoutSeconds = Math.round((watchTimeoutMs / 1000) * (1 + (yield* Random.next)))
@@ -291,40 +374,65 @@ export const make = <A extends Kind.KubeObject>(
             const startedAt = clock.currentTimeMillisUnsafe()
             let lastActivity = startedAt
             let received = 0
-            const consume = client.watch(kind, { ...selectors, resourceVersion, allowBookmarks: true, timeoutSeconds }).pipe(
+            const initial = init !== undefined ? initialList(init.afterGone) : undefined
+            const request = init !== undefined
+              ? { ...selectors, sendInitialEvents: true, allowBookmarks: true, timeoutSeconds }
+              : { ...selectors, resourceVersion, allowBookmarks: true, timeoutSeconds }
+            const watchEvents = (events: ReadonlyArray<Client.WatchEvent<A>>) =>
+              Effect.suspend(() => {
+                if (events.length === 0) return Effect.void
+                for (const event of events) {
+                  switch (event.type) {
+                    case "ADDED":
+                      stats.events.added++
+                      current = event.object.metadata.resourceVersion ?? current
+                      break
+                    case "MODIFIED":
+                      stats.events.modified++
+                      current = event.object.metadata.resourceVersion ?? current
+                      break
+                    case "DELETED":
+                      stats.events.deleted++
+                      current = event.object.metadata.resourceVersion ?? current
+                      break
+                    case "BOOKMARK":
+                      stats.events.bookmarks++
+                      current = event.resourceVersion !== "" ? event.resourceVersion : current
+                      break
+                    case "INVALID":
+                      current = event.meta.resourceVersion ?? current
+                      break
+                  }
+                }
+                stats.lastSyncMillis = lastActivity
+                seen(current)
+                return handler({ _tag: "Watch", events, resourceVersion: current })
+              })
+            const consume = client.watch(kind, request).pipe(
               Stream.runForEachArray((events) =>
                 Effect.suspend(() => {
                   received += events.length
-                  for (const event of events) {
-                    switch (event.type) {
-                      case "ADDED":
-                        stats.events.added++
-                        current = event.object.metadata.resourceVersion ?? current
-                        break
-                      case "MODIFIED":
-                        stats.events.modified++
-                        current = event.object.metadata.resourceVersion ?? current
-                        break
-                      case "DELETED":
-                        stats.events.deleted++
-                        current = event.object.metadata.resourceVersion ?? current
-                        break
-                      case "BOOKMARK":
-                        stats.events.bookmarks++
-                        current = event.resourceVersion !== "" ? event.resourceVersion : current
-                        break
-                      case "INVALID":
-                        current = event.meta.resourceVersion ?? current
-                        break
-                    }
-                  }
                   lastActivity = clock.currentTimeMillisUnsafe()
-                  stats.lastSyncMillis = lastActivity
-                  seen(current)
-                  return handler({ _tag: "Watch", events, resourceVersion: current })
+                  if (initial === undefined || initial.done()) return watchEvents(events)
+                  return Effect.flatMap(initial.apply(events), ({ rest, resourceVersion }) => {
+                    if (resourceVersion !== undefined) {
+                      init!.progress.listed = true
+                      current = resourceVersion
+                      stats.lastSyncMillis = lastActivity
+                      seen(current)
+                    }
+                    return watchEvents(rest)
+                  })
                 })
               ),
-              Effect.mapError((e): Gone | KubeError.KubeError => (e._tag === "Gone" ? new Gone() : e))
+              Effect.mapError((e): Gone | NoWatchList | KubeError.KubeError =>
+                e._tag === "Gone"
+                  ? new Gone()
+                  // refused before any event: this server has no watch-list
+                  : initial !== undefined && received === 0 && e._tag === "Invalid"
+                  ? new NoWatchList(`the server refused it: ${e.message}`)
+                  : e
+              )
             )
             // The inactivity deadline is a watchdog beside the consumer rather than a timeout around
             // each pull (Stream.timeoutOrElse merges two streams, which costs a fiber hand-off per
@@ -337,13 +445,18 @@ export const make = <A extends Kind.KubeObject>(
                 yield* Effect.sleep(Duration.millis(left))
               }
             })
-            yield* Effect.raceFirst(consume, watchdog)
+            yield* Effect.raceFirst(consume, watchdog).pipe(
+              // a watch-list that stays silent: this server does not send initial events
+              Effect.mapError((e) =>
+                e instanceof Stall && initial !== undefined && !initial.done() ? new NoWatchList("no initial events came") : e
+              )
+            )
             // a clean end within a second and with no event is not the server's timeout (client-go's
             // "very short watch"): resuming at once would hammer the server in a loop
             if (received === 0 && clock.currentTimeMillisUnsafe() - startedAt < VERY_SHORT_WATCH_MS) {
               return yield* Effect.fail(new VeryShortWatch())
             }
-            return current
+            return { resourceVersion: current, listed: initial === undefined || initial.done() }
           })
 
         // very short watches in a row: one warning for the run, one line when it ends
@@ -364,12 +477,44 @@ export const make = <A extends Kind.KubeObject>(
           return Effect.logInfo(`watch ${where}: watches last again, after ${n} very short one${n === 1 ? "" : "s"}`)
         })
 
+        /** Where a list starts: a watch-list while the server may do it, else a paged list. */
+        const listing = (fromCache: boolean, afterGone: boolean): State =>
+          streaming ? { _tag: "Streaming", afterGone } : { _tag: "Listing", fromCache, afterGone }
+
         const step = (state: State): Effect.Effect<State> => {
+          if (state._tag === "Streaming") {
+            const progress = { listed: false }
+            return watch("", { afterGone: state.afterGone, progress }).pipe(
+              // ended after its initial events: resume from there; before: a watch-list again
+              Effect.map(({ listed, resourceVersion }): State =>
+                listed ? { _tag: "Watching", resourceVersion } : state
+              ),
+              Effect.catch((error): Effect.Effect<State> => {
+                // past its initial events it is a watch like any other
+                if (progress.listed) return watchFailed(error, stats.resourceVersion ?? "")
+                if (error instanceof NoWatchList) {
+                  streaming = false
+                  return Effect.as(
+                    Effect.logInfo(`watch ${where}: no watch-list (sendInitialEvents) on this server (${error.why}): listing in pages`),
+                    {
+                      _tag: "Listing",
+                      fromCache: !state.afterGone && (runOptions.listFromCache ?? options.listFromCache) !== false && !cacheTooLarge,
+                      afterGone: state.afterGone
+                    }
+                  )
+                }
+                if (error instanceof Gone) return Effect.succeed<State>({ _tag: "Streaming", afterGone: true })
+                if (error instanceof VeryShortWatch) return Effect.as(Effect.andThen(veryShort, sleepBackoff), state)
+                if (error instanceof Stall) return Effect.succeed(state)
+                return Effect.as(Effect.andThen(report(error, "watch-list"), sleepBackoff), state)
+              })
+            )
+          }
           if (state._tag === "Listing") {
             return list(state.fromCache, state.afterGone).pipe(
               Effect.map((rv): State => ({ _tag: "Watching", resourceVersion: rv })),
               Effect.catch((error) => {
-                if (error._tag === "Gone") return Effect.succeed<State>({ _tag: "Listing", fromCache: false, afterGone: true })
+                if (error._tag === "Gone") return Effect.succeed(listing(false, true))
                 if (state.fromCache && error._tag === "TransportError" && error.code === Client.RESPONSE_TOO_LARGE) {
                   // the watch cache answers in one piece whatever the page size: list from etcd in pages
                   cacheTooLarge = true
@@ -384,29 +529,34 @@ export const make = <A extends Kind.KubeObject>(
           }
           return watch(state.resourceVersion).pipe(
             // the server ended the watch (timeoutSeconds): resume at once
-            Effect.map((rv): State => ({ _tag: "Watching", resourceVersion: rv })),
+            Effect.map(({ resourceVersion }): State => ({ _tag: "Watching", resourceVersion })),
             Effect.tap(() => Effect.andThen(Effect.sync(() => stats.watchRestarts++), watchLasted)),
-            Effect.catch((error): Effect.Effect<State> => {
-              stats.watchRestarts++
-              const resume: State = { _tag: "Watching", resourceVersion: stats.resourceVersion ?? state.resourceVersion }
-              if (error instanceof Gone) return Effect.succeed({ _tag: "Listing", fromCache: false, afterGone: true })
-              if (error instanceof VeryShortWatch) return Effect.as(Effect.andThen(veryShort, sleepBackoff), resume)
-              if (error instanceof Stall) {
-                stats.stalls++
-                return Effect.as(
-                  Effect.logWarning(`watch ${where}: silent for ${Duration.format(Duration.millis(error.afterMillis))}, restarting it`),
-                  resume
-                )
-              }
-              return Effect.as(Effect.andThen(report(error, "watch"), sleepBackoff), resume)
-            })
+            Effect.catch((error) => watchFailed(error, state.resourceVersion))
           )
+        }
+
+        /** After a watch failed: resume from the last version seen, or list again after 410. */
+        const watchFailed = (error: Gone | NoWatchList | Stall | VeryShortWatch | KubeError.KubeError, from: string): Effect.Effect<State> => {
+          stats.watchRestarts++
+          const resume: State = { _tag: "Watching", resourceVersion: stats.resourceVersion ?? from }
+          if (error instanceof Gone) return Effect.succeed(listing(false, true))
+          // only a watch-list fails so, before its initial events ended
+          if (error instanceof NoWatchList) return Effect.succeed(resume)
+          if (error instanceof VeryShortWatch) return Effect.as(Effect.andThen(veryShort, sleepBackoff), resume)
+          if (error instanceof Stall) {
+            stats.stalls++
+            return Effect.as(
+              Effect.logWarning(`watch ${where}: silent for ${Duration.format(Duration.millis(error.afterMillis))}, restarting it`),
+              resume
+            )
+          }
+          return Effect.as(Effect.andThen(report(error, "watch"), sleepBackoff), resume)
         }
 
         const loop = (state: State): Effect.Effect<never> => Effect.flatMap(step(state), loop)
         // a defect (a bug, or one in the handler) is logged and the watcher starts over with a list
         const supervised: Effect.Effect<never> = Effect.suspend(() =>
-          loop({ _tag: "Listing", fromCache: (runOptions.listFromCache ?? options.listFromCache) !== false && !cacheTooLarge, afterGone: false })
+          loop(listing((runOptions.listFromCache ?? options.listFromCache) !== false && !cacheTooLarge, false))
         ).pipe(
           Effect.catchDefect((defect) =>
             Effect.andThen(

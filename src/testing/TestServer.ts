@@ -57,6 +57,11 @@
  *   stream (on the Clock). BOOKMARKs go to watches with `allowWatchBookmarks`: every
  *   `bookmarkInterval` of Clock time (default one minute, as the real server), on `bookmark`, and
  *   when `timeoutSeconds` ends the watch.
+ * - Watch-list (`sendInitialEvents`, KEP-3157) with `watchList: true`, as Kubernetes 1.27+ with the
+ *   WatchList feature: the current objects as ADDED, a BOOKMARK annotated
+ *   `k8s.io/initial-events-end`, then the changes. Off by default, as on kube-apiserver 1.20, which
+ *   refuses such a watch with 422 (`resourceVersionMatch` is forbidden for watch). The refusal is
+ *   checked against 1.20 by the contract suite; the watch-list itself follows the KEP, unchecked.
  *
  * Where it stops (the real server does more):
  * - No defaulting beyond namespaces, Deployments' empty status and CRDs (a Pod gets no
@@ -143,6 +148,8 @@ export interface ServerOptions {
   readonly bookmarkInterval?: Duration.Input | false
   /** Changes kept for watches from a resourceVersion and for list pages (default 10,000); older ones compact away. */
   readonly historyLimit?: number
+  /** Offer watch-list (`sendInitialEvents`) as Kubernetes 1.27+ does (default false, as 1.20). */
+  readonly watchList?: boolean
   /** Options of the Client over the server. */
   readonly client?: Client.ClientOptions
 }
@@ -244,6 +251,7 @@ export const make = Effect.fnUntraced(function*(options: ServerOptions = {}) {
       ? undefined
       : Duration.toMillis(Duration.fromInputUnsafe(options.bookmarkInterval ?? "1 minute"))
   })
+  fake.server.watchList = options.watchList === true
   for (const kind of [...builtinKinds, ...(options.kinds ?? [])]) fake.store.register(resourceOf(kind))
   for (const name of options.namespaces ?? DEFAULT_NAMESPACES) {
     const created = yield* fake.handle({

@@ -27,6 +27,17 @@ export interface FakeApi {
   readonly kubeconfig: string
 }
 
+const WATCH_LIST_REFUSED = {
+  kind: "Status",
+  apiVersion: "v1",
+  metadata: {},
+  status: "Failure",
+  message: `ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden for watch`,
+  reason: "Invalid",
+  details: { group: "meta.k8s.io", kind: "ListOptions", causes: [{ reason: "FieldValueForbidden", message: "Forbidden: resourceVersionMatch is forbidden for watch", field: "resourceVersionMatch" }] },
+  code: 422
+}
+
 export const make = (handler: Handler) =>
   Effect.acquireRelease(
     Effect.callback<FakeApi & { readonly server: Http.Server; readonly sockets: Set<Net.Socket> }>((resume) => {
@@ -34,6 +45,12 @@ export const make = (handler: Handler) =>
       const sockets = new Set<Net.Socket>()
       const server = Http.createServer((req, res) => {
         const url = new URL(req.url ?? "/", "http://fake.invalid")
+        // as kube-apiserver 1.20, it has no watch-list: refused (not recorded), the Watcher lists instead
+        if (url.searchParams.get("watch") !== null && url.searchParams.has("sendInitialEvents")) {
+          res.writeHead(422, { "content-type": "application/json" })
+          res.end(JSON.stringify(WATCH_LIST_REFUSED))
+          return
+        }
         const recorded = { method: req.method ?? "GET", path: url.pathname, query: url.searchParams, headers: req.headers, at: performance.now() }
         requests.push(recorded)
         res.on("error", () => {})

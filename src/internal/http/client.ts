@@ -354,6 +354,9 @@ export const make = (transport: Transport, options: ClientOptions = {}): ClientS
       labelSelector: options?.labelSelector,
       fieldSelector: options?.fieldSelector,
       resourceVersion: options?.resourceVersion,
+      // watch-list (KEP-3157): the server requires NotOlderThan with it
+      sendInitialEvents: options?.sendInitialEvents === true ? "true" : undefined,
+      resourceVersionMatch: options?.sendInitialEvents === true ? "NotOlderThan" : undefined,
       timeoutSeconds: options?.timeoutSeconds
     })
     const info = infoOf("watch", kind, path, namespace)

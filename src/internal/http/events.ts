@@ -14,6 +14,9 @@ export interface ListBody {
   readonly metadata?: { readonly resourceVersion?: string; readonly continue?: string }
 }
 
+/** The annotation of the BOOKMARK that ends a watch-list's initial events. */
+export const INITIAL_EVENTS_END = "k8s.io/initial-events-end"
+
 export const isListBody = (u: unknown): u is ListBody =>
   typeof u === "object" && u !== null && !Array.isArray(u) &&
   ((u as { items?: unknown }).items == null || Array.isArray((u as { items?: unknown }).items))
@@ -48,8 +51,14 @@ export const toEvent = <A>(kind: Kind.Any, raw: unknown, info: KubeError.Request
         ? { type: "INVALID", eventType: e.type, error: out, meta: rawMeta(e.object) }
         : { type: e.type, object: out }
     }
-    case "BOOKMARK":
-      return { type: "BOOKMARK", resourceVersion: rawMeta(e.object).resourceVersion ?? "" }
+    case "BOOKMARK": {
+      const resourceVersion = rawMeta(e.object).resourceVersion ?? ""
+      // the end of a watch-list's initial events (KEP-3157)
+      const annotations = (e.object as { metadata?: { annotations?: Record<string, unknown> } } | undefined)?.metadata?.annotations
+      return annotations?.[INITIAL_EVENTS_END] === "true"
+        ? { type: "BOOKMARK", resourceVersion, initialEventsEnd: true }
+        : { type: "BOOKMARK", resourceVersion }
+    }
     case "ERROR": {
       if (!isStatus(e.object)) return badEvent(info, `an ERROR event whose object is not a Status but ${shapeOf(e.object)}`)
       const status = e.object

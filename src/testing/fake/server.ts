@@ -32,6 +32,7 @@ import { type FieldSelector, type LabelSelector, parseFieldSelector, parseLabelS
 import * as S from "./status.ts"
 import { type Answer, clone, deepEqual, isObject, type JsonObject } from "./status.ts"
 import type { Store, Watcher } from "./store.ts"
+import { initialEvents, initialEventsEnd, watchOptionsProblem } from "./watchList.ts"
 
 const SYSTEM_METADATA = ["uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "managedFields"]
 
@@ -84,6 +85,8 @@ export interface ResolvedTarget {
 /** The in-memory API server's verbs over a store. */
 export class Server {
   readonly store: Store
+  /** Whether watch-list (`sendInitialEvents`) is offered (watchList.ts); off, as on kube-apiserver 1.20. */
+  watchList = false
 
   constructor(store: Store) {
     this.store = store
@@ -629,6 +632,8 @@ export class Server {
     const selectors = this.selectors(resolved)
     if (!("labels" in selectors)) return selectors
     const q = resolved.target.query
+    const refused = watchOptionsProblem(q, this.watchList)
+    if (refused !== undefined) return refused
     const watcher: Watcher = {
       resource: resourceKey(resolved.resource.group, resolved.resource.plural),
       namespace: resolved.target.namespace,
@@ -638,12 +643,16 @@ export class Server {
       bookmarks: isTrue(q.get("allowWatchBookmarks")),
       ...sink
     }
-    const asked = q.get("resourceVersion")
+    const asked = q.get("resourceVersion") ?? ""
+    const start = initialEvents(q, this.watchList)
     let initial: Array<JsonObject>
-    if (asked === null || asked === "" || asked === "0") {
+    if (start === "none") {
+      initial = []
+    } else if (start === "current") {
       initial = this.store.list(watcher.resource, watcher.namespace)
         .filter(([, o]) => this.store.matches(watcher, o))
         .map(([, o]) => ({ type: "ADDED", object: present(resolved.resource, watcher.version, o) }))
+      if (this.watchList && q.get("sendInitialEvents") === "true") initial.push(initialEventsEnd(this.bookmark(watcher)))
     } else {
       const rv = Number(asked)
       if (!/^[0-9]+$/.test(asked) || !Number.isSafeInteger(rv)) {
