@@ -65,7 +65,11 @@ export interface Invalid {
  * @category models
  */
 export interface Options<A> {
-  /** Applied to every object before it is stored (keeping its name and namespace). Default: drop `metadata.managedFields`. */
+  /**
+   * Applied to every object before it is stored (keeping its name and namespace). Default: drop
+   * `metadata.managedFields`, and keep one copy of the strings objects repeat (apiVersion, kind,
+   * namespace, label values).
+   */
   readonly transform?: ((object: A) => A) | undefined
   /** Label keys to index in the Store. */
   readonly indexLabels?: ReadonlyArray<string> | undefined
@@ -99,10 +103,38 @@ export interface Reflector<A extends Kind.KubeObject> {
   readonly decodeFailures: () => number
 }
 
-const dropManagedFields = <A extends Kind.KubeObject>(object: A): A => {
+/**
+ * The default transform: drops `metadata.managedFields`, and stores once the strings many objects
+ * repeat (apiVersion, kind, namespace, label values), through `intern`. The objects are the
+ * Client's fresh decodes, owned by the cache: an equal string put in place changes nothing a
+ * reader can see, and keeps the objects' shapes.
+ */
+const compactDefault = (intern: (s: string) => string) => <A extends Kind.KubeObject>(object: A): A => {
+  const o = object as { apiVersion?: string | undefined; kind?: string | undefined }
+  if (o.apiVersion !== undefined) o.apiVersion = intern(o.apiVersion)
+  if (o.kind !== undefined) o.kind = intern(o.kind)
+  const meta = object.metadata as { namespace?: string | undefined; labels?: Record<string, string> | undefined }
+  if (meta.namespace !== undefined) meta.namespace = intern(meta.namespace)
+  const labels = meta.labels
+  if (labels !== undefined) for (const key in labels) labels[key] = intern(labels[key]!)
   if (object.metadata.managedFields === undefined) return object
   const { managedFields: _, ...metadata } = object.metadata
-  return { ...object, metadata }
+  // the object as parsed is tight; a spread copy of it would hold empty slots
+  ;(object as { metadata: Kind.ObjectMeta }).metadata = metadata
+  return object
+}
+
+/** Distinct strings remembered by one cache's interning: past it, new values are stored as they come. */
+const INTERNED_MAX = 4096
+
+const makeIntern = () => {
+  const strings = new Map<string, string>()
+  return (s: string): string => {
+    const known = strings.get(s)
+    if (known !== undefined) return known
+    if (strings.size < INTERNED_MAX) strings.set(s, s)
+    return s
+  }
 }
 
 const noEvents: ReadonlyArray<KubeError.DecodeError> = []
@@ -133,7 +165,7 @@ export const make = <A extends Kind.KubeObject>(options: Options<A> = {}): Refle
     ...(options.indexLabels !== undefined ? { labels: options.indexLabels } : {}),
     ...(options.indexers !== undefined ? { indexers: options.indexers } : {})
   })
-  const transform = options.transform ?? dropManagedFields
+  const transform = options.transform ?? compactDefault(makeIntern())
   const onChange = options.onChange
   const listening = options.listening ?? (() => onChange !== undefined)
   const onInvalid = options.onInvalid
