@@ -53,9 +53,10 @@ import * as Labels from "./internal/sharding/labels.ts"
 import * as Ring from "./internal/sharding/ring.ts"
 import * as ShardClient from "./internal/sharding/shardClient.ts"
 import * as Sharder from "./internal/sharding/sharder.ts"
-import type * as Kind from "./Kind.ts"
+import * as Kind from "./Kind.ts"
 import * as LeaderElection from "./LeaderElection.ts"
 import * as Patch from "./Patch.ts"
+import * as Rbac from "./Rbac.ts"
 
 /**
  * A sharded kind: its objects are spread over the ring. Namespace and label selector narrow the
@@ -516,3 +517,42 @@ export const layerSharder = (options: Options): Layer.Layer<never, ShardingConfi
     const config = yield* resolve(options)
     yield* Sharder.campaign(config, yield* Client.Client)
   }))
+
+/**
+ * What a replica of a ring calls, beyond its controllers' own needs: on Leases in the ring's
+ * namespace, `get`, `update` and `create` (its shard Lease; the sharder's; a gone shard's, taken
+ * over by the sharder), `list` and `watch` (the sharder watches the shard Leases), `delete` (the
+ * Leases of shards long gone); on every sharded and owned kind, `list` and `watch` (the sharder
+ * watches their metadata) and `patch` (the sharder's labels, a shard's acknowledgement of a drain).
+ * Lease names derive from shard ids, unknown in advance: the Lease rules cannot name them.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Kind, Sharding } from "operatorkit"
+ *
+ * const Widget = Kind.custom({ group: "example.com", version: "v1", kind: "Widget", namespaced: true, spec: Schema.Struct({}) })
+ * const needs = Sharding.permissions({ name: "widgets", namespace: "operators", kinds: [Widget], owned: [Kind.ConfigMap] })
+ * needs.map((p) => p.resource) // => ["leases", "leases", "widgets", "configmaps"]
+ * ```
+ *
+ * @since 0.1.0
+ * @category permissions
+ */
+export const permissions = (options: Pick<Options, "name" | "namespace" | "kinds" | "owned">): ReadonlyArray<Rbac.ResourcePermission> => {
+  const ring = `sharding ${options.name}`
+  const namespace = options.namespace
+  return [
+    Rbac.allow(Kind.Lease, ["get", "update", "create", "delete"], {
+      namespace,
+      reason: `${ring}: each replica's shard Lease, the sharder's, a gone shard's taken over; Leases of shards long gone deleted`
+    }),
+    Rbac.allow(Kind.Lease, ["list", "watch"], { namespace, reason: `${ring}: the sharder watches the shard Leases` }),
+    ...[...options.kinds, ...(options.owned ?? [])].map(toSharded).map((k) =>
+      Rbac.allow(k.kind, ["list", "watch", "patch"], {
+        namespace: k.namespace,
+        reason: `${ring}: the sharder watches ${k.kind.kind} metadata and labels each object with its shard; a shard acknowledges a drain`
+      })
+    )
+  ]
+}

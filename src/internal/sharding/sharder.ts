@@ -91,6 +91,8 @@ const slim = (shardLabel: string, drainLabel: string) => <A extends Kind.KubeObj
 interface Entry {
   readonly index: number
   readonly kind: Kind.Any
+  /** The same kind, metadata only: what the sharder lists, watches and patches. */
+  readonly meta: Kind.Kind<Kind.PartialObjectMetadata>
   readonly role: "primary" | "owned"
   readonly informer: Informer.Informer<Kind.KubeObject>
 }
@@ -171,7 +173,9 @@ export const run = (config: Config, client: Client.ClientService, sharderLease: 
     const entries: Array<Entry> = []
     for (const [role, kinds] of [["primary", config.kinds], ["owned", config.owned]] as const) {
       for (const sharded of kinds) {
-        const informer = yield* Informer.make(sharded.kind as Kind.Kind<Kind.KubeObject>, {
+        // metadata only (PartialObjectMetadata), slimmed further to what placement needs
+        const meta = Kind.metadataOnly(sharded.kind)
+        const informer = yield* Informer.make<Kind.KubeObject>(meta, {
           namespace: sharded.namespace,
           labelSelector: sharded.labelSelector,
           transform,
@@ -180,7 +184,7 @@ export const run = (config: Config, client: Client.ClientService, sharderLease: 
             ? { indexers: { owner: (o: Kind.KubeObject) => (o.metadata.ownerReferences ?? []).flatMap((r) => (r.uid !== undefined ? [r.uid] : [])) } }
             : {})
         })
-        entries.push({ index: entries.length, kind: sharded.kind, role, informer })
+        entries.push({ index: entries.length, kind: sharded.kind, meta, role, informer })
       }
     }
     const primaries = entries.filter((e) => e.role === "primary")
@@ -299,7 +303,7 @@ export const run = (config: Config, client: Client.ClientService, sharderLease: 
         }
         const ops = Labels.move(object, set)
         if (ops.length === 1) return Effect.succeed(true)
-        return client.patch(entry.kind, refOf(object), Patch.json(ops)).pipe(
+        return client.patch(entry.meta, refOf(object), Patch.json(ops)).pipe(
           Effect.as(true),
           // moved on since this copy (422: the resourceVersion test), or gone: its event brings it back
           Effect.catchIf((e) => e._tag === "Invalid" || e._tag === "Conflict" || e._tag === "NotFound", () => Effect.succeed(false))
