@@ -6,7 +6,9 @@
  * Counters and histograms come from Effect's metric registry, where the Controller and the
  * Framework record them (`Metric.snapshot`); gauges come from the `stats` of the running
  * controllers (`Controller.Registry`), informers (their controllers' and the shared `Informers`)
- * and leader electors (`LeaderElection.Registry`).
+ * leader electors (`LeaderElection.Registry`) and shards (`Sharding.Registry`: per shard, whether it
+ * holds its Lease, drains acknowledged, writes fenced; on the sharder, objects per shard, moves,
+ * drain time, ring changes).
  *
  * | metric | type | labels | source |
  * | --- | --- | --- | --- |
@@ -53,6 +55,7 @@ import * as Prom from "./internal/prometheus.ts"
 import * as WebhookMetrics from "./internal/webhook/metrics.ts"
 import type * as Kind from "./Kind.ts"
 import * as LeaderElection from "./LeaderElection.ts"
+import * as Sharding from "./Sharding.ts"
 
 /**
  * The metrics service: the Registry every figure is bridged into, and its exposition.
@@ -120,6 +123,7 @@ interface Sources {
   readonly controllers: ReadonlyArray<Controller.Stats>
   readonly informers: ReadonlyArray<{ readonly kind: Kind.Any; readonly stats: Informer.Stats }>
   readonly electors: ReadonlyArray<LeaderElection.Stats>
+  readonly shards: ReadonlyArray<Sharding.Stats>
 }
 
 type Collect = (sources: Sources) => Prom.Collected
@@ -168,6 +172,14 @@ const perInformer = (f: (s: Informer.Stats) => number | undefined, merge?: (a: n
   )
 })
 
+const perShard = (f: (s: Sharding.Stats) => number): Collect => (sources) => ({
+  points: Prom.mergePoints(sources.shards.map((s) => ({ labels: { ring: s.ring, shard: s.id }, value: f(s) })))
+})
+
+const perSharder = (f: (s: NonNullable<Sharding.Stats["sharder"]>) => number): Collect => (sources) => ({
+  points: sources.shards.flatMap((s) => (s.sharder === undefined ? [] : [{ labels: { ring: s.ring }, value: f(s.sharder) }]))
+})
+
 const max = (a: number, b: number) => Math.max(a, b)
 const min = (a: number, b: number) => Math.min(a, b)
 
@@ -192,6 +204,18 @@ const families: ReadonlyArray<readonly [Def.Definition, Collect]> = [
   [Def.leaderElectionMasterStatus, (sources) => ({
     points: Prom.mergePoints(sources.electors.map((e) => ({ labels: { name: e.name }, value: e.leading ? 1 : 0 })), max)
   })],
+  [Def.shardingLeaseHeld, perShard((s) => (s.holdsLease ? 1 : 0))],
+  [Def.shardingAcknowledged, perShard((s) => s.acknowledged)],
+  [Def.shardingFencedWrites, perShard((s) => s.fencedWrites)],
+  [Def.shardingObjects, (sources) => ({
+    points: sources.shards.flatMap((s) => s.sharder?.assigned.map(({ objects, shard }) => ({ labels: { ring: s.ring, shard }, value: objects })) ?? [])
+  })],
+  [Def.shardingUnassigned, perSharder((s) => s.unassigned)],
+  [Def.shardingDraining, perSharder((s) => s.draining)],
+  [Def.shardingLiveShards, perSharder((s) => s.members.length)],
+  [Def.shardingMoves, fromEffect(Def.shardingMoves.name)],
+  [Def.shardingDrainSeconds, fromEffect(Def.shardingDrainSeconds.name)],
+  [Def.shardingRingChanges, fromEffect(Def.shardingRingChanges.name)],
   [Def.operationTotal, fromEffect(Def.operationTotal.name)],
   [Def.operationErrors, fromEffect(Def.operationErrors.name)],
   [Def.operationSeconds, fromEffect(Def.operationSeconds.name)],
@@ -246,6 +270,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const context = yield* Effect.context<never>()
   const controllers = yield* Controller.Registry
   const electors = yield* LeaderElection.Registry
+  const shards = yield* Sharding.Registry
   const informers = yield* Effect.serviceOption(Informer.Informers)
 
   const gather: Effect.Effect<Sources> = Effect.gen(function*() {
@@ -255,7 +280,8 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     if (Option.isSome(informers)) for (const i of yield* informers.value.all) seen.add(i)
     const informerStats = yield* Effect.forEach(Array.from(seen), (i) => Effect.map(i.stats, (stats) => ({ kind: i.kind as Kind.Any, stats })))
     const electorStats = yield* Effect.forEach(Array.from(electors), (e) => e.stats)
-    return { effect: Metric.snapshotUnsafe(context), controllers: controllerStats, informers: informerStats, electors: electorStats }
+    const shardStats = yield* Effect.forEach(Array.from(shards), (s) => s.stats)
+    return { effect: Metric.snapshotUnsafe(context), controllers: controllerStats, informers: informerStats, electors: electorStats, shards: shardStats }
   })
 
   // prom-client asks every family in the same tick of one scrape: they share one reading

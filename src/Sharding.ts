@@ -270,6 +270,25 @@ export const resolve = (options: Options): Effect.Effect<Config, ShardingConfigE
   })
 
 /**
+ * What the sharder knows, on the replica that is the sharder now.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SharderStats {
+  /** The live shards, as the ring has them. */
+  readonly members: ReadonlyArray<string>
+  /** Objects of the primary kinds per shard label value (live or not). */
+  readonly assigned: ReadonlyArray<{ readonly shard: string; readonly objects: number }>
+  readonly unassigned: number
+  /** Objects whose drain is not acknowledged yet. */
+  readonly draining: number
+  /** Gone shards whose Lease the sharder holds while it moves their objects. */
+  readonly reclaiming: ReadonlyArray<string>
+  readonly ringChanges: number
+}
+
+/**
  * What a replica knows about its ring, read at scrape time by metrics.
  *
  * @since 0.1.0
@@ -285,7 +304,7 @@ export interface Stats {
   /** Writes refused because the Lease was not held at that instant. */
   readonly fencedWrites: number
   /** What the sharder knows, on the replica that is the sharder now. */
-  readonly sharder: Sharder.Stats | undefined
+  readonly sharder: SharderStats | undefined
 }
 
 /**

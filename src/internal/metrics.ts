@@ -103,6 +103,27 @@ export const informerLastSync = define({
   type: "gauge"
 })
 
+// sharding (labels ring, shard; moves also reason)
+export const shardingLeaseHeld = define({ name: "operatorkit_sharding_lease_held", help: "Whether this replica holds its shard Lease (1: it may reconcile) or not (0)", type: "gauge" })
+export const shardingAcknowledged = define({ name: "operatorkit_sharding_drains_acknowledged_total", help: "Objects this shard let go when the sharder drained them", type: "counter" })
+export const shardingFencedWrites = define({ name: "operatorkit_sharding_fenced_writes_total", help: "Writes refused because this shard did not hold its Lease at that instant", type: "counter" })
+export const shardingObjects = define({ name: "operatorkit_sharding_objects", help: "Objects of the ring's kinds assigned to each shard, as the sharder sees them (reported by the sharder)", type: "gauge" })
+export const shardingUnassigned = define({ name: "operatorkit_sharding_unassigned_objects", help: "Objects of the ring's kinds with no shard yet (reported by the sharder)", type: "gauge" })
+export const shardingDraining = define({ name: "operatorkit_sharding_draining_objects", help: "Objects drained and not acknowledged yet (reported by the sharder)", type: "gauge" })
+export const shardingLiveShards = define({ name: "operatorkit_sharding_live_shards", help: "Shards in the ring: their Lease is held and current (reported by the sharder)", type: "gauge" })
+export const shardingMoves = define({
+  name: "operatorkit_sharding_moves_total",
+  help: "Objects moved off a shard: reason rebalance (drained and acknowledged) or gone (its Lease expired or was released)",
+  type: "counter"
+})
+export const shardingDrainSeconds = define({
+  name: "operatorkit_sharding_drain_seconds",
+  help: "Time from the sharder marking an object draining to its shard acknowledging",
+  type: "histogram",
+  boundaries: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]
+})
+export const shardingRingChanges = define({ name: "operatorkit_sharding_ring_changes_total", help: "Changes of the set of live shards seen by the sharder", type: "counter" })
+
 /** An Effect counter of a definition, with its attributes fixed. */
 export const counter = (d: Definition, attributes: Metric.Metric.Attributes): Metric.Counter<number> =>
   Metric.counter(d.name, { description: d.help, incremental: true, attributes })

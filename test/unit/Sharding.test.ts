@@ -5,6 +5,7 @@
  * even a release). Every reconcile records (object, replica, start, end) when it commits.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as PromClient from "prom-client"
 import { Clock, Effect, Exit, Schema, Scope, Stream } from "effect"
 import * as Client from "../../src/Client.ts"
 import * as HttpClient from "../../src/internal/http/client.ts"
@@ -15,10 +16,14 @@ import type { Transport } from "../../src/internal/http/transport.ts"
 import { hashKey } from "../../src/internal/sharding/sharder.ts"
 import * as Ring from "../../src/internal/sharding/ring.ts"
 import * as Kind from "../../src/Kind.ts"
+import * as Metrics from "../../src/Metrics.ts"
+import * as Rbac from "../../src/Rbac.ts"
+import * as RbacGuard from "../../src/testing/RbacGuard.ts"
 import * as Sharding from "../../src/Sharding.ts"
 import { transportOf } from "../../src/testing/fake/transport.ts"
 import * as TestServer from "../../src/testing/TestServer.ts"
 import { eventually } from "../../src/testing/helpers.ts"
+import { parse, valueOf } from "../support/promText.ts"
 
 type ConfigMap = Kind.Type<typeof Kind.ConfigMap>
 const NS = "default"
@@ -121,32 +126,36 @@ interface Replica {
 
 const timing = { leaseDuration: "15 seconds", renewDeadline: "10 seconds", retryPeriod: "2 seconds" } as const
 
-const startReplica = (id: string, ledger: ReturnType<typeof makeLedger>) =>
+const shardingOptions = (id: string) => ({
+  name: RING,
+  namespace: NS,
+  group: "operatorkit.test",
+  kinds: [{ kind: Kind.ConfigMap, namespace: NS, labelSelector: "app=sharded" }],
+  id,
+  ...timing
+})
+
+const controllerOptions = (id: string, ledger: ReturnType<typeof makeLedger>) => ({
+  name: RING,
+  kind: Kind.ConfigMap,
+  namespace: NS,
+  labelSelector: "app=sharded",
+  finalizerPrefix: "operatorkit.test",
+  resources: [ledger.resource(id)],
+  concurrency: 8
+})
+
+const startReplica = (id: string, ledger: ReturnType<typeof makeLedger>, wrap: (client: Client.ClientService) => Client.ClientService = (c) => c) =>
   Effect.gen(function*() {
     const server = yield* TestServer.TestServer
     const gate = new Gate()
     const clock = gatedClock(yield* Clock.Clock, gate)
-    const client = HttpClient.make(gatedTransport(transportOf(server), gate))
+    const client = wrap(HttpClient.make(gatedTransport(transportOf(server), gate)))
     const scope = yield* Scope.make()
     // everything the replica runs sees its own Client and Clock
     const shard = yield* Effect.gen(function*() {
-      const shard = yield* Sharding.make({
-        name: RING,
-        namespace: NS,
-        group: "operatorkit.test",
-        kinds: [{ kind: Kind.ConfigMap, namespace: NS, labelSelector: "app=sharded" }],
-        id,
-        ...timing
-      }).pipe(Effect.orDie)
-      yield* Controller.make({
-        name: RING,
-        kind: Kind.ConfigMap,
-        namespace: NS,
-        labelSelector: "app=sharded",
-        finalizerPrefix: "operatorkit.test",
-        resources: [ledger.resource(id)],
-        concurrency: 8
-      }).pipe(Effect.provideService(Sharding.Shard, shard))
+      const shard = yield* Sharding.make(shardingOptions(id)).pipe(Effect.orDie)
+      yield* Controller.make(controllerOptions(id, ledger)).pipe(Effect.provideService(Sharding.Shard, shard))
       return shard
     }).pipe(Effect.provideService(Client.Client, client), Effect.provideService(Clock.Clock, clock), Scope.provide(scope))
     return { id, gate, scope, shard } satisfies Replica
@@ -166,12 +175,16 @@ const converged = (
   view: Informer.Informer<ConfigMap>,
   live: ReadonlyArray<Replica>,
   before: ReadonlyMap<string, string | undefined>,
-  since: number
+  since: number,
+  count: number
 ) =>
   Effect.gen(function*() {
     const ring = ringOf(live.map((r) => r.id))
     const problems: Array<string> = []
-    for (const object of yield* view.store.list()) {
+    const objects = yield* view.store.list()
+    // every object, not a view still listing
+    if (objects.length !== count) problems.push(`the test's view has ${objects.length} objects, not ${count}`)
+    for (const object of objects) {
       const name = object.metadata.name
       const shard = object.metadata.labels?.[SHARD_LABEL]
       const expected = Ring.lookup(ring, hashKey(Kind.ConfigMap, object))
@@ -229,7 +242,7 @@ describe("Sharding (in-memory API server, TestClock)", () => {
           // old shard is reconciling them
           yield* touchAll
           const result = yield* change
-          yield* eventually(converged(ledger, view, live(), before, since), wait).pipe(Effect.mapError((e) => new Error(`${what}: ${String(e)}`)))
+          yield* eventually(converged(ledger, view, live(), before, since, N), wait).pipe(Effect.mapError((e) => new Error(`${what}: ${String(e)}`)))
           assert.deepStrictEqual(ledger.overlaps(), [], `${what}: overlapping reconciles`)
           return result
         })
@@ -256,6 +269,71 @@ describe("Sharding (in-memory API server, TestClock)", () => {
       assert.isTrue(ledger.fenced.every((f) => f.replica === paused.id || f.replica === sharder), JSON.stringify(ledger.fenced.slice(0, 5)))
       assert.isAbove(ledger.runs.length, N)
     }).pipe(Effect.provide(TestServer.layer, { local: true })), 120_000)
+})
+
+describe("Sharding's metrics and RBAC", () => {
+  it.effect("per shard: Lease held, objects assigned, moves and drain time after a join, ring changes; every call of the replicas is in Sharding.permissions and Controller.permissions", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.TestServer
+      const clock = yield* Clock.Clock
+      const ledger = makeLedger(clock)
+      const n = 60
+      yield* Effect.forEach(Array.from({ length: n }, (_, i) => `cm-${i}`), (name) =>
+        server.client.create(Kind.ConfigMap, { metadata: { name, namespace: NS, labels: { app: "sharded" } } }), { discard: true })
+      const view = yield* Informer.make(Kind.ConfigMap, { namespace: NS, labelSelector: "app=sharded" }).pipe(Effect.provideService(Client.Client, server.client))
+      // Effect's metrics are process-wide: counted from here
+      const registry = new PromClient.Registry()
+      yield* Metrics.make({ registry })
+      const baseline = parse(yield* Effect.promise(() => registry.metrics()))
+      const sum = (families: ReturnType<typeof parse>, family: string, keep: (s: { readonly name: string; readonly labels: Readonly<Record<string, string>> }) => boolean = () => true) =>
+        families.get(family)?.samples.filter((s) => s.labels["ring"] === RING && keep(s)).reduce((total, s) => total + s.value, 0) ?? 0
+      const delta = (family: string, keep?: (s: { readonly name: string; readonly labels: Readonly<Record<string, string>> }) => boolean) =>
+        sum(families, family, keep) - sum(baseline, family, keep)
+      // every replica's calls go through a guard of the declared RBAC: the controller's and the ring's
+      const declared = Rbac.make({
+        name: "work",
+        namespace: NS,
+        permissions: [Controller.permissions(controllerOptions("any", ledger), { recordsEvents: false }), Sharding.permissions(shardingOptions("any"))]
+      })
+      const guards: Array<RbacGuard.Guard> = []
+      const guarded = (client: Client.ClientService) => {
+        const guard = RbacGuard.guard(client, declared)
+        guards.push(guard)
+        return guard.client
+      }
+      const replicas: Array<Replica> = []
+      const join = (id: string) =>
+        Effect.gen(function*() {
+          const before = yield* shards(view)
+          const since = clock.currentTimeMillisUnsafe()
+          replicas.push(yield* startReplica(id, ledger, guarded))
+          yield* eventually(converged(ledger, view, replicas, before, since, n), { timeout: "2 minutes", interval: "100 millis" })
+        })
+      yield* join("r0")
+      yield* join("r1")
+      yield* join("r2")
+      const families = parse(yield* Effect.promise(() => registry.metrics()))
+      const assigned = families.get("operatorkit_sharding_objects")!.samples
+      assert.deepStrictEqual(assigned.map((s) => s.labels["shard"]).sort(), ["r0", "r1", "r2"])
+      assert.strictEqual(assigned.reduce((sum, s) => sum + s.value, 0), n)
+      for (const id of ["r0", "r1", "r2"]) {
+        assert.strictEqual(valueOf(families, "operatorkit_sharding_lease_held", { ring: RING, shard: id }), 1)
+        assert.strictEqual(valueOf(families, "operatorkit_sharding_objects", { ring: RING, shard: id }), (yield* view.store.byLabel(SHARD_LABEL, id)).length)
+      }
+      assert.strictEqual(valueOf(families, "operatorkit_sharding_live_shards", { ring: RING }), 3)
+      assert.strictEqual(valueOf(families, "operatorkit_sharding_unassigned_objects", { ring: RING }), 0)
+      assert.strictEqual(delta("operatorkit_sharding_ring_changes_total"), 3)
+      // r1 and r2 took objects from those before them: each a drain, acknowledged, counted
+      const moved = delta("operatorkit_sharding_moves_total", (s) => s.labels["reason"] === "rebalance")
+      assert.isAbove(moved, 0)
+      assert.strictEqual(sum(families, "operatorkit_sharding_drains_acknowledged_total"), moved)
+      assert.strictEqual(delta("operatorkit_sharding_drain_seconds", (s) => s.name === "operatorkit_sharding_drain_seconds_count"), moved)
+
+      // what the sharder and the shards called is declared: nothing refused, and the calls were made
+      for (const guard of guards) assert.deepStrictEqual(yield* guard.missingRules, [])
+      const made = new Set((yield* Effect.forEach(guards, (g) => g.calls)).flat().flatMap((c) => c.requests).map((r) => r._tag === "ResourceRequest" ? `${r.verb} ${r.resource}` : r.url))
+      for (const call of ["watch leases", "create leases", "patch configmaps", "watch configmaps"]) assert.isTrue(made.has(call), `${call} was made: ${[...made].join(", ")}`)
+    }).pipe(Effect.provideService(Sharding.Registry, new Set()), Effect.provide(TestServer.layer, { local: true })), 60_000)
 })
 
 describe("Sharding.resolve", () => {

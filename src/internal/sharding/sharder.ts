@@ -25,43 +25,18 @@ import * as Informer from "../../Informer.ts"
 import * as Kind from "../../Kind.ts"
 import * as LeaderElection from "../../LeaderElection.ts"
 import * as Patch from "../../Patch.ts"
-import type { Config } from "../../Sharding.ts"
+import type { Config, SharderStats } from "../../Sharding.ts"
 import * as Store from "../../Store.ts"
 import * as WorkQueue from "../../WorkQueue.ts"
+import * as Def from "../metrics.ts"
 import { whenTraced } from "../tracing.ts"
 import * as Labels from "./labels.ts"
 import * as Plan from "./plan.ts"
 import * as Ring from "./ring.ts"
 
 /** What the sharder knows, for metrics. */
-export interface Stats {
-  /** The live shards, as the ring has them. */
-  readonly members: ReadonlyArray<string>
-  /** Objects of the primary kinds per shard label value (live or not). */
-  readonly assigned: ReadonlyArray<{ readonly shard: string; readonly objects: number }>
-  readonly unassigned: number
-  /** Objects whose drain is not acknowledged yet. */
-  readonly draining: number
-  /** Gone shards whose Lease the sharder holds while it moves their objects. */
-  readonly reclaiming: ReadonlyArray<string>
-  readonly ringChanges: number
-}
+export type Stats = SharderStats
 
-const movesTotal = Metric.counter("operatorkit_sharding_moves_total", {
-  description: "Objects moved off a shard: reason rebalance (drained and acknowledged) or gone (its Lease expired or was released)",
-  incremental: true
-})
-const drainSeconds = Metric.histogram("operatorkit_sharding_drain_seconds", {
-  description: "Time from the sharder marking an object draining to its shard acknowledging, by the shard that let it go",
-  boundaries: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]
-})
-const ringChangesTotal = Metric.counter("operatorkit_sharding_ring_changes_total", {
-  description: "Changes of the set of live shards seen by the sharder",
-  incremental: true
-})
-
-/** The Effect metrics the sharder records. */
-export const metrics = [movesTotal, drainSeconds, ringChangesTotal] as const
 
 /** The metadata the sharder keeps of an object: what placement and ownership need. */
 const slim = (shardLabel: string, drainLabel: string) => <A extends Kind.KubeObject>(object: A): A => {
@@ -207,10 +182,11 @@ export const run = (config: Config, client: Client.ClientService, sharderLease: 
 
     let ring = Ring.make([], config.virtualNodes)
     let ringChanges = 0
+    const ringChangesSeries = Def.counter(Def.shardingRingChanges, { ring: config.ring })
     const drains = new Map<string, { readonly from: string; readonly at: number }>()
     const takeovers = new Map<string, Takeover>()
     const movesOf = (shard: string, reason: "rebalance" | "gone") =>
-      Metric.update(Metric.withAttributes(movesTotal, { ring: config.ring, shard, reason }), 1)
+      Metric.update(Def.counter(Def.shardingMoves, { ring: config.ring, shard, reason }), 1)
 
     const enqueueAll = Effect.forEach(entries, (entry) =>
       Effect.flatMap(entry.informer.store.keys, (keys) => Effect.forEach(keys, (key) => enqueue(entry, key, "bulk"), { discard: true })), { discard: true })
@@ -227,7 +203,7 @@ export const run = (config: Config, client: Client.ClientService, sharderLease: 
       const removed = ring.members.filter((m) => !next.members.includes(m))
       ring = next
       ringChanges++
-      yield* Metric.update(Metric.withAttributes(ringChangesTotal, { ring: config.ring }), 1)
+      yield* Metric.update(ringChangesSeries, 1)
       const change = [...added.map((m) => `+${m}`), ...removed.map((m) => `-${m}`)].join(" ")
       yield* Effect.logInfo(
         `${tag}: ring changed (${change === "" ? "initial" : change}): ${next.members.length} live shard${next.members.length === 1 ? "" : "s"}` +
@@ -398,7 +374,7 @@ export const run = (config: Config, client: Client.ClientService, sharderLease: 
             const drain = drains.get(key)
             if (done && drain !== undefined) {
               drains.delete(key)
-              yield* Metric.update(Metric.withAttributes(drainSeconds, { ring: config.ring, shard: drain.from }), (now() - drain.at) / 1000)
+              yield* Metric.update(Def.histogram(Def.shardingDrainSeconds, { ring: config.ring, shard: drain.from }), (now() - drain.at) / 1000)
               yield* movesOf(drain.from, "rebalance")
             }
             return
