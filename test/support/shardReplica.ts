@@ -8,8 +8,12 @@
  * milliseconds, sub-millisecond precision) on stdout; a reconcile interrupted before its commit
  * prints `F <name>`. Logs go to stderr. SIGTERM stops it gracefully (reconciles in flight finish,
  * then the Lease is released).
+ *
+ * For bench/sharding.ts: `sharder: false` does not stand for the sharder role; `sharderOnly` runs
+ * only the sharder (no shard, no controller). SIGUSR2 prints `H <bytes>`: the heap retained since
+ * the start (after a GC, when run with --expose-gc), the baseline taken after the imports.
  */
-import { Cause, Duration, Effect, Exit, Fiber, Logger } from "effect"
+import { Cause, Duration, Effect, Exit, Fiber, Layer, Logger } from "effect"
 import * as Client from "../../src/Client.ts"
 import * as Controller from "../../src/Controller.ts"
 import * as Framework from "../../src/Framework.ts"
@@ -27,11 +31,22 @@ export interface ReplicaConfig {
   readonly concurrency: number
   /** The I/O step of each reconcile. */
   readonly workMillis: number
+  /** Stand for the sharder role (default true). */
+  readonly sharder?: boolean
+  /** Only the sharder: no shard Lease, no controller. */
+  readonly sharderOnly?: boolean
 }
 
 type ConfigMap = Kind.Type<typeof Kind.ConfigMap>
 
 const config = JSON.parse(process.argv[2]!) as ReplicaConfig
+const gc = (globalThis as { gc?: () => void }).gc
+gc?.()
+const baseline = process.memoryUsage().heapUsed
+process.on("SIGUSR2", () => {
+  gc?.()
+  process.stdout.write(`H ${process.memoryUsage().heapUsed - baseline}\n`)
+})
 const now = () => performance.timeOrigin + performance.now()
 const out = (line: string) => process.stdout.write(line + "\n")
 
@@ -52,7 +67,7 @@ const work = Framework.make<ConfigMap>()({
 const program = Effect.gen(function*() {
   const kubeconfig = yield* KubeConfig.fromFile(config.kubeconfig)
   const client = yield* Client.make(kubeconfig, { timeout: "10 seconds" })
-  const shard = yield* Sharding.make({
+  const options: Sharding.Options = {
     name: "work",
     namespace: config.namespace,
     group: "operatorkit.test",
@@ -60,8 +75,15 @@ const program = Effect.gen(function*() {
     id: config.id,
     leaseDuration: Duration.millis(config.leaseMillis),
     renewDeadline: Duration.millis(config.renewMillis),
-    retryPeriod: Duration.millis(config.retryMillis)
-  }).pipe(Effect.provideService(Client.Client, client))
+    retryPeriod: Duration.millis(config.retryMillis),
+    sharder: config.sharder ?? true
+  }
+  if (config.sharderOnly === true) {
+    yield* Layer.build(Sharding.layerSharder(options)).pipe(Effect.provideService(Client.Client, client))
+    out("READY")
+    return yield* Effect.never
+  }
+  const shard = yield* Sharding.make(options).pipe(Effect.provideService(Client.Client, client))
   yield* Controller.make({
     name: "work",
     kind: Kind.ConfigMap,

@@ -1,0 +1,200 @@
+/**
+ * Sharding: replica processes (test/support/shardReplica.ts) of one ring on kube-apiserver.
+ *
+ * - Throughput: with 1, 2 and 4 replicas (concurrency 1 each; a reconcile awaits a 20 ms I/O step,
+ *   so one replica's ceiling is 50/s), once the ring has every replica, 2,000 ConfigMaps are
+ *   created; reconciles per second from the first create to the last reconcile's end (the sharder's
+ *   label writes and the finalizer writes included). Metric `throughput_per_s_<n>`, and the ratio to
+ *   linear (n × the single replica's) `throughput_vs_linear_<n>`.
+ * - Heap: 10,000 ConfigMaps of about 1 KB, already labelled for the ring over n replicas; n
+ *   replicas (not standing for the sharder) each reconcile their share, then report the heap they
+ *   retain after a GC, from a baseline taken after their imports (`replica_heap_mb_<n>`, the
+ *   largest of the n, and its ratio to 1/n of the single replica's, `replica_heap_vs_share_<n>`).
+ *   A process running only the sharder, started after them, reports its own on a line of its own
+ *   (`sharder_heap_mb_<n>`): it watches the metadata of every object.
+ *
+ * `npm run bench -- sharding [rounds]` (default 1 round; each round measures every n).
+ */
+import * as ChildProcess from "node:child_process"
+import * as Crypto from "node:crypto"
+import * as Path from "node:path"
+import { Effect } from "effect"
+import * as Client from "../src/Client.ts"
+import { hashKey } from "../src/internal/sharding/sharder.ts"
+import * as Ring from "../src/internal/sharding/ring.ts"
+import * as Kind from "../src/Kind.ts"
+import * as KubeConfig from "../src/KubeConfig.ts"
+import * as Envtest from "../src/testing/Envtest.ts"
+import type { ReplicaConfig } from "../test/support/shardReplica.ts"
+import { log, type Measurement, printTable, summarize, writeResults } from "./lib.ts"
+
+const REPLICAS = [1, 2, 4] as const
+const RECONCILES = 2_000
+const WORK_MS = 20
+const HEAP_OBJECTS = 10_000
+const PAYLOAD_CHARS = 900
+const SHARD_LABEL = "shard.operatorkit.test/work"
+const script = Path.join(import.meta.dirname, "../test/support/shardReplica.ts")
+const timing = { leaseMillis: 3_000, renewMillis: 2_000, retryMillis: 500 }
+
+interface Proc {
+  readonly id: string
+  readonly child: ChildProcess.ChildProcess
+  readonly reconciled: Set<string>
+  lastEnd: number
+  heap: number | undefined
+  stderr: string
+  readonly exited: Promise<void>
+}
+
+const spawn = (config: ReplicaConfig): Proc => {
+  const child = ChildProcess.spawn(process.execPath, ["--conditions=@operatorkit/source", "--expose-gc", script, JSON.stringify(config)], {
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  const proc: Proc = {
+    id: config.id,
+    child,
+    reconciled: new Set(),
+    lastEnd: 0,
+    heap: undefined,
+    stderr: "",
+    exited: new Promise((resolve) => child.once("exit", () => resolve()))
+  }
+  let partial = ""
+  child.stdout!.on("data", (chunk: Buffer) => {
+    const lines = (partial + chunk.toString()).split("\n")
+    partial = lines.pop()!
+    for (const line of lines) {
+      const [tag, a, , end] = line.split(" ")
+      if (tag === "R") {
+        proc.reconciled.add(a!)
+        proc.lastEnd = Math.max(proc.lastEnd, Number(end))
+      } else if (tag === "H") proc.heap = Number(a)
+    }
+  })
+  child.stderr!.on("data", (chunk: Buffer) => {
+    proc.stderr = (proc.stderr + chunk.toString()).slice(-20_000)
+  })
+  return proc
+}
+
+/** Polls a condition every 100 ms up to a (generous) bound. */
+const until = async (check: () => boolean, what: string, procs: ReadonlyArray<Proc>, timeoutMs = 300_000) => {
+  const deadline = performance.now() + timeoutMs
+  while (!check()) {
+    if (performance.now() > deadline) {
+      throw new Error(`sharding bench: no ${what} within ${timeoutMs} ms; last log lines:\n${procs.map((p) => `${p.id}: ${p.stderr.slice(-1500)}`).join("\n")}`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+const stopAll = async (procs: ReadonlyArray<Proc>) => {
+  for (const p of procs) p.child.kill("SIGTERM")
+  await Promise.race([Promise.all(procs.map((p) => p.exited)), new Promise((resolve) => setTimeout(resolve, 30_000))])
+  for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill("SIGKILL")
+  await Promise.all(procs.map((p) => p.exited))
+}
+
+const liveShards = (n: number) => new RegExp(`ring changed \\([^)]*\\): ${n} live shards?`)
+
+const heapOf = async (procs: ReadonlyArray<Proc>) => {
+  for (const p of procs) {
+    p.heap = undefined
+    p.child.kill("SIGUSR2")
+  }
+  await until(() => procs.every((p) => p.heap !== undefined), "heap report", procs, 60_000)
+  return procs.map((p) => p.heap! / 2 ** 20)
+}
+
+export const main = async (rounds = 1) => {
+  const measurements: Array<Measurement> = []
+  const single = { throughput: NaN, heap: NaN }
+  await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    log("sharding: starting Envtest")
+    const env = yield* Envtest.make()
+    const client = yield* Client.make(yield* KubeConfig.fromString(env.kubeconfig), { timeout: "30 seconds" })
+    const base = { kubeconfig: env.kubeconfigPath, ...timing }
+    const record = (metric: string, value: number) => {
+      log(`sharding: ${metric} = ${Math.round(value * 100) / 100}`)
+      measurements.push({ impl: "operatorkit", metric, value })
+    }
+
+    for (let round = 0; round < rounds; round++) {
+      // --- throughput ---------------------------------------------------------------------------
+      for (const n of REPLICAS) {
+        const namespace = `tp-${n}-${round}`
+        yield* client.create(Kind.Namespace, { metadata: { name: namespace } })
+        const procs = Array.from({ length: n }, (_, i) => spawn({ ...base, namespace, id: `t${i}`, concurrency: 1, workMillis: WORK_MS }))
+        yield* Effect.promise(() => until(() => procs.some((p) => liveShards(n).test(p.stderr)), `ring of ${n}`, procs))
+        const started = performance.timeOrigin + performance.now()
+        yield* Effect.forEach(Array.from({ length: RECONCILES }, (_, i) => i), (i) =>
+          client.create(Kind.ConfigMap, { metadata: { name: `cm-${i}`, namespace, labels: { app: "sharded" } }, data: { i: String(i) } }), {
+          concurrency: 32,
+          discard: true
+        })
+        yield* Effect.promise(() => until(() => procs.reduce((sum, p) => sum + p.reconciled.size, 0) >= RECONCILES, `${RECONCILES} reconciles`, procs))
+        const seconds = (Math.max(...procs.map((p) => p.lastEnd)) - started) / 1000
+        const throughput = RECONCILES / seconds
+        if (n === 1) single.throughput = throughput
+        record(`throughput_per_s_${n}`, throughput)
+        record(`throughput_vs_linear_${n}`, throughput / (n * single.throughput))
+        log(`sharding: ${n} replica(s): reconciles per replica ${procs.map((p) => p.reconciled.size).join(", ")}`)
+        yield* Effect.promise(() => stopAll(procs))
+        yield* client.delete(Kind.Namespace, { name: namespace })
+      }
+
+      // --- heap ---------------------------------------------------------------------------------
+      for (const n of REPLICAS) {
+        const namespace = `heap-${n}-${round}`
+        yield* client.create(Kind.Namespace, { metadata: { name: namespace } })
+        const ids = Array.from({ length: n }, (_, i) => `h${i}`)
+        const ring = Ring.make(ids)
+        log(`sharding: seeding ${HEAP_OBJECTS} ConfigMaps of ~1 KB for ${n} replica(s)`)
+        yield* Effect.forEach(Array.from({ length: HEAP_OBJECTS }, (_, i) => i), (i) => {
+          const name = `cm-${i}`
+          const shard = Ring.lookup(ring, hashKey(Kind.ConfigMap, { metadata: { name, namespace } }))!
+          return client.create(Kind.ConfigMap, {
+            metadata: { name, namespace, labels: { app: "sharded", [SHARD_LABEL]: shard } },
+            data: { payload: Crypto.randomBytes(PAYLOAD_CHARS).toString("base64").slice(0, PAYLOAD_CHARS) }
+          })
+        }, { concurrency: 32, discard: true })
+        const share = new Map(ids.map((id) => [id, 0]))
+        for (let i = 0; i < HEAP_OBJECTS; i++) {
+          const id = Ring.lookup(ring, hashKey(Kind.ConfigMap, { metadata: { name: `cm-${i}`, namespace } }))!
+          share.set(id, share.get(id)! + 1)
+        }
+        // the replicas first, so the sharder finds every shard live and every object in place
+        const procs = ids.map((id) => spawn({ ...base, namespace, id, concurrency: 4, workMillis: 0, sharder: false }))
+        yield* Effect.promise(() => until(() => procs.every((p) => p.reconciled.size >= share.get(p.id)!), "every share reconciled", procs))
+        const heaps = yield* Effect.promise(() => heapOf(procs))
+        const largest = Math.max(...heaps)
+        if (n === 1) single.heap = largest
+        record(`replica_heap_mb_${n}`, largest)
+        record(`replica_heap_vs_share_${n}`, largest / (single.heap / n))
+        const sharder = spawn({ ...base, namespace, id: "sharder", concurrency: 1, workMillis: 0, sharderOnly: true })
+        yield* Effect.promise(() => until(() => liveShards(n).test(sharder.stderr), `the sharder's ring of ${n}`, [sharder]))
+        const [sharderHeap] = yield* Effect.promise(() => heapOf([sharder]))
+        record(`sharder_heap_mb_${n}`, sharderHeap!)
+        yield* Effect.promise(() => stopAll([...procs, sharder]))
+        yield* client.delete(Kind.Namespace, { name: namespace })
+      }
+    }
+  })))
+  const results = summarize(measurements)
+  const file = writeResults("sharding", rounds, results, {
+    reconciles: RECONCILES,
+    work_ms: WORK_MS,
+    heap_objects: HEAP_OBJECTS,
+    payload_chars: PAYLOAD_CHARS
+  })
+  printTable("sharding", results)
+  const get = (metric: string) => results.find((r) => r.metric === metric)?.median ?? NaN
+  process.stdout.write(
+    `\ntargets (operatorkit):\n` +
+      `  throughput at 4 replicas vs linear   ${get("throughput_vs_linear_4")}  (target ≥ 0.8) ${get("throughput_vs_linear_4") >= 0.8 ? "met" : "MISSED"}\n` +
+      `  replica heap at 4 vs 1/4 of one's    ${get("replica_heap_vs_share_4")}  (target ≤ 1.1) ${get("replica_heap_vs_share_4") <= 1.1 ? "met" : "MISSED"}\n` +
+      `  sharder heap (10,000 objects)        ${get("sharder_heap_mb_4")} MB\n` +
+      `results: ${file}\n`
+  )
+}
