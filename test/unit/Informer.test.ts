@@ -269,3 +269,47 @@ describe("Informer (in-memory server, TestClock)", () => {
       assert.strictEqual((yield* informer.stats).stalls, 1)
     }).pipe(withServer))
 })
+
+describe("Informer.relist", () => {
+  it.effect("after a lapse its watch missed (a paused process), lists from etcd, dispatches what changed and completes once the Store has it", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.make({ bookmarkInterval: false })
+      const transport = transportOf(server)
+      // while held, watch events are lost (as for a process that was stopped); lists are recorded
+      let hold = false
+      const lists: Array<string> = []
+      const client = HttpClient.make({
+        request: (req) => {
+          if (req.method === "GET" && !req.path.includes("watch=")) lists.push(req.path)
+          return transport.request(req)
+        },
+        watch: (req) => Stream.filter(transport.watch(req), () => !hold)
+      })
+      yield* Effect.gen(function*() {
+        yield* seed(3)
+        const informer = yield* Informer.make(Kind.ConfigMap, { namespace: ns })
+        yield* informer.synced
+        const seen = yield* record(informer)
+        yield* settle()
+        hold = true
+        yield* server.client.delete(Kind.ConfigMap, { namespace: ns, name: "cm-0" })
+        yield* server.client.patch(Kind.ConfigMap, { namespace: ns, name: "cm-1" }, { _tag: "MergePatch", patch: { data: { v: "1" } } })
+        yield* settle()
+        assert.isTrue(Option.isSome(yield* informer.store.get("default/cm-0")), "the lapse: the Store is stale")
+        hold = false
+        const listsBefore = lists.length
+        yield* informer.relist
+        assert.isTrue(Option.isNone(yield* informer.store.get("default/cm-0")))
+        const cm1 = yield* informer.store.get("default/cm-1")
+        assert.strictEqual(Option.getOrUndefined(cm1)?.data?.["v"], "1")
+        const fresh = lists.slice(listsBefore)
+        assert.lengthOf(fresh, 1)
+        assert.notInclude(fresh[0]!, "resourceVersion=0", "a consistent read from etcd, not the watch cache")
+        yield* settle()
+        assert.deepStrictEqual(
+          seen.filter((s) => s.change.source === "list" && s.change._tag !== "Added").map((s) => `${s.change._tag} ${s.change.object.metadata.name}`).sort(),
+          ["Deleted cm-0", "Updated cm-1"]
+        )
+      }).pipe(Effect.provideService(Client.Client, client))
+    }))
+})
