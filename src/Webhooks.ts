@@ -28,7 +28,6 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
@@ -48,6 +47,7 @@ import type * as Kind from "./Kind.ts"
 import * as KindModule from "./Kind.ts"
 import * as AdmissionRegistration from "./kinds/admissionregistration/v1.ts"
 import type * as KubeError from "./KubeError.ts"
+import * as Rbac from "./Rbac.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Definitions
@@ -288,7 +288,7 @@ export const handle = <R>(definition: Definition<R>, path: string, body: unknown
 
 const metricsByPath = new Map<string, ReturnType<typeof WebhookMetrics.forPath>>()
 
-/** Runs a review with controller-runtime's metrics and a span. */
+/** Runs a review with controller-runtime's metrics and a span (metrics recorded in one step each way: reviews are hot). */
 const measured = <R>(handler: Handler<R>, review: Effect.Effect<Answer, never, R>): Effect.Effect<Answer, never, R> => {
   let m = metricsByPath.get(handler.path)
   if (m === undefined) {
@@ -296,18 +296,19 @@ const measured = <R>(handler: Handler<R>, review: Effect.Effect<Answer, never, R
     metricsByPath.set(handler.path, m)
   }
   const metrics = m
-  return Effect.gen(function*() {
-    const start = yield* Clock.currentTimeNanos
-    yield* Metric.modify(metrics.inFlight, 1)
-    return yield* review.pipe(
-      Effect.tap((answer) =>
-        Effect.flatMap(Clock.currentTimeNanos, (end) =>
-          Effect.andThen(
-            Metric.update(metrics.total(answer.status), 1),
-            Metric.update(metrics.latency, Number(end - start) / 1e9)
-          ))
+  return Effect.withFiber((fiber) => {
+    const context = fiber.context
+    const clock = fiber.getRef(Clock.Clock)
+    const start = clock.currentTimeNanosUnsafe()
+    metrics.inFlight.modifyUnsafe(1, context)
+    return review.pipe(
+      Effect.onExit((exit) =>
+        Effect.sync(() => {
+          metrics.inFlight.modifyUnsafe(-1, context)
+          metrics.total(exit._tag === "Success" ? exit.value.status : 500).updateUnsafe(1, context)
+          metrics.latency.updateUnsafe(Number(clock.currentTimeNanosUnsafe() - start) / 1e9, context)
+        })
       ),
-      Effect.ensuring(Metric.modify(metrics.inFlight, -1)),
       traced(handler.type, handler.path)
     )
   })
@@ -1063,3 +1064,60 @@ export const layer = <R>(
   definition: Definition<R>,
   options: ServeOptions
 ): Layer.Layer<Webhooks, WebhookServerError | KubeError.KubeError, R | Client> => Layer.effect(Webhooks, serve(definition, options))
+
+/**
+ * What the {@link layer} calls, for `Rbac.make`: with {@link selfSigned} certificates the CA
+ * Secret (read, created by the first replica, updated by rotations); with `ensure` (the default)
+ * the two webhook configurations (read, created, updated) and the CRDs it converts (read and
+ * updated: their `conversion`). A validation Effect that reads the cluster declares its own.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Admission, Kind, Webhooks } from "operatorkit"
+ *
+ * const Widget = Kind.custom({ group: "example.com", version: "v1", kind: "Widget", namespaced: true, spec: Schema.Struct({ size: Schema.Int }) })
+ * const webhooks = Webhooks.makeUnsafe({ name: "widget-operator", admissions: [Admission.make(Widget, {})] })
+ * const needs = Webhooks.permissions(webhooks, {
+ *   certificates: Webhooks.selfSigned({ secret: { namespace: "ops", name: "widget-operator-webhook-ca" } })
+ * })
+ * needs.map((p) => p.resource) // => ["secrets", "secrets", "validatingwebhookconfigurations", "validatingwebhookconfigurations"]
+ * ```
+ *
+ * @since 0.1.0
+ * @category permissions
+ */
+export const permissions = (
+  definition: Definition<unknown>,
+  options: { readonly certificates: Certificates; readonly ensure?: boolean | undefined }
+): ReadonlyArray<Rbac.ResourcePermission> => {
+  const out: Array<Rbac.ResourcePermission> = []
+  if (options.certificates._tag === "SelfSigned") {
+    const { namespace, name } = options.certificates.secret
+    const reason = `webhooks ${definition.name}: the CA Secret ${name}, shared by every replica (created by the first, rotated)`
+    out.push(
+      Rbac.allow(KindModule.Secret, ["get", "update"], { namespace, names: [name], reason }),
+      Rbac.allow(KindModule.Secret, ["create"], { namespace, reason })
+    )
+  }
+  if (options.ensure === false) return out
+  const configurations = [
+    ...(definition.admissions.some((a) => a.validating) ? [AdmissionRegistration.ValidatingWebhookConfiguration] : []),
+    ...(definition.admissions.some((a) => a.mutating) ? [AdmissionRegistration.MutatingWebhookConfiguration] : [])
+  ]
+  for (const kind of configurations) {
+    const reason = `webhooks ${definition.name}: the ${kind.kind} kept with the current CA bundle`
+    out.push(
+      Rbac.allow(kind, ["get", "update"], { names: [definition.name], reason }),
+      Rbac.allow(kind, ["create"], { reason })
+    )
+  }
+  if (definition.conversions.length > 0) {
+    out.push(Rbac.allow(KindModule.CustomResourceDefinition, ["get", "create", "update"], {
+      names: definition.conversions.map((c) => c.definition.name),
+      reason: `webhooks ${definition.name}: the CRDs' conversion (strategy Webhook, the CA bundle)`
+    }))
+  }
+  return out
+}
+

@@ -58,8 +58,28 @@ export const CurrentWarnings = Context.Reference<Array<string> | undefined>("ope
 
 export const DEPRECATED = "operatorkit/deprecated"
 
+const marked = new WeakMap<SchemaAST.AST, boolean>()
+
+/** Whether a field of `ast` (or `ast` itself) is marked deprecated: only those subtrees are walked. */
+const hasDeprecated = (ast: SchemaAST.AST): boolean => {
+  const known = marked.get(ast)
+  if (known !== undefined) return known
+  marked.set(ast, false) // a recursive Schema meets itself: not (yet) known to hold one
+  const children = ast._tag === "Objects"
+    ? ast.propertySignatures.map((ps) => ps.type)
+    : ast._tag === "Arrays"
+    ? [...ast.elements, ...ast.rest]
+    : ast._tag === "Union"
+    ? ast.types
+    : []
+  const found = SchemaAST.resolveAt<string>(DEPRECATED)(ast) !== undefined || children.some(hasDeprecated)
+  marked.set(ast, found)
+  return found
+}
+
 /** Warnings for every field annotated deprecated that the object sets: `spec.x: <message>`. */
 export const deprecatedFields = (ast: SchemaAST.AST, value: unknown, path = "", out: Array<string> = []): Array<string> => {
+  if (!hasDeprecated(ast)) return out
   const message = SchemaAST.resolveAt<string>(DEPRECATED)(ast)
   if (message !== undefined) out.push(`${path === "" ? "<root>" : path}: ${message}`)
   switch (ast._tag) {
