@@ -786,9 +786,20 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
       return fiber === undefined ? Effect.void : Fiber.interrupt(fiber)
     })
     // A shard's caches may hold objects that moved while it did not hold its Lease: each time it
-    // takes the Lease (again), they are listed afresh from etcd before any reconcile.
+    // takes the Lease (again), they are listed afresh from etcd before any reconcile. A standby's
+    // may be far behind, its watches down and backing off while the leader deleted objects and
+    // removed their finalizers (found by the simulation): when it takes the lead, each cache whose
+    // watch failed, stalled or was cut short since its last such check is listed afresh too.
+    const troubles = new Map<Informer.Informer<any>, number>()
+    const refreshIfTroubled = (i: Informer.Informer<any>) =>
+      Effect.flatMap(i.stats, (stats) => {
+        const n = stats.errors + stats.stalls + stats.veryShortWatches
+        if (n === (troubles.get(i) ?? 0)) return Effect.void
+        troubles.set(i, n)
+        return i.relist
+      })
     const refresh = sharded === undefined
-      ? Effect.void
+      ? Effect.forEach([informer, ...watched.map(({ secondary }) => secondary)], refreshIfTroubled, { concurrency: "unbounded", discard: true })
       : Effect.forEach([informer, ...watched.filter(({ watch }) => sharded.role(watch.kind) === "owned").map(({ secondary }) => secondary)], (i) => i.relist, {
         concurrency: "unbounded",
         discard: true
@@ -804,7 +815,14 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
         Stream.runForEach((leading) => {
           const wasFirst = first
           first = false
-          if (leading) return Effect.andThen(Effect.andThen(refresh, Effect.logInfo(`controller ${name}: ${leadingLine}`)), startWorkers)
+          if (leading) {
+            // the lead may have gone again while the caches were listed
+            return Effect.andThen(
+              refresh,
+              Effect.flatMap(leadership.value.isLeader, (still) =>
+                still ? Effect.andThen(Effect.logInfo(`controller ${name}: ${leadingLine}`), startWorkers) : Effect.void)
+            )
+          }
           // not leading at start is the normal wait for the first election, not news
           return wasFirst
             ? Effect.andThen(Effect.logDebug(`controller ${name}: waiting for leadership`), stopWorkers)
