@@ -39,6 +39,7 @@ import * as Client from "./Client.ts"
 import * as Kind from "./Kind.ts"
 import type * as KubeError from "./KubeError.ts"
 import * as Rbac from "./Rbac.ts"
+import { millis } from "./internal/options.ts"
 
 /**
  * Whether this process leads, now and as it changes.
@@ -143,9 +144,9 @@ export const checkTiming = (timing: {
   readonly renewDeadline: Duration.Input
   readonly retryPeriod: Duration.Input
 }): string | undefined => {
-  const leaseMs = millisOf(timing.leaseDuration)
-  const renewMs = millisOf(timing.renewDeadline)
-  const retryMs = millisOf(timing.retryPeriod)
+  const leaseMs = millis(timing.leaseDuration)
+  const renewMs = millis(timing.renewDeadline)
+  const retryMs = millis(timing.retryPeriod)
   if (!(leaseMs > 0 && renewMs > 0 && retryMs > 0)) return "leaseDuration, renewDeadline and retryPeriod must be positive"
   if (renewMs >= leaseMs) return `renewDeadline (${renewMs} ms) must be shorter than leaseDuration (${leaseMs} ms)`
   if (renewMs <= 1.2 * retryMs) return `renewDeadline (${renewMs} ms) must be longer than 1.2 × retryPeriod (${retryMs} ms)`
@@ -292,7 +293,6 @@ type Attempt =
   | { readonly _tag: "HeldBy"; readonly holder: string }
   | { readonly _tag: "LostRace" }
 
-const millisOf = (input: Duration.Input) => Duration.toMillis(Duration.fromInputUnsafe(input))
 
 /**
  * Starts a Lease elector; it campaigns until the scope closes, then stops leading and releases
@@ -321,9 +321,9 @@ export const make = (options: Options): Effect.Effect<Elector, LeaderElectionCon
       renewDeadline: options.renewDeadline ?? defaults.renewDeadline,
       retryPeriod: options.retryPeriod ?? defaults.retryPeriod
     }
-    const leaseMs = millisOf(timing.leaseDuration)
-    const renewMs = millisOf(timing.renewDeadline)
-    const retryMs = millisOf(timing.retryPeriod)
+    const leaseMs = millis(timing.leaseDuration)
+    const renewMs = millis(timing.renewDeadline)
+    const retryMs = millis(timing.retryPeriod)
     const invalid = (reason: string) => Effect.fail(new LeaderElectionConfigError({ lease, reason }))
     const problem = checkTiming(timing)
     if (problem !== undefined) return yield* invalid(problem)

@@ -24,6 +24,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as CauseMessage from "./internal/causeMessage.ts"
 import * as internal from "./internal/workqueue.ts"
+import { millis, nonNegativeMillis } from "./internal/options.ts"
 
 /**
  * @since 0.1.0
@@ -253,7 +254,6 @@ export interface WorkQueue<in out K = string> extends Pipeable {
   readonly stats: Effect.Effect<Stats>
 }
 
-const nonNegativeMillis = (input: Duration.Input) => Math.max(0, Duration.toMillis(Duration.fromInputUnsafe(input)))
 
 /**
  * Creates a work queue. Its deadline timer runs in the current scope, and closing the scope shuts
@@ -356,7 +356,7 @@ export const make = <K = string>(options: Options = {}): Effect.Effect<WorkQueue
       add: (key, addOptions) => Effect.sync(() => core.add(key, addOptions?.priority ?? "live", now())),
       addAfter: (key, delay, addOptions) =>
         Effect.sync(() =>
-          core.addAfter(key, Duration.toMillis(Duration.fromInputUnsafe(delay)), addOptions?.priority, now())
+          core.addAfter(key, millis(delay), addOptions?.priority, now())
         ),
       addRateLimited: (key, addOptions) =>
         Effect.sync(() => Duration.millis(core.addRateLimited(key, addOptions?.priority, now()))),

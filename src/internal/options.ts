@@ -6,9 +6,14 @@
 import * as Duration from "effect/Duration"
 
 /** `input` (or `fallback` when it is undefined) in milliseconds. */
-export const millis = (input: Duration.Input | undefined, fallback: Duration.Input): number =>
-  Duration.toMillis(Duration.fromInputUnsafe(input ?? fallback))
+export const millis: {
+  (input: Duration.Input): number
+  (input: Duration.Input | undefined, fallback: Duration.Input): number
+} = (input: Duration.Input | undefined, fallback?: Duration.Input): number =>
+  Duration.toMillis(Duration.fromInputUnsafe((input ?? fallback)!))
 
 /** Like {@link millis}, never below zero. */
-export const nonNegativeMillis = (input: Duration.Input | undefined, fallback: Duration.Input): number =>
-  Math.max(0, millis(input, fallback))
+export const nonNegativeMillis: {
+  (input: Duration.Input): number
+  (input: Duration.Input | undefined, fallback: Duration.Input): number
+} = (input: Duration.Input | undefined, fallback?: Duration.Input): number => Math.max(0, millis(input, fallback!))

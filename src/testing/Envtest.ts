@@ -30,6 +30,7 @@ import * as Client from "../Client.ts"
 import * as Flags from "./envtest/flags.ts"
 import * as Proc from "./envtest/process.ts"
 import * as KubeConfig from "../KubeConfig.ts"
+import { millis } from "../internal/options.ts"
 
 /**
  * The Kubernetes version that `scripts/envtest-assets.sh` ({@link provisionAssets}) builds.
@@ -570,7 +571,7 @@ export const make = Effect.fnUntraced(function*(
       hint: "resolve them with resolveAssets({ controllerManager: true })"
     })
   }
-  const startTimeoutMs = Duration.toMillis(Duration.fromInputUnsafe(options.startTimeout ?? "60 seconds"))
+  const startTimeoutMs = millis(options.startTimeout, "60 seconds")
   const context = yield* Effect.context<never>()
 
   const dir = yield* Effect.acquireRelease(

@@ -95,6 +95,7 @@ import * as S from "./fake/status.ts"
 import type * as Kind from "../Kind.ts"
 import type * as KubeError from "../KubeError.ts"
 import * as HttpClient from "../internal/http/client.ts"
+import { millis } from "../internal/options.ts"
 
 /**
  * An API verb, as faults and call counts name them. Reads and writes of `/status` count as
@@ -249,7 +250,7 @@ export const make = Effect.fnUntraced(function*(options: ServerOptions = {}) {
     historyLimit: options.historyLimit ?? 10_000,
     bookmarkMillis: options.bookmarkInterval === false
       ? undefined
-      : Duration.toMillis(Duration.fromInputUnsafe(options.bookmarkInterval ?? "1 minute"))
+      : millis(options.bookmarkInterval, "1 minute")
   })
   fake.server.watchList = options.watchList === true
   for (const kind of [...builtinKinds, ...(options.kinds ?? [])]) fake.store.register(resourceOf(kind))
@@ -292,7 +293,7 @@ export const make = Effect.fnUntraced(function*(options: ServerOptions = {}) {
           message: fault.message ?? `injected fault: ${fault.verb} answered ${code ?? 500}`,
           retryAfter: fault.retryAfterSeconds,
           disconnect: fault.disconnect ?? false,
-          delayMillis: fault.delay !== undefined ? Duration.toMillis(Duration.fromInputUnsafe(fault.delay)) : 0
+          delayMillis: fault.delay !== undefined ? millis(fault.delay) : 0
         })
       }),
     clearFaults: Effect.sync(() => {

@@ -13,6 +13,7 @@ import * as Exit from "effect/Exit"
 import * as TestClock from "effect/testing/TestClock"
 import type * as Client from "../Client.ts"
 import * as TestServer from "./TestServer.ts"
+import { millis } from "../internal/options.ts"
 
 /**
  * Options of {@link eventually}.
@@ -61,7 +62,7 @@ const isTestClock = (clock: Clock.Clock): clock is TestClock.TestClock =>
 export const eventually = <A, E, R>(check: Effect.Effect<A, E, R>, options: EventuallyOptions = {}): Effect.Effect<A, E, R> =>
   Effect.withFiber((fiber) => {
     const clock = fiber.getRef(Clock.Clock)
-    const timeoutMs = Duration.toMillis(Duration.fromInputUnsafe(options.timeout ?? "30 seconds"))
+    const timeoutMs = millis(options.timeout, "30 seconds")
     if (isTestClock(clock)) {
       const step = Duration.fromInputUnsafe(options.interval ?? "20 millis")
       const stepMs = Math.max(1, Duration.toMillis(step))
