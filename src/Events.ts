@@ -31,10 +31,12 @@ import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Client from "./Client.ts"
+import { TokenBucket } from "./internal/tokenBucket.ts"
 import * as Kind from "./Kind.ts"
 import * as KubeError from "./KubeError.ts"
 import * as Patch from "./Patch.ts"
 import * as Rbac from "./Rbac.ts"
+import { millis } from "./internal/options.ts"
 
 /**
  * The two Event types Kubernetes knows.
@@ -197,15 +199,15 @@ export const make = (options: Options = {}): Effect.Effect<RecorderService, neve
     const defaultComponent = options.component ?? "operatorkit"
     const host = options.host
     const burst = Math.max(1, options.burst ?? 25)
-    const refillMs = Math.max(1, Duration.toMillis(Duration.fromInputUnsafe(options.refillEvery ?? "5 minutes")))
+    const refillMs = Math.max(1, millis(options.refillEvery, "5 minutes"))
     const maxSimilar = Math.max(1, options.maxSimilar ?? 10)
-    const similarMs = Duration.toMillis(Duration.fromInputUnsafe(options.similarWindow ?? "10 minutes"))
+    const similarMs = millis(options.similarWindow, "10 minutes")
     const cacheSize = Math.max(1, options.cacheSize ?? 4096)
     const attempts = Math.max(1, options.attempts ?? 3)
     const retryDelay = Duration.fromInputUnsafe(options.retryDelay ?? "1 second")
 
     const stats = { recorded: 0, created: 0, aggregated: 0, dropped: 0, failed: 0 }
-    const buckets = new Map<string, { tokens: number; at: number }>()
+    const buckets = new Map<string, TokenBucket>()
     const similar = new Map<string, { readonly since: number; readonly messages: Set<string> }>()
     const written = new Map<string, Written>()
     let sequence = 0
@@ -218,11 +220,8 @@ export const make = (options: Options = {}): Effect.Effect<RecorderService, neve
 
     /** client-go's spam filter: a token bucket per source and object. */
     const allowed = (key: string, at: number) => {
-      const bucket = buckets.get(key) ?? { tokens: burst, at }
-      bucket.tokens = Math.min(burst, bucket.tokens + (at - bucket.at) / refillMs)
-      bucket.at = at
-      const ok = bucket.tokens >= 1
-      if (ok) bucket.tokens -= 1
+      const bucket = buckets.get(key) ?? new TokenBucket(1000 / refillMs, burst)
+      const ok = bucket.tryTake(at)
       touch(buckets, key, bucket, cacheSize)
       return ok
     }

@@ -20,6 +20,7 @@ import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Def from "./internal/metrics.ts"
+import { TokenBucket } from "./internal/tokenBucket.ts"
 import { whenTraced } from "./internal/tracing.ts"
 import type { KubeObject } from "./Kind.ts"
 import * as Rbac from "./Rbac.ts"
@@ -619,25 +620,13 @@ export const rateLimit: {
   (options: { readonly perSecond: number; readonly burst?: number }): <A extends KubeObject, E, R>(self: Resource<A, E, R>) => Resource<A, E, R>
   <A extends KubeObject, E, R>(self: Resource<A, E, R>, options: { readonly perSecond: number; readonly burst?: number }): Resource<A, E, R>
 } = dual(2, <A extends KubeObject, E, R>(self: Resource<A, E, R>, options: { readonly perSecond: number; readonly burst?: number }) => {
-  const burst = options.burst ?? 1
-  const spacingMs = 1000 / options.perSecond
-  let tokens = burst
-  let refilledAt: number | undefined
+  const bucket = new TokenBucket(options.perSecond, options.burst ?? 1)
   // tokens are taken synchronously so concurrent calls never share one
   const acquire = Effect.flatMap(Clock.currentTimeMillis, (now) => {
-    if (refilledAt === undefined) refilledAt = now
-    tokens = Math.min(burst, tokens + (now - refilledAt) / spacingMs)
-    refilledAt = now
-    tokens -= 1
-    if (tokens >= 0) return Effect.void
+    const waitMs = bucket.take(now)
+    if (waitMs === 0) return Effect.void
     // a call interrupted while it waits (a timeout around it, a shutdown) gives its token back
-    return Effect.onInterrupt(
-      Effect.sleep(Duration.millis(Math.ceil(-tokens * spacingMs))),
-      () =>
-        Effect.sync(() => {
-          tokens += 1
-        })
-    )
+    return Effect.onInterrupt(Effect.sleep(Duration.millis(Math.ceil(waitMs))), () => Effect.sync(() => bucket.giveBack()))
   })
   return self.wrap((_, call) => Effect.andThen(acquire, call))
 })

@@ -2,6 +2,7 @@
  * The synchronous state machine behind `WorkQueue`: plain data structures, no Effect. Every
  * operation is O(1) except the delay heap (O(log n)); the Effect layer adds waiting and timers.
  */
+import { TokenBucket } from "./tokenBucket.ts"
 
 /** @internal */
 export type Priority = "live" | "bulk"
@@ -161,8 +162,7 @@ export class Core<K> {
   private readonly processing = new Set<Slot<K>>()
   private liveStreak = 0
   private seq = 0
-  private tokens: number
-  private tokensAt = Number.NEGATIVE_INFINITY
+  private readonly bucket: TokenBucket | undefined
   private adds = 0
   private retriesTotal = 0
   isShutdown = false
@@ -179,7 +179,7 @@ export class Core<K> {
     this.hooks = hooks
     this.onReady = onReady
     this.onEarlier = onEarlier
-    this.tokens = settings.burst
+    this.bucket = Number.isFinite(settings.qps) ? new TokenBucket(settings.qps, settings.burst) : undefined
   }
 
   get ready(): number {
@@ -273,16 +273,10 @@ export class Core<K> {
   addRateLimited(key: K, priority: Priority | undefined, now: number): number {
     const lane = priority ?? this.requeuePriority(key)
     const slot = this.slot(key)
-    const { baseDelayMs, burst, factor, maxDelayMs, qps } = this.settings
+    const { baseDelayMs, factor, maxDelayMs } = this.settings
     const itemDelay = Math.min(baseDelayMs * factor ** slot.failures, maxDelayMs)
     slot.failures++
-    let bucketDelay = 0
-    if (Number.isFinite(qps)) {
-      this.tokens = Math.min(burst, this.tokens + Math.max(0, now - this.tokensAt) * qps / 1000)
-      this.tokensAt = now
-      this.tokens -= 1
-      if (this.tokens < 0) bucketDelay = -this.tokens * 1000 / qps
-    }
+    const bucketDelay = this.bucket === undefined ? 0 : this.bucket.take(now)
     this.retriesTotal++
     this.hooks.onRetry?.()
     const delay = Math.max(itemDelay, bucketDelay)
