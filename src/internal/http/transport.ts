@@ -8,7 +8,6 @@ import * as Http from "node:http"
 import * as Https from "node:https"
 import type { Duplex } from "node:stream"
 import * as Tls from "node:tls"
-import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
@@ -17,6 +16,7 @@ import type { Method } from "../../Client.ts"
 import type { Auth, KubeConfigService } from "../../KubeConfig.ts"
 import { RequestTimeout, type RequestInfo, TransportError } from "../../KubeError.ts"
 import { KubeConfigError } from "../../KubeConfig.ts"
+import { Handoff } from "../handoff.ts"
 import { type ItemMeta, ListParser, splitList } from "./listBody.ts"
 import { BadLine, MAX_STRING_BYTES, NdjsonDecoder } from "./ndjson.ts"
 import { proxyAuthorization, tunnel } from "./proxy.ts"
@@ -488,40 +488,17 @@ class BodyReader {
 /** A pull over a watch body: batches of parsed events, pausing the socket when the consumer lags. */
 const eventPull = (req: ApiRequest, r: Http.ClientRequest, res: Http.IncomingMessage) => {
   const decoder = new NdjsonDecoder()
-  let ready: Array<unknown> = []
-  let ended = false
-  let failure: TransportError | undefined
   let paused = false
-  let waiter: ((effect: Effect.Effect<ReadonlyArray<unknown>, TransportError | Cause.Done>) => void) | undefined
-
-  const settle = (resume: NonNullable<typeof waiter>) => {
-    if (ready.length > 0) {
-      const batch = ready
-      ready = []
-      if (paused) {
-        paused = false
-        res.resume()
-      }
-      resume(Effect.succeed(batch))
-    } else if (failure !== undefined) {
-      resume(Effect.fail(failure))
-    } else if (ended) {
-      resume(Cause.done())
-    } else {
-      waiter = resume
+  // taking the buffer resumes a socket paused at the high-water mark
+  const handoff = new Handoff<unknown, TransportError>(() => {
+    if (paused) {
+      paused = false
+      res.resume()
     }
-  }
-  const wake = () => {
-    const w = waiter
-    if (w !== undefined) {
-      waiter = undefined
-      settle(w)
-    }
-  }
+  })
+  // the first end or failure wins (Handoff keeps it)
   const fail = (detail: string, code?: string) => {
-    if (ended || failure !== undefined) return
-    failure = new TransportError({ request: req.info, detail, ...(code !== undefined ? { code } : {}) })
-    wake()
+    handoff.fail(new TransportError({ request: req.info, detail, ...(code !== undefined ? { code } : {}) }))
   }
 
   const badLine = (e: unknown) => {
@@ -530,34 +507,28 @@ const eventPull = (req: ApiRequest, r: Http.ClientRequest, res: Http.IncomingMes
   }
   res.on("data", (chunk: Buffer) => {
     try {
-      decoder.push(chunk, ready)
+      decoder.push(chunk, handoff.pending)
     } catch (e) {
       return badLine(e)
     }
-    if (ready.length >= HIGH_WATER && !paused) {
+    if (handoff.pending.length >= HIGH_WATER && !paused) {
       paused = true
       res.pause()
     }
-    wake()
+    handoff.wake()
   })
   res.once("end", () => {
     try {
-      decoder.end(ready)
+      decoder.end(handoff.pending)
     } catch (e) {
       return badLine(e)
     }
-    ended = true
-    wake()
+    handoff.end()
   })
   res.once("error", (e: NodeJS.ErrnoException) => fail(`watch connection failed: ${e.message}`, e.code))
   res.once("close", () => {
     if (!res.complete) fail("watch connection closed before the server ended it", "ECONNRESET")
   })
 
-  return Effect.callback<ReadonlyArray<unknown>, TransportError | Cause.Done>((resume) => {
-    settle(resume)
-    return Effect.sync(() => {
-      waiter = undefined
-    })
-  }) as unknown as Effect.Effect<readonly [unknown, ...Array<unknown>], TransportError | Cause.Done>
+  return handoff.pull
 }
