@@ -74,6 +74,7 @@ import { decodeObject, isDecodeError } from "./internal/codec.ts"
 import { Probe } from "./internal/controller/probe.ts"
 import { cacheOf, finalizerClient, trackedClient, WriteTracker } from "./internal/controller/writeTracker.ts"
 import * as Def from "./internal/metrics.ts"
+import { retryOnConflict } from "./internal/retryOnConflict.ts"
 import { isTraced, whenTraced } from "./internal/tracing.ts"
 import * as LeaderElection from "./LeaderElection.ts"
 import * as Kind from "./Kind.ts"
@@ -526,11 +527,12 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
      * reconcile (once the cache shows it); else report it, and when it is being deleted with our
      * finalizer, apply the undecodableDeletion policy.
      */
-    const undecodable = (key: string, traced: boolean): Effect.Effect<WorkQueue.Outcome, unknown, any> =>
-      Effect.gen(function*() {
-        const ref = Store.parseKey(key)
-        const path = Kind.objectPath(kind, kind.namespaced ? ref.namespace : undefined, ref.name)
-        for (let attempt = 0;; attempt++) {
+    const undecodable = (key: string, traced: boolean): Effect.Effect<WorkQueue.Outcome, unknown, any> => {
+      const ref = Store.parseKey(key)
+      const path = Kind.objectPath(kind, kind.namespaced ? ref.namespace : undefined, ref.name)
+      // a lost race of the release patch reads the object again; nothing else of the pass does
+      return retryOnConflict((): Effect.Effect<WorkQueue.Outcome, unknown, any> =>
+        Effect.gen(function*() {
           const fetched = yield* client.raw({ method: "GET", path }).pipe(
             Effect.map(Option.some),
             Effect.catchTag("NotFound", () => Effect.succeedNone)
@@ -573,7 +575,7 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
               Effect.provideService(Framework.Reconciliation, state)
             )
           }
-          const released = yield* tracker.around(
+          yield* tracker.around(
             key,
             kind,
             ref,
@@ -588,11 +590,9 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
             }),
             () => ({ _tag: "Nothing" as const })
           ).pipe(
-            Effect.as(true),
-            Effect.catchTag("NotFound", () => Effect.succeed(true)),
-            Effect.catchIf((e) => (e._tag === "Conflict" || e._tag === "Invalid") && attempt < 5, () => Effect.succeed(false))
+            Effect.catchTag("NotFound", () => Effect.void),
+            Effect.catchIf((e) => e._tag === "Conflict" || e._tag === "Invalid", (e) => Effect.fail(new LostRace(e)))
           )
-          if (!released) continue
           // its deletion must not be taken for one that skipped our cleanup
           markCleanedUp(meta.uid)
           undecodables.delete(key)
@@ -602,8 +602,10 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
             yield* recorder.value.warning(standIn(meta, key), "FinalizerReleased", `${problem}: the object does not decode; our finalizer was released ${how}`, { component: name })
           }
           return undefined
-        }
-      })
+        }), { isConflict: (e) => e instanceof LostRace }).pipe(
+        Effect.catchIf((e): e is LostRace => e instanceof LostRace, (e) => Effect.fail(e.error))
+      )
+    }
 
     /**
      * The ensureDeleted owed to an object that went while carrying our finalizer, without a
@@ -875,6 +877,14 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
     yield* Effect.addFinalizer(() => Effect.sync(() => registry.delete(controller)))
     return controller
   })
+
+/** A lost race of the release of an undecodable object's finalizer: read it again. */
+class LostRace {
+  readonly error: KubeError.KubeError
+  constructor(error: KubeError.KubeError) {
+    this.error = error
+  }
+}
 
 const rvOf = (rv: string | undefined) => {
   const n = rv === undefined || rv === "" ? NaN : Number(rv)

@@ -15,9 +15,11 @@ import * as Schema from "effect/Schema"
 import { Client, type ClientService } from "./Client.ts"
 import type { CustomResourceDefinition, Definition } from "./CrdDefinition.ts"
 import * as CrdMigration from "./CrdMigration.ts"
+import { retryOnConflict } from "./internal/retryOnConflict.ts"
 import * as Kind from "./Kind.ts"
 import type * as KubeError from "./KubeError.ts"
 import * as Rbac from "./Rbac.ts"
+import { millis } from "./internal/options.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Errors of the service
@@ -184,7 +186,6 @@ const conditionsOf = (crd: CustomResourceDefinition | undefined): Array<typeof C
     ...(c.message !== undefined ? { message: c.message } : {})
   }))
 
-const millis = (input: Duration.Input) => Duration.toMillis(Duration.fromInputUnsafe(input))
 
 const makeService = (client: ClientService): CrdService => {
   const getCrd = (name: string) =>
@@ -246,28 +247,24 @@ const makeService = (client: ClientService): CrdService => {
   const update = (definition: Definition): Effect.Effect<EnsureCreatedResult, KubeError.KubeError> =>
     Effect.gen(function*() {
       const desired = definition.manifest
-      for (let attempt = 1;; attempt++) {
-        const current = yield* client.get(CRD, { name: definition.name })
-        const labels = merged(current.metadata.labels, desired.metadata.labels)
-        const annotations = merged(current.metadata.annotations, desired.metadata.annotations)
-        const candidate: CustomResourceDefinition = {
-          ...current,
-          metadata: {
-            ...current.metadata,
-            ...(labels !== undefined ? { labels } : {}),
-            ...(annotations !== undefined ? { annotations } : {})
-          },
-          spec: keepConversion(desired.spec, current.spec)
-        }
-        const result = yield* client.replace(CRD, candidate).pipe(
-          Effect.map(Option.some),
-          Effect.catchTag("Conflict", (e) => (attempt < 5 ? Effect.succeedNone : Effect.fail(e)))
-        )
-        if (Option.isSome(result)) {
-          const crd = result.value
-          return { action: crd.metadata.resourceVersion === current.metadata.resourceVersion ? "unchanged" : "updated", crd }
-        }
-      }
+      return yield* retryOnConflict(() =>
+        Effect.gen(function*() {
+          const current = yield* client.get(CRD, { name: definition.name })
+          const labels = merged(current.metadata.labels, desired.metadata.labels)
+          const annotations = merged(current.metadata.annotations, desired.metadata.annotations)
+          const candidate: CustomResourceDefinition = {
+            ...current,
+            metadata: {
+              ...current.metadata,
+              ...(labels !== undefined ? { labels } : {}),
+              ...(annotations !== undefined ? { annotations } : {})
+            },
+            spec: keepConversion(desired.spec, current.spec)
+          }
+          const crd = yield* client.replace(CRD, candidate)
+          return { action: crd.metadata.resourceVersion === current.metadata.resourceVersion ? "unchanged" : "updated", crd } as const
+        })
+      )
     })
 
   const ensureCreated = Effect.fn("Crd.ensureCreated")(function*(definition: Definition, options?: WaitOptions) {

@@ -13,6 +13,7 @@ import * as Stream from "effect/Stream"
 
 import { Client } from "./Client.ts"
 import type { CustomResourceDefinition, Definition } from "./CrdDefinition.ts"
+import { retryOnConflict } from "./internal/retryOnConflict.ts"
 import * as Kind from "./Kind.ts"
 import type * as KubeError from "./KubeError.ts"
 import * as Patch from "./Patch.ts"
@@ -262,33 +263,31 @@ export const migrate: <E = never, R = never>(
   const raw = rawKind(definition, storageVersion)
   type RawObject = Kind.Type<typeof raw>
 
+  // each conflict is counted; a lost race reads the object again (gone: counted as such)
   const rewrite = (object: RawObject): Effect.Effect<void, KubeError.KubeError | CrdMigrationError> =>
-    Effect.gen(function*() {
-      let current = object
-      for (let attempt = 0;; attempt++) {
-        const outcome = yield* client.replace(raw, current).pipe(
+    retryOnConflict((attempt) =>
+      Effect.gen(function*() {
+        const current = attempt === 0
+          ? Option.some(object)
+          : yield* client.get(raw, object.metadata).pipe(Effect.map(Option.some), Effect.catchTag("NotFound", () => Effect.succeedNone))
+        if (Option.isNone(current)) return void bump({ gone: progress.gone + 1 })
+        const outcome = yield* client.replace(raw, current.value).pipe(
           Effect.as("rewritten" as const),
-          Effect.catchTag("NotFound", () => Effect.succeed("gone" as const)),
-          Effect.catchTag("Conflict", () => Effect.succeed("conflict" as const))
+          Effect.catchTag("NotFound", () => Effect.succeed("gone" as const))
         )
         if (outcome === "rewritten") return void bump({ rewritten: progress.rewritten + 1 })
-        if (outcome === "gone") return void bump({ gone: progress.gone + 1 })
+        return void bump({ gone: progress.gone + 1 })
+      }), {
+      attempts: conflictRetries + 1,
+      onConflict: () => Effect.sync(() => bump({ conflicts: progress.conflicts + 1 }))
+    }).pipe(
+      Effect.catchTag("Conflict", () => {
         bump({ conflicts: progress.conflicts + 1 })
-        if (attempt >= conflictRetries) {
-          return yield* new CrdMigrationError({
-            crd: name,
-            reason: "ConflictsExhausted",
-            detail: `${objectKey(current)} changed under each of ${attempt + 1} writes`
-          })
-        }
-        const fresh = yield* client.get(raw, current.metadata).pipe(
-          Effect.map(Option.some),
-          Effect.catchTag("NotFound", () => Effect.succeedNone)
+        return Effect.fail(
+          new CrdMigrationError({ crd: name, reason: "ConflictsExhausted", detail: `${objectKey(object)} changed under each of ${conflictRetries + 1} writes` })
         )
-        if (Option.isNone(fresh)) return void bump({ gone: progress.gone + 1 })
-        current = fresh.value
-      }
-    })
+      })
+    )
 
   const saveCheckpoint = (after: string) =>
     client.patch(CRD, { name }, Patch.merge({
@@ -338,28 +337,20 @@ export const migrate: <E = never, R = never>(
   }
 
   // every object is written in the storage version: only it remains in storedVersions
-  let storedVersionsAfter: ReadonlyArray<string> = []
-  for (let attempt = 1;; attempt++) {
-    const fresh = yield* client.get(CRD, { name })
-    if (storageOf(fresh) !== storageVersion) {
-      return yield* new CrdMigrationError({
-        crd: name,
-        reason: "StorageVersionChanged",
-        detail: `the storage version moved from ${storageVersion} to ${storageOf(fresh) ?? "none"} during the migration; run it again`
-      })
-    }
-    const updated = yield* client.replaceStatus(CRD, {
-      ...fresh,
-      status: { ...fresh.status, storedVersions: [storageVersion] }
-    }).pipe(
-      Effect.map(Option.some),
-      Effect.catchTag("Conflict", (e) => (attempt < 5 ? Effect.succeedNone : Effect.fail(e)))
-    )
-    if (Option.isSome(updated)) {
-      storedVersionsAfter = updated.value.status?.storedVersions ?? []
-      break
-    }
-  }
+  const updated = yield* retryOnConflict(() =>
+    Effect.gen(function*() {
+      const fresh = yield* client.get(CRD, { name })
+      if (storageOf(fresh) !== storageVersion) {
+        return yield* new CrdMigrationError({
+          crd: name,
+          reason: "StorageVersionChanged",
+          detail: `the storage version moved from ${storageVersion} to ${storageOf(fresh) ?? "none"} during the migration; run it again`
+        })
+      }
+      return yield* client.replaceStatus(CRD, { ...fresh, status: { ...fresh.status, storedVersions: [storageVersion] } })
+    })
+  )
+  const storedVersionsAfter: ReadonlyArray<string> = updated.status?.storedVersions ?? []
   yield* client.patch(CRD, { name }, Patch.merge({
     metadata: { annotations: { [annotation]: null, ...(hadLegacy ? { [legacyCheckpointAnnotation]: null } : {}) } }
   }))

@@ -24,6 +24,7 @@ import * as Option from "effect/Option"
 import type * as Client from "./Client.ts"
 import type * as Kind from "./Kind.ts"
 import type * as KubeError from "./KubeError.ts"
+import { retryOnConflict } from "./internal/retryOnConflict.ts"
 import * as Patch from "./Patch.ts"
 
 /**
@@ -226,8 +227,8 @@ const fresh = <A extends Kind.KubeObject>(client: Client.ClientService, kind: Ki
   )
 
 // a failed resourceVersion test answers 422 (Invalid), as does a finalizer added to an object being
-// deleted; a stale write 409: read again, a few times
-const lostRace = (e: KubeError.KubeError, attempt: number) => (e._tag === "Conflict" || e._tag === "Invalid") && attempt < 5
+// deleted; a stale write 409: read again
+const lostRace = (e: KubeError.KubeError) => e._tag === "Conflict" || e._tag === "Invalid"
 
 /**
  * Adds our finalizer to a fresh read of the object, guarded by its resourceVersion (operatorkit
@@ -253,8 +254,8 @@ export const add = <A extends Kind.KubeObject>(
   names: Names,
   object: A
 ): Effect.Effect<Option.Option<A>, KubeError.KubeError> =>
-  Effect.gen(function*() {
-    for (let attempt = 0;; attempt++) {
+  retryOnConflict(() =>
+    Effect.gen(function*() {
       const read = yield* fresh(client, kind, object)
       if (Option.isNone(read)) return Option.none()
       const current = read.value
@@ -263,7 +264,7 @@ export const add = <A extends Kind.KubeObject>(
       if (hasOurs && !hasLegacy(names, current)) return Option.some(current)
       const finalizers = current.metadata.finalizers
       const legacyAt = names.legacyFinalizer === undefined ? -1 : finalizers?.indexOf(names.legacyFinalizer) ?? -1
-      const result = yield* client.patch(kind, refOf(current), Patch.json([
+      return yield* client.patch(kind, refOf(current), Patch.json([
         { op: "test", path: "/metadata/resourceVersion", value: current.metadata.resourceVersion },
         legacyAt >= 0
           ? hasOurs
@@ -273,15 +274,11 @@ export const add = <A extends Kind.KubeObject>(
           ? { op: "add", path: "/metadata/finalizers", value: [names.finalizer] }
           : { op: "add", path: "/metadata/finalizers/-", value: names.finalizer }
       ])).pipe(
-        Effect.map((patched) => ({ _tag: "added" as const, patched })),
+        Effect.map(Option.some),
         // deleted between the read and the patch: nothing to do, its deletion brings it back
-        Effect.catchTag("NotFound", () => Effect.succeed({ _tag: "gone" as const })),
-        Effect.catchIf((e) => lostRace(e, attempt), () => Effect.succeed({ _tag: "retry" as const }))
+        Effect.catchTag("NotFound", () => Effect.succeedNone)
       )
-      if (result._tag === "added") return Option.some(result.patched)
-      if (result._tag === "gone") return Option.none()
-    }
-  })
+    }), { isConflict: lostRace })
 
 /**
  * Removes our finalizer (under either name) from a fresh read of the object, guarded by its
@@ -307,8 +304,8 @@ export const remove = <A extends Kind.KubeObject>(
   names: Names,
   object: A
 ): Effect.Effect<void, KubeError.KubeError> =>
-  Effect.gen(function*() {
-    for (let attempt = 0;; attempt++) {
+  retryOnConflict(() =>
+    Effect.gen(function*() {
       const read = yield* fresh(client, kind, object)
       if (Option.isNone(read)) return
       const present = read.value.metadata.finalizers ?? []
@@ -318,14 +315,8 @@ export const remove = <A extends Kind.KubeObject>(
         .filter((i) => i >= 0)
         .sort((a, b) => b - a)
       if (indices.length === 0) return
-      const result = yield* client.patch(kind, refOf(read.value), Patch.json([
+      yield* client.patch(kind, refOf(read.value), Patch.json([
         { op: "test", path: "/metadata/resourceVersion", value: read.value.metadata.resourceVersion },
         ...indices.map((i) => ({ op: "remove" as const, path: `/metadata/finalizers/${i}` }))
-      ])).pipe(
-        Effect.map(() => ({ _tag: "done" as const })),
-        Effect.catchTag("NotFound", () => Effect.succeed({ _tag: "done" as const })),
-        Effect.catchIf((e) => lostRace(e, attempt), () => Effect.succeed({ _tag: "retry" as const }))
-      )
-      if (result._tag === "done") return
-    }
-  })
+      ])).pipe(Effect.catchTag("NotFound", () => Effect.void))
+    }), { isConflict: lostRace })

@@ -12,6 +12,7 @@ import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Client from "./Client.ts"
+import { retryOnConflict } from "./internal/retryOnConflict.ts"
 import type * as Kind from "./Kind.ts"
 import type * as KubeError from "./KubeError.ts"
 import * as Rbac from "./Rbac.ts"
@@ -129,17 +130,15 @@ export const update = <A extends WithStatus>(
 ): Effect.Effect<A, KubeError.KubeError, Client.Client> =>
   Effect.gen(function*() {
     const client = yield* Client.Client
-    let current = object
-    for (let attempt = 0;; attempt++) {
-      const next = f(current.status as A["status"] | undefined)
-      if (JSON.stringify(next) === JSON.stringify(current.status)) return current
-      const result = yield* client.replaceStatus(kind, { ...current, status: next }).pipe(
-        Effect.map((written) => ({ _tag: "written" as const, written })),
-        Effect.catchIf((e) => e._tag === "Conflict" && attempt < 4, () => Effect.succeed({ _tag: "conflict" as const }))
-      )
-      if (result._tag === "written") return result.written
-      current = yield* client.getStatus(kind, { name: object.metadata.name, namespace: object.metadata.namespace })
-    }
+    return yield* retryOnConflict((attempt) =>
+      Effect.gen(function*() {
+        // a lost race reads the status again and applies f to it
+        const current = attempt === 0 ? object : yield* client.getStatus(kind, { name: object.metadata.name, namespace: object.metadata.namespace })
+        const next = f(current.status as A["status"] | undefined)
+        if (JSON.stringify(next) === JSON.stringify(current.status)) return current
+        return yield* client.replaceStatus(kind, { ...current, status: next })
+      })
+    )
   })
 
 /**

@@ -41,6 +41,7 @@ import * as Certs from "./internal/webhook/certificates.ts"
 import { jsonEqual } from "./internal/webhook/conversion.ts"
 import * as WebhookMetrics from "./internal/webhook/metrics.ts"
 import * as Listener from "./internal/webhook/server.ts"
+import { retryOnConflict } from "./internal/retryOnConflict.ts"
 import { whenTraced } from "./internal/tracing.ts"
 import * as Yaml from "./internal/crd/yaml.ts"
 import type * as Kind from "./Kind.ts"
@@ -48,6 +49,7 @@ import * as KindModule from "./Kind.ts"
 import * as AdmissionRegistration from "./kinds/admissionregistration/v1.ts"
 import type * as KubeError from "./KubeError.ts"
 import * as Rbac from "./Rbac.ts"
+import { millis } from "./internal/options.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Definitions
@@ -731,7 +733,6 @@ export interface WebhooksService {
  */
 export class Webhooks extends Context.Service<Webhooks, WebhooksService>()("operatorkit/Webhooks") {}
 
-const millis = (input: Duration.Input) => Duration.toMillis(Duration.fromInputUnsafe(input))
 
 const hostOf = (config: ClientConfig): ReadonlyArray<string> =>
   "url" in config
@@ -917,8 +918,9 @@ export const serve = <R>(
       create: (() => A) | undefined,
       update: (current: A) => A
     ): Effect.Effect<Written, KubeError.KubeError> =>
-      Effect.gen(function*() {
-        for (;;) {
+      // a lost race (created or changed by another replica meanwhile) reads again
+      retryOnConflict(() =>
+        Effect.gen(function*() {
           const current = yield* client.get(kind, { name }).pipe(Effect.map(Option.some), Effect.catchTag("NotFound", () => Effect.succeedNone))
           const generation = state?.generation
           if (Option.isNone(current)) {
@@ -928,9 +930,8 @@ export const serve = <R>(
               ...object,
               metadata: { ...object.metadata, annotations: { ...object.metadata.annotations, [key]: String(generation) } }
             }
-            const made = yield* client.create(kind, annotated).pipe(Effect.as(true), Effect.catchTag("AlreadyExists", () => Effect.succeed(false)))
-            if (made) return "written" as const
-            continue
+            yield* client.create(kind, annotated)
+            return "written" as const
           }
           const seen = Number(current.value.metadata.annotations?.[key] ?? "0")
           if (generation !== undefined && seen > generation) return "stale" as const
@@ -940,10 +941,9 @@ export const serve = <R>(
             metadata: { ...desired.metadata, annotations: { ...desired.metadata.annotations, [key]: String(generation) } }
           }
           if (jsonEqual(annotated, current.value)) return "unchanged" as const
-          const written = yield* client.replace(kind, annotated).pipe(Effect.as(true), Effect.catchTag("Conflict", () => Effect.succeed(false)))
-          if (written) return "written" as const
-        }
-      })
+          yield* client.replace(kind, annotated)
+          return "written" as const
+        }), { isConflict: (e) => e._tag === "Conflict" || e._tag === "AlreadyExists" })
 
     /** The server's caBundle of a webhook when this replica has none to give (cert-manager's injector owns it). */
     const keepCaBundle = (desired: unknown, current: unknown) => {

@@ -45,10 +45,12 @@ import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as Client from "../Client.ts"
+import { retryOnConflict } from "../internal/retryOnConflict.ts"
 import type * as Kind from "../Kind.ts"
 import { runOnce } from "./simulation/run.ts"
 import { shrink } from "./simulation/shrink.ts"
 import { clock } from "./simulation/trace.ts"
+import { millis } from "../internal/options.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Models
@@ -384,7 +386,6 @@ export class SimulationFailed extends Schema.TaggedError<SimulationFailed>()("Si
 // ---------------------------------------------------------------------------------------------
 // Constructors
 
-const millisOf = (input: Duration.Input) => Duration.toMillis(Duration.fromInputUnsafe(input))
 
 /**
  * A simulation of an operator.
@@ -409,8 +410,8 @@ const millisOf = (input: Duration.Input) => Duration.toMillis(Duration.fromInput
  */
 export const make = (options: Options): Simulation => {
   const replicas = Math.max(1, Math.floor(options.replicas ?? 1))
-  const durationMillis = millisOf(options.duration ?? "1 minute")
-  const settleMillis = millisOf(options.settleTimeout ?? "3 minutes")
+  const durationMillis = millis(options.duration ?? "1 minute")
+  const settleMillis = millis(options.settleTimeout ?? "3 minutes")
   if (!(durationMillis > 0) || !(settleMillis > 0)) throw new Error(`simulation ${options.name}: duration and settleTimeout must be positive`)
   return {
     name: options.name,
@@ -503,16 +504,13 @@ export const objects = <A extends Kind.KubeObject>(kind: Kind.Kind<A>, options: 
             _tag: "Call",
             run: (d) =>
               Client.Client.use((client) =>
-                Effect.gen(function*() {
-                  for (let attempt = 0;; attempt++) {
+                retryOnConflict(() =>
+                  Effect.gen(function*() {
                     const current = yield* client.get(kind, ref)
-                    const replaced = yield* client.replace(kind, update(current, d)).pipe(
-                      Effect.map((o) => `updated (generation ${o.metadata.generation ?? "-"})`),
-                      Effect.catchIf((e) => e._tag === "Conflict" && attempt < 4, () => Effect.succeed(undefined))
-                    )
-                    if (replaced !== undefined) return replaced
-                  }
-                })).pipe(Effect.catch((e) => Effect.succeed(`failed: ${describeError(e)}`)))
+                    const o = yield* client.replace(kind, update(current, d))
+                    return `updated (generation ${o.metadata.generation ?? "-"})`
+                  })
+                )).pipe(Effect.catch((e) => Effect.succeed(`failed: ${describeError(e)}`)))
           }
         }
       }
