@@ -7,13 +7,14 @@
  */
 import { layer, type Vitest } from "@effect/vitest"
 import * as Crypto from "node:crypto"
-import { Context, Effect, Layer, Schedule, Stream } from "effect"
+import { Context, Effect, Layer, Stream } from "effect"
 import * as Client from "../../src/Client.ts"
 import * as Envtest from "../../src/testing/Envtest.ts"
 import type { Method } from "../../src/Client.ts"
 import { makeHttp, type Transport } from "../../src/internal/http/transport.ts"
 import * as Kind from "../../src/Kind.ts"
 import * as KubeConfig from "../../src/KubeConfig.ts"
+import * as Helpers from "../../src/testing/helpers.ts"
 import * as TestServer from "../../src/testing/TestServer.ts"
 import { cluster } from "../support/cluster.ts"
 import { openCrd, openKind } from "../support/crds.ts"
@@ -110,13 +111,9 @@ export const contract = (
 /** A name no other test uses. */
 export const unique = (prefix: string) => `${prefix}-${Crypto.randomBytes(4).toString("hex")}`
 
-/** Retries until `check` holds (the real server's controllers act a moment later). */
+/** Retries until `check` holds (the real server's controllers act a moment later): operatorkit/testing's eventually. */
 export const eventually = <A, E, R>(effect: Effect.Effect<A, E, R>, check: (a: A) => boolean) =>
-  effect.pipe(
-    Effect.filterOrFail(check, () => "not yet" as const),
-    Effect.retry({ schedule: Schedule.spaced("100 millis"), times: 100 }),
-    Effect.orDie
-  )
+  Helpers.eventually(Effect.filterOrFail(effect, check, () => "not yet" as const), { timeout: "10 seconds", interval: "100 millis" }).pipe(Effect.orDie)
 
 /** The `Status` body the API server answers a failed request with, written out for expectations. */
 export const failureStatus = (code: number, reason: string | undefined, message: string, details?: object) => ({

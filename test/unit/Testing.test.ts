@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Option, Schema, Stream } from "effect"
 import { TestClock } from "effect/testing"
+import * as Helpers from "../../src/testing/helpers.ts"
 import * as Client from "../../src/Client.ts"
 import * as Kind from "../../src/Kind.ts"
 import * as Patch from "../../src/Patch.ts"
@@ -20,7 +21,8 @@ const Widget = Kind.custom({
 })
 
 /** Lets forked fibers take what was sent to them. */
-const settle = Effect.forEach(Array.from({ length: 20 }), () => Effect.yieldNow, { discard: true })
+// fibers run, time stands still
+const settle = Helpers.settle(20, 0)
 
 /** Lets forked fibers run until `n` watches are open on the server. */
 const watchesOpen = (server: TestServer.TestServerService, n: number) =>

@@ -6,10 +6,12 @@ import * as Fiber from "effect/Fiber"
 import * as Logger from "effect/Logger"
 import * as References from "effect/References"
 import { TestClock } from "effect/testing"
+import * as Helpers from "../../src/testing/helpers.ts"
 import * as WorkQueue from "../../src/WorkQueue.ts"
 
 /** Lets forked fibers run up to their next suspension without moving the clock. */
-const settle = TestClock.adjust(0)
+// fibers run and timers due now fire, time stands still
+const settle = Helpers.settle(1, 0)
 
 /** Takes every ready key without waiting (a key taken here is being processed until `done`). */
 const drainReady = Effect.fnUntraced(function*(queue: WorkQueue.WorkQueue) {
