@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Result, Schema } from "effect"
 import { Yaml } from "effect/encoding"
+import * as Yaml11 from "yaml"
 import * as CrdDefinition from "../../src/CrdDefinition.ts"
 import * as Kind from "../../src/Kind.ts"
 import { TenantCrd } from "../../examples/tenant/Tenant.ts"
@@ -454,5 +455,9 @@ describe("Crd definitions", () => {
     assert.deepStrictEqual(Yaml.parse(docs[1]!), b.manifest)
     assert.include(yaml, "x-kubernetes-preserve-unknown-fields: true")
     assert.include(docs[0]!, "\nspec:\n  group: unit.operatorkit.test\n")
+    // kubectl's parser reads YAML 1.1, where a plain yes, on or y is a boolean: they are quoted
+    assert.deepStrictEqual(Yaml11.parse(docs[1]!, { version: "1.1" }), b.manifest)
+    // a multi-line string is a block literal, kept line for line
+    assert.match(docs[1]!, /description: \|-\n\s+multi\n\s+line: with "quotes" and # hash, and ünïcode\n/)
   })
 })
