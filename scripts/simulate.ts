@@ -1,6 +1,7 @@
 /**
- * `npm run simulate` runs the library's own simulations (the Tenant example operator and the
- * two-controller finalizer scenario) through many seeds, beyond what `npm test` runs:
+ * `npm run simulate` runs the library's own simulations (the Tenant example operator, the
+ * two-controller finalizer scenario, a sharded controller) through many seeds, beyond what
+ * `npm test` runs:
  *
  *   npm run simulate -- --seeds 10000                 both simulations, seeds 1 to 10000
  *   npm run simulate -- --sim tenant --from 5000 --seeds 500 --faults heavy
@@ -14,13 +15,14 @@ import { Effect } from "effect"
 import { simulation as tenant } from "../examples/tenant/simulation.ts"
 import * as Simulation from "../src/testing/Simulation.ts"
 import { simulation as finalizers } from "../test/simulation/finalizers.ts"
+import { simulation as sharding } from "../test/simulation/sharding.ts"
 
 const args = process.argv.slice(2)
 const option = (name: string) => {
   const i = args.indexOf(`--${name}`)
   return i >= 0 ? args[i + 1] : undefined
 }
-const all = { tenant, finalizers } as const
+const all = { tenant, finalizers, sharding } as const
 const sim = option("sim")
 const profile = option("faults")
 const seeds = Number(option("seeds") ?? 1000)

@@ -393,15 +393,15 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
     const unfenced = sharded === undefined
       ? undefined
       : Effect.andThen(Effect.sleep(sharded.config.retryPeriod), Effect.interrupt)
-    const reconcile = (
-      key: string
-    ): Effect.Effect<WorkQueue.Outcome, unknown, Exclude<Framework.Requirements<Rs[number]>, Framework.Reconciliation>> =>
-      probe === undefined ? reconcileKey(key) : Effect.suspend(() => {
+    // what a simulation counts as a reconcile of an object (a key whose object is gone, a drain's
+    // acknowledgement, or a check that a vanished object still exists is not one)
+    const probed = <X, E, R>(key: string, effect: Effect.Effect<X, E, R>): Effect.Effect<X, E, R> =>
+      probe === undefined ? effect : Effect.suspend(() => {
         probe.reconcileStarted(name, key)
-        return Effect.ensuring(reconcileKey(key), Effect.sync(() => probe.reconcileEnded(name, key)))
+        return Effect.ensuring(effect, Effect.sync(() => probe.reconcileEnded(name, key)))
       })
 
-    const reconcileKey = (
+    const reconcile = (
       key: string
     ): Effect.Effect<WorkQueue.Outcome, unknown, Exclude<Framework.Requirements<Rs[number]>, Framework.Reconciliation>> =>
       Effect.withFiber((fiber) => {
@@ -424,52 +424,13 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
       }) as Effect.Effect<WorkQueue.Outcome, unknown, Exclude<Framework.Requirements<Rs[number]>, Framework.Reconciliation>>
 
     const reconcileObject = (key: string, traced: boolean): Effect.Effect<WorkQueue.Outcome, unknown, any> => {
-      if (undecodables.size > 0 && undecodables.has(key)) return undecodable(key, traced)
+      if (undecodables.size > 0 && undecodables.has(key)) return probed(key, undecodable(key, traced))
       const main = Effect.flatMap(current(key), (found): Effect.Effect<WorkQueue.Outcome, unknown, any> => {
         if (Option.isNone(found)) return Effect.succeed(undefined) // deleted, or never ours: nothing to do
         const object = found.value
         // the sharder asked for it: this reconcile is the last here; it lets the object go
         if (sharded !== undefined && sharded.draining(object)) return letGo(sharded, object, key)
-        if (Finalizers.isPaused(names, object.metadata.annotations)) return Effect.succeed(undefined)
-        const state = Framework.makeReconciliation({
-          controller: name,
-          key,
-          mode: object.metadata.deletionTimestamp !== undefined ? "delete" : "create"
-        })
-        const done = (): WorkQueue.Outcome =>
-          state.requeueAfter !== undefined ? { requeueAfter: state.requeueAfter } : undefined
-        const run = (object: A) => Effect.provideService(Framework.runResources(options.resources, object, state), Client.Client, resourceClient)
-        // the common case, kept free of generators: a live object that already has our finalizer
-        const steps = state.mode === "create" && Finalizers.has(names, object) && !Finalizers.hasLegacy(names, object)
-          ? Effect.map(run(object), done)
-          : Effect.gen(function*() {
-            if (state.mode === "delete") {
-              if (!ours(object)) return // not ours to clean up
-              const uid = object.metadata.uid
-              // a stale copy of an object already cleaned up (or whose finalizer removal failed
-              // after every ensureDeleted succeeded) only gets its finalizer removed
-              if (uid === undefined || !cleanedUp.has(uid)) {
-                yield* run(object)
-                if (state.reconciliationCanceled || state.finalizersKept) return done()
-                markCleanedUp(uid)
-              }
-              yield* Finalizers.remove(finalizers(key), kind, names, object)
-              return done()
-            }
-            const added = yield* Finalizers.add(finalizers(key), kind, names, object)
-            if (Option.isNone(added)) return // gone, or being deleted: its next event brings it back
-            yield* run(added.value)
-            return done()
-          })
-        if (!traced) return steps
-        return Effect.andThen(
-          Effect.annotateCurrentSpan({
-            "k8s.resource_version": object.metadata.resourceVersion ?? "",
-            ...(object.metadata.generation !== undefined ? { "k8s.generation": object.metadata.generation } : {}),
-            "operatorkit.mode": state.mode
-          }),
-          steps
-        )
+        return probed(key, reconcileFound(object, key, traced))
       })
       const debt = owed.get(key)
       if (debt === undefined) return main
@@ -480,6 +441,50 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
         const other = outcome?.requeueAfter
         return { requeueAfter: other === undefined || Duration.isLessThan(retryIn, Duration.fromInputUnsafe(other)) ? retryIn : other }
       })
+    }
+
+    /** Reconciles an object the cache holds (a simulation's probe counts it). */
+    const reconcileFound = (object: A, key: string, traced: boolean): Effect.Effect<WorkQueue.Outcome, unknown, any> => {
+      if (Finalizers.isPaused(names, object.metadata.annotations)) return Effect.succeed(undefined)
+      const state = Framework.makeReconciliation({
+        controller: name,
+        key,
+        mode: object.metadata.deletionTimestamp !== undefined ? "delete" : "create"
+      })
+      const done = (): WorkQueue.Outcome =>
+        state.requeueAfter !== undefined ? { requeueAfter: state.requeueAfter } : undefined
+      const run = (object: A) => Effect.provideService(Framework.runResources(options.resources, object, state), Client.Client, resourceClient)
+      // the common case, kept free of generators: a live object that already has our finalizer
+      const steps = state.mode === "create" && Finalizers.has(names, object) && !Finalizers.hasLegacy(names, object)
+        ? Effect.map(run(object), done)
+        : Effect.gen(function*() {
+          if (state.mode === "delete") {
+            if (!ours(object)) return // not ours to clean up
+            const uid = object.metadata.uid
+            // a stale copy of an object already cleaned up (or whose finalizer removal failed
+            // after every ensureDeleted succeeded) only gets its finalizer removed
+            if (uid === undefined || !cleanedUp.has(uid)) {
+              yield* run(object)
+              if (state.reconciliationCanceled || state.finalizersKept) return done()
+              markCleanedUp(uid)
+            }
+            yield* Finalizers.remove(finalizers(key), kind, names, object)
+            return done()
+          }
+          const added = yield* Finalizers.add(finalizers(key), kind, names, object)
+          if (Option.isNone(added)) return // gone, or being deleted: its next event brings it back
+          yield* run(added.value)
+          return done()
+        })
+      if (!traced) return steps
+      return Effect.andThen(
+        Effect.annotateCurrentSpan({
+          "k8s.resource_version": object.metadata.resourceVersion ?? "",
+          ...(object.metadata.generation !== undefined ? { "k8s.generation": object.metadata.generation } : {}),
+          "operatorkit.mode": state.mode
+        }),
+        steps
+      )
     }
 
     /**
@@ -625,7 +630,7 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
         }
         yield* Effect.logInfo(`controller ${name}: ${key} was deleted with our finalizer still on it; running its ensureDeleted`)
         const state = Framework.makeReconciliation({ controller: name, key, mode: "delete" })
-        yield* Effect.provideService(Framework.runResources(options.resources, object, state), Client.Client, resourceClient)
+        yield* probed(key, Effect.provideService(Framework.runResources(options.resources, object, state), Client.Client, resourceClient))
         if (state.reconciliationCanceled || state.finalizersKept) return state.requeueAfter ?? Duration.seconds(30)
         if (owed.get(key) === object) owed.delete(key)
         markCleanedUp(object.metadata.uid)
