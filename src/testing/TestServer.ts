@@ -87,6 +87,7 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import * as Client from "../Client.ts"
 import { decodeObject, isDecodeError } from "../internal/codec.ts"
 import * as Fake from "./fake/transport.ts"
@@ -96,6 +97,7 @@ import type * as Kind from "../Kind.ts"
 import type * as KubeError from "../KubeError.ts"
 import * as HttpClient from "../internal/http/client.ts"
 import { millis } from "../internal/options.ts"
+import * as Webhooks from "../Webhooks.ts"
 
 /**
  * An API verb, as faults and call counts name them. Reads and writes of `/status` count as
@@ -187,6 +189,13 @@ export interface TestServerService {
   readonly resourceVersion: Effect.Effect<string>
   /** How many watches are open. */
   readonly openWatches: Effect.Effect<number>
+  /**
+   * Calls the admission webhooks of a `Webhooks` definition on creates and updates, as
+   * kube-apiserver calls a webhook server (mutating first, then validating; selectors, failure
+   * policy, the denial's message), until the scope closes. Their Effects run with this Effect's
+   * context (a Client of this server, say).
+   */
+  readonly webhooks: <R>(definition: Webhooks.Definition<R>) => Effect.Effect<void, never, R | Scope.Scope>
 }
 
 /**
@@ -306,7 +315,16 @@ export const make = Effect.fnUntraced(function*(options: ServerOptions = {}) {
     resetCalls: Effect.sync(() => fake.calls.clear()),
     objects,
     resourceVersion: Effect.sync(() => String(fake.store.rv)),
-    openWatches: Effect.sync(() => fake.store.watchers.size)
+    openWatches: Effect.sync(() => fake.store.watchers.size),
+    webhooks: <R>(definition: Webhooks.Definition<R>) =>
+      Effect.gen(function*() {
+        const context = yield* Effect.context<R>()
+        const unregister = fake.registerWebhooks({
+          definition: definition as Webhooks.Definition<unknown>,
+          run: (path, body) => Effect.provideContext(Webhooks.handle(definition, path, body), context)
+        })
+        yield* Effect.addFinalizer(() => Effect.sync(unregister))
+      })
   }
   Fake.transports.set(service, fake.transport)
   return service

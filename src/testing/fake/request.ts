@@ -3,7 +3,8 @@
  * namespace, resource, name, subresource), the verb, continue tokens, and generated identities.
  * @internal
  */
-import { isObject } from "./status.ts"
+import type { Resource } from "./kinds.ts"
+import { type Answer, isObject, type JsonObject } from "./status.ts"
 
 export type Verb = "get" | "list" | "watch" | "create" | "update" | "patch" | "delete" | "deletecollection"
 
@@ -80,6 +81,24 @@ export interface Context {
   readonly now: number
   /** Uniform in [0, 1). */
   readonly random: () => number
+  /** Admission (fake/webhooks.ts): the object to store, or the answer refusing the write. */
+  readonly admit?: ((attempt: Attempt) => Admitted) | undefined
+}
+
+/** What admission makes of a write: the object to store, or the answer refusing it. */
+export type Admitted = { readonly object: JsonObject } | { readonly refused: Answer }
+
+/** A write to a main resource at the point where kube-apiserver calls admission webhooks. */
+export interface Attempt {
+  readonly operation: "CREATE" | "UPDATE"
+  readonly resource: Resource
+  /** The version the request used. */
+  readonly version: string
+  readonly namespace: string | undefined
+  /** The object as it would be stored, and the stored one (UPDATE). */
+  readonly object: JsonObject
+  readonly oldObject: JsonObject | undefined
+  readonly dryRun: boolean
 }
 
 const hex = (random: () => number, n: number) => Array.from({ length: n }, () => Math.floor(random() * 16).toString(16)).join("")

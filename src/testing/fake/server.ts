@@ -27,7 +27,7 @@ import {
   validateNames
 } from "./kinds.ts"
 import { applyJsonPatch, applyMergePatch, PatchError, strategicMerge } from "./patch.ts"
-import { type Context, decodeContinue, DEFAULT_MANAGER, encodeContinue, isTrue, parsePath, type Request, suffix, type Target, uuid, verbOf } from "./request.ts"
+import { type Admitted, type Context, decodeContinue, DEFAULT_MANAGER, encodeContinue, isTrue, parsePath, type Request, suffix, type Target, uuid, verbOf } from "./request.ts"
 import { type FieldSelector, type LabelSelector, parseFieldSelector, parseLabelSelector } from "../../internal/selector.ts"
 import * as S from "./status.ts"
 import { type Answer, clone, deepEqual, isObject, type JsonObject } from "./status.ts"
@@ -336,11 +336,22 @@ export class Server {
     const prepared = this.prepareCreate(r, body, ctx)
     if (!("object" in prepared)) return prepared
     const object = recordUpdate(undefined, prepared.object, this.manager(r), this.apiVersion(r), timestamp(ctx.now))
-    return this.commitCreate(r, prepared.key, object)
+    return this.commitCreate(r, prepared.key, object, ctx)
   }
 
-  private commitCreate(r: ResolvedTarget, key: string, decoded: JsonObject): Answer {
-    const object = roundTrip(r.resource, decoded)
+  /**
+   * Where kube-apiserver calls admission webhooks: the object as it would be stored goes to
+   * `ctx.admit` (fake/webhooks.ts), which gives it back (mutated) or refuses the write.
+   */
+  private admitted(r: ResolvedTarget, ctx: Context, operation: "CREATE" | "UPDATE", object: JsonObject, oldObject: JsonObject | undefined): Admitted {
+    if (ctx.admit === undefined || r.target.subresource !== undefined) return { object }
+    return ctx.admit({ operation, resource: r.resource, version: r.target.version, namespace: r.target.namespace, object, oldObject, dryRun: this.dryRun(r) })
+  }
+
+  private commitCreate(r: ResolvedTarget, key: string, input: JsonObject, ctx: Context): Answer {
+    const admitted = this.admitted(r, ctx, "CREATE", input, undefined)
+    if ("refused" in admitted) return admitted.refused
+    const object = roundTrip(r.resource, admitted.object)
     if (this.dryRun(r)) return { status: 201, body: present(r.resource, this.version(r), object) }
     const resKey = resourceKey(r.resource.group, r.resource.plural)
     const stored = this.store.put(resKey, key, object)
@@ -410,11 +421,23 @@ export class Server {
     }
     const immutable = r.target.subresource === "status" ? [] : deletionProblems(current, metadataOf(body))
     const next = r.target.subresource === "status" ? withStatusOf(current, body) : this.mainUpdate(r, current, body)
-    return this.commitUpdate(r, current, recordUpdate(current, roundTrip(r.resource, next), this.manager(r), this.apiVersion(r), timestamp(ctx.now)), next, immutable)
+    return this.commitUpdate(r, current, recordUpdate(current, roundTrip(r.resource, next), this.manager(r), this.apiVersion(r), timestamp(ctx.now)), next, ctx, immutable)
   }
 
   /** Validates `decoded` (the object as written), then stores `proposed` (as encoded, managed fields recorded). */
-  private commitUpdate(r: ResolvedTarget, current: JsonObject, proposed: JsonObject, decoded: JsonObject, metadataCauses: ReadonlyArray<S.Cause> = []): Answer {
+  private commitUpdate(
+    r: ResolvedTarget,
+    current: JsonObject,
+    input: JsonObject,
+    written: JsonObject,
+    ctx: Context,
+    metadataCauses: ReadonlyArray<S.Cause> = []
+  ): Answer {
+    const admitted = this.admitted(r, ctx, "UPDATE", input, current)
+    if ("refused" in admitted) return admitted.refused
+    // a mutating webhook's changes are written as the request's own
+    const proposed = admitted.object
+    const decoded = admitted.object === input ? written : admitted.object
     const name = r.target.name!
     const resKey = resourceKey(r.resource.group, r.resource.plural)
     const oldMeta = metadataOf(current)
@@ -495,7 +518,7 @@ export class Server {
     if (rv !== undefined && rv !== metadataOf(current)["resourceVersion"]) return S.conflict(r.resource, name)
     const immutable = r.target.subresource === "status" ? [] : deletionProblems(current, metadataOf(patched))
     const next = r.target.subresource === "status" ? withStatusOf(current, patched) : this.mainUpdate(r, current, patched)
-    return this.commitUpdate(r, current, recordUpdate(current, roundTrip(r.resource, next), this.manager(r), this.apiVersion(r), timestamp(ctx.now)), next, immutable)
+    return this.commitUpdate(r, current, recordUpdate(current, roundTrip(r.resource, next), this.manager(r), this.apiVersion(r), timestamp(ctx.now)), next, ctx, immutable)
   }
 
   private apply(r: ResolvedTarget, body: unknown, ctx: Context): Answer {
@@ -536,7 +559,7 @@ export class Server {
       if (result._tag === "Conflicts") return this.conflicts(result.conflicts)
       const refused = unconvertible(result.object)
       if (refused !== undefined) return refused
-      return this.commitCreate(r, prepared.key, creationDefaults(r.resource, normalize(r.resource, result.object)))
+      return this.commitCreate(r, prepared.key, creationDefaults(r.resource, normalize(r.resource, result.object)), ctx)
     }
     const result = apply({ current, applied: roundTrip(r.resource, body), manager, force, apiVersion: this.apiVersion(r), time, skip })
     if (result._tag === "Conflicts") return this.conflicts(result.conflicts)
@@ -549,7 +572,7 @@ export class Server {
     const merged = onStatus ? withStatusOf(current, result.object) : this.mainUpdate(r, current, result.object)
     const managedFields = metadataOf(result.object)["managedFields"]
     const { managedFields: _, ...meta } = metadataOf(merged)
-    return this.commitUpdate(r, current, roundTrip(r.resource, withMeta(merged, managedFields === undefined ? meta : { ...meta, managedFields })), merged)
+    return this.commitUpdate(r, current, roundTrip(r.resource, withMeta(merged, managedFields === undefined ? meta : { ...meta, managedFields })), merged, ctx)
   }
 
   private conflicts(conflicts: Parameters<typeof conflictMessage>[0]): Answer {

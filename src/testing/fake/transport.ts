@@ -13,12 +13,13 @@ import * as Random from "effect/Random"
 import * as Stream from "effect/Stream"
 import { RequestTimeout, TransportError } from "../../KubeError.ts"
 import { resourceKey } from "./kinds.ts"
-import { parsePath, type Request, type Verb, verbOf } from "./request.ts"
+import { type Attempt, type Context, parsePath, type Request, type Verb, verbOf } from "./request.ts"
 import { Server } from "./server.ts"
 import * as S from "./status.ts"
 import { clone, type JsonObject } from "./status.ts"
 import { negotiate, represent, representEvent } from "./metadata.ts"
 import { Store, type Watcher } from "./store.ts"
+import * as Admission from "./webhooks.ts"
 import { type ApiRequest, type ApiResponse, HttpStatus, type RequestFailure, type Transport } from "../../internal/http/transport.ts"
 
 export interface FaultSpec {
@@ -52,6 +53,8 @@ export interface Fake {
   readonly bookmark: () => number
   /** Drops every open watch connection; how many were open. */
   readonly cutWatches: () => number
+  /** Calls these webhooks on writes from now on; the function given back stops it. */
+  readonly registerWebhooks: (registered: Admission.Registered) => () => void
 }
 
 /**
@@ -124,13 +127,63 @@ export const make = (options: FakeOptions): Fake => {
     return "resource" in resolved ? resolved.resource : undefined
   }
 
+  const webhooks: Array<Admission.Registered> = []
+  let reviews = 0
+  const registerWebhooks = (registered: Admission.Registered) => {
+    webhooks.push(registered)
+    return () => {
+      const i = webhooks.indexOf(registered)
+      if (i >= 0) webhooks.splice(i, 1)
+    }
+  }
+
+  /** The server's answer, with the admission webhooks of a write called in between (fake/webhooks.ts). */
+  const serve = (request: Request, ctx: Context): Effect.Effect<S.Answer> => {
+    const target = parsePath(request.path)
+    const write = request.method === "POST" || request.method === "PUT" || request.method === "PATCH"
+    if (!write || target === undefined || target.subresource !== undefined || !Admission.admits(webhooks, target.group, target.plural)) {
+      return Effect.sync(() => server.handle(request, ctx))
+    }
+    return Effect.suspend(() => {
+      // first pass: up to the point of admission, nothing committed; its random draws are kept
+      const draws: Array<number> = []
+      let attempt: Attempt | undefined
+      const first = server.handle(request, {
+        ...ctx,
+        random: () => {
+          const x = ctx.random()
+          draws.push(x)
+          return x
+        },
+        admit: (a) => {
+          attempt = a
+          return { refused: { status: 0, body: {} } }
+        }
+      })
+      // refused before admission: the answer as it is
+      if (attempt === undefined) return Effect.succeed(first)
+      const seen = attempt
+      return Effect.map(Admission.admit(webhooks, seen, store, () => `in-memory-review-${++reviews}`), (admitted) => {
+        let i = 0
+        return server.handle(request, {
+          ...ctx,
+          random: () => (i < draws.length ? draws[i++]! : ctx.random()),
+          admit: (second) => Admission.rebase(seen.object, admitted, second.object)
+        })
+      })
+    })
+  }
+
   const handle = (request: Request): Effect.Effect<ApiResponse> =>
-    Effect.map(context, (ctx) => {
+    Effect.flatMap(context, (ctx) => {
       const representation = negotiate(request.accept)
-      const answer = "_tag" in representation
-        ? represent(server.handle(request, ctx), representation, resourceAt(request.path))
-        : representation
-      return { status: answer.status, body: clone(answer.body), retryAfter: answer.retryAfter }
+      return Effect.map(
+        "_tag" in representation ? serve(request, ctx) : Effect.succeed(representation),
+        (raw) => {
+          const answer = "_tag" in representation ? represent(raw, representation, resourceAt(request.path)) : raw
+          return { status: answer.status, body: clone(answer.body), retryAfter: answer.retryAfter }
+        }
+      )
     })
 
   const request = (req: ApiRequest): Effect.Effect<ApiResponse, RequestFailure> =>
@@ -248,6 +301,7 @@ export const make = (options: FakeOptions): Fake => {
     faults,
     calls,
     handle,
+    registerWebhooks,
     bookmark,
     cutWatches,
     transport: { request, watch }
