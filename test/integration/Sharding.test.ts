@@ -184,7 +184,7 @@ layer(cluster(), { excludeTestServices: true })("Sharding on kube-apiserver 1.20
             yield* change
             // generous: the machine has 2 shared cores; each step needs a few Lease periods and ~N writes
             yield* eventually(converged(before, since), { timeout: "150 seconds", interval: "500 millis" }).pipe(
-              Effect.mapError((e) => new Error(`${what}: ${String(e)}`))
+              Effect.mapError((e) => new Error(`${what}: ${String(e)}\nthe replicas' last log lines:\n${replicas.map((r) => `--- ${r.id} (${r.state})\n${r.stderr().slice(-1500)}`).join("\n")}`))
             )
             assert.deepStrictEqual(ledger.overlaps(), [], `${what}: overlapping reconciles`)
             steps.push({ what, seconds: Math.round((performance.now() - t0) / 100) / 10, reconciles: ledger.runs.length - runsBefore })

@@ -35,6 +35,8 @@ export interface ReplicaConfig {
   readonly sharder?: boolean
   /** Only the sharder: no shard Lease, no controller. */
   readonly sharderOnly?: boolean
+  /** Re-dispatch every cached object this often (the bench keeps the workers busy without writes). */
+  readonly resyncMillis?: number
 }
 
 type ConfigMap = Kind.Type<typeof Kind.ConfigMap>
@@ -92,7 +94,8 @@ const program = Effect.gen(function*() {
     finalizerPrefix: "operatorkit.test",
     resources: [work],
     concurrency: config.concurrency,
-    shutdownTimeout: "10 seconds"
+    shutdownTimeout: "10 seconds",
+    ...(config.resyncMillis !== undefined ? { resyncPeriod: Duration.millis(config.resyncMillis) } : {})
   }).pipe(Effect.provideService(Client.Client, client), Effect.provideService(Sharding.Shard, shard))
   out("READY")
   return yield* Effect.never
