@@ -5,7 +5,7 @@ import { Envtest, eventually, TestServer, withServer } from "operatorkit/testing
 
 describe("Envtest", () => {
   it("make is scoped and fails only with EnvtestError", () => {
-    expect(Envtest.make()).type.toBe<Effect.Effect<Envtest.EnvtestInstance, Envtest.EnvtestError, Scope.Scope>>()
+    expect(Envtest.make()).type.toBe<Effect.Effect<Envtest.EnvtestService, Envtest.EnvtestError, Scope.Scope>>()
   })
   it("layer provides the Envtest service", () => {
     expect(Envtest.layer()).type.toBe<Layer.Layer<Envtest.Envtest, Envtest.EnvtestError>>()
@@ -14,7 +14,7 @@ describe("Envtest", () => {
     expect(Envtest.make).type.not.toBeCallableWith({ controlerManager: true })
   })
   it("fault controls cannot fail except where they start processes", () => {
-    const env = {} as Envtest.EnvtestInstance
+    const env = {} as Envtest.EnvtestService
     expect(env.stopApiServer).type.toBe<Effect.Effect<void>>()
     expect(env.startApiServer).type.toBe<Effect.Effect<void, Envtest.EnvtestError>>()
     expect(env.compactEtcd).type.toBe<Effect.Effect<number, Envtest.EnvtestError>>()

@@ -149,7 +149,7 @@ const program = Effect.gen(function*() {
   )
 })
 
-const operate = (env: Envtest.EnvtestInstance | undefined, traced: string | undefined) =>
+const operate = (env: Envtest.EnvtestService | undefined, traced: string | undefined) =>
   Effect.gen(function*() {
     const client = yield* Client.Client
     const started = yield* Clock.currentTimeMillis

@@ -180,7 +180,7 @@ export interface Assets {
  * @since 0.1.0
  * @category models
  */
-export interface EnvtestInstance {
+export interface EnvtestService {
   /** `https://127.0.0.1:<port>` */
   readonly server: string
   /** The temporary folder holding data, certificates, kubeconfigs and logs; removed on close. */
@@ -251,7 +251,7 @@ export interface EnvtestOptions {
  * @since 0.1.0
  * @category services
  */
-export class Envtest extends Context.Service<Envtest, EnvtestInstance>()("operatorkit/Envtest") {}
+export class Envtest extends Context.Service<Envtest, EnvtestService>()("operatorkit/Envtest") {}
 
 /**
  * The cache folder that `scripts/envtest-assets.sh` fills
@@ -559,7 +559,7 @@ const USER_POOL = 100
  */
 export const make = Effect.fnUntraced(function*(
   options: EnvtestOptions = {}
-): Effect.fn.Return<EnvtestInstance, EnvtestError, Scope.Scope> {
+): Effect.fn.Return<EnvtestService, EnvtestError, Scope.Scope> {
   const assets = typeof options.assets === "object"
     ? options.assets
     : yield* resolveAssets({ assets: options.assets, controllerManager: options.controllerManager })
@@ -767,7 +767,7 @@ export const make = Effect.fnUntraced(function*(
       }))
     ),
     crashes: Effect.sync(() => [...crashes])
-  } satisfies EnvtestInstance
+  } satisfies EnvtestService
 })
 
 /**

@@ -26,7 +26,7 @@ const clientFor = (yaml: string, options: { readonly env?: Record<string, string
   })
 
 /** The admin kubeconfig with its cluster entry changed by `f`. */
-const withCluster = (env: Envtest.EnvtestInstance, lines: ReadonlyArray<string>, server = env.server) =>
+const withCluster = (env: Envtest.EnvtestService, lines: ReadonlyArray<string>, server = env.server) =>
   env.kubeconfig.replace(`    server: ${env.server}`, [`    server: ${server}`, ...lines.map((l) => `    ${l}`)].join("\n"))
 
 /** A ServiceAccount's token, once kube-controller-manager has put it into the Secret. */

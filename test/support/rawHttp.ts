@@ -1,7 +1,7 @@
 /** Plain HTTPS calls against an Envtest, for tests that must not depend on the Client. */
 import * as Https from "node:https"
 import * as Effect from "effect/Effect"
-import type { EnvtestInstance } from "../../src/testing/Envtest.ts"
+import type { EnvtestService } from "../../src/testing/Envtest.ts"
 
 export interface RawResponse {
   readonly status: number
@@ -9,7 +9,7 @@ export interface RawResponse {
 }
 
 export const call = (
-  env: EnvtestInstance,
+  env: EnvtestService,
   method: string,
   path: string,
   options: { readonly token?: string; readonly body?: unknown } = {}
