@@ -22,6 +22,7 @@ import * as Option from "effect/Option"
 import type { ClientService } from "../../Client.ts"
 import * as Kind from "../../Kind.ts"
 import type * as KubeError from "../../KubeError.ts"
+import { retryOnConflict } from "../retryOnConflict.ts"
 import * as Certificates from "./certificates.ts"
 
 export interface Settings {
@@ -155,14 +156,19 @@ const plan = (settings: Settings, state: State, inputs: Inputs) =>
     return changed ? { ...next, generation: state.generation + 1 } : undefined
   })
 
+/** A write that lost a race to another replica's: read again and plan again. */
+const lostRace = (e: unknown) =>
+  typeof e === "object" && e !== null && "_tag" in e && (e._tag === "Conflict" || e._tag === "AlreadyExists")
+
 /**
  * Reads the Secret (creating it when missing) and takes the steps that are due; the state as it
- * then is. Conflicting writes of other replicas are read back and planned again.
+ * then is. A write another replica's write beat (a create meeting AlreadyExists, a replace meeting
+ * Conflict) is read back and planned again, up to retryOnConflict's attempts.
  */
 export const sync = (client: ClientService, settings: Settings, inputs: Inputs) =>
-  Effect.gen(function*() {
-    const ref = { namespace: settings.namespace, name: settings.name }
-    for (;;) {
+  retryOnConflict(() =>
+    Effect.gen(function*() {
+      const ref = { namespace: settings.namespace, name: settings.name }
       const secret = yield* client.get(Kind.Secret, ref).pipe(
         Effect.map(Option.some),
         Effect.catchTag("NotFound", () => Effect.succeedNone)
@@ -170,13 +176,9 @@ export const sync = (client: ClientService, settings: Settings, inputs: Inputs) 
       if (Option.isNone(secret)) {
         const ca = yield* newCa(settings, inputs.now)
         const state: State = { resourceVersion: undefined, generation: 1, ca, next: undefined, retired: [], bundleSince: inputs.now }
-        const created = yield* client.create(Kind.Secret, toSecret(settings, state)).pipe(
-          Effect.map(Option.some),
-          // another replica was first: read its CA
-          Effect.catchTag("AlreadyExists", () => Effect.succeedNone)
-        )
-        if (Option.isSome(created)) return { ...state, resourceVersion: created.value.metadata.resourceVersion }
-        continue
+        // another replica first: AlreadyExists, and the next attempt reads its CA
+        const created = yield* client.create(Kind.Secret, toSecret(settings, state))
+        return { ...state, resourceVersion: created.metadata.resourceVersion }
       }
       const state = parse(secret.value)
       if (typeof state === "string") {
@@ -184,10 +186,6 @@ export const sync = (client: ClientService, settings: Settings, inputs: Inputs) 
       }
       const planned = yield* plan(settings, state, inputs)
       if (planned === undefined) return state
-      const written = yield* client.replace(Kind.Secret, toSecret(settings, planned)).pipe(
-        Effect.map(Option.some),
-        Effect.catchTag("Conflict", () => Effect.succeedNone)
-      )
-      if (Option.isSome(written)) return { ...planned, resourceVersion: written.value.metadata.resourceVersion }
-    }
-  })
+      const written = yield* client.replace(Kind.Secret, toSecret(settings, planned))
+      return { ...planned, resourceVersion: written.metadata.resourceVersion }
+    }), { isConflict: lostRace })
