@@ -52,7 +52,6 @@ import * as Controller from "./Controller.ts"
 import * as Informer from "./Informer.ts"
 import * as Def from "./internal/metrics.ts"
 import * as Prom from "./internal/prometheus.ts"
-import * as WebhookMetrics from "./internal/webhook/metrics.ts"
 import type * as Kind from "./Kind.ts"
 import * as LeaderElection from "./LeaderElection.ts"
 import * as Sharding from "./Sharding.ts"
@@ -219,9 +218,9 @@ const families: ReadonlyArray<readonly [Def.Definition, Collect]> = [
   [Def.operationTotal, fromEffect(Def.operationTotal.name)],
   [Def.operationErrors, fromEffect(Def.operationErrors.name)],
   [Def.operationSeconds, fromEffect(Def.operationSeconds.name)],
-  [{ name: WebhookMetrics.names.requestsTotal, help: WebhookMetrics.help.requestsTotal, type: "counter" }, fromEffect(WebhookMetrics.names.requestsTotal)],
-  [{ name: WebhookMetrics.names.latencySeconds, help: WebhookMetrics.help.latencySeconds, type: "histogram" }, fromEffect(WebhookMetrics.names.latencySeconds)],
-  [{ name: WebhookMetrics.names.inFlight, help: WebhookMetrics.help.inFlight, type: "gauge" }, fromEffect(WebhookMetrics.names.inFlight)],
+  [Def.webhookRequests, fromEffect(Def.webhookRequests.name)],
+  [Def.webhookLatency, fromEffect(Def.webhookLatency.name)],
+  [Def.webhookInFlight, fromEffect(Def.webhookInFlight.name)],
   [Def.informerWatchEvents, (sources) => ({
     points: Prom.mergePoints(sources.informers.flatMap(({ kind, stats }) =>
       (["added", "modified", "deleted", "bookmarks"] as const).map((event) => ({

@@ -103,6 +103,17 @@ export const informerLastSync = define({
   type: "gauge"
 })
 
+// controller-runtime's webhook server (labels webhook; requests also code)
+export const webhookRequests = define({ name: "controller_runtime_webhook_requests_total", help: "Total number of admission requests by HTTP status code.", type: "counter" })
+export const webhookLatency = define({
+  name: "controller_runtime_webhook_latency_seconds",
+  help: "Histogram of the latency of processing admission requests",
+  type: "histogram",
+  // prometheus.DefBuckets, which controller-runtime's histogram uses
+  boundaries: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+})
+export const webhookInFlight = define({ name: "controller_runtime_webhook_requests_in_flight", help: "Current number of admission requests being served.", type: "gauge" })
+
 // sharding (labels ring, shard; moves also reason)
 export const shardingLeaseHeld = define({ name: "operatorkit_sharding_lease_held", help: "Whether this replica holds its shard Lease (1: it may reconcile) or not (0)", type: "gauge" })
 export const shardingAcknowledged = define({ name: "operatorkit_sharding_drains_acknowledged_total", help: "Objects this shard let go when the sharder drained them", type: "counter" })

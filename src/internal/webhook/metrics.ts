@@ -1,29 +1,15 @@
 /**
  * The webhook server's metrics, under controller-runtime's names and labels (its
- * `pkg/webhook/internal/metrics`): requests by path and HTTP code, latency by path, requests in
+ * `pkg/webhook/internal/metrics`), defined in internal/metrics.ts: requests by path and HTTP code, latency by path, requests in
  * flight by path. Recorded in Effect's metric registry; `Metrics` bridges them to Prometheus.
  * @internal
  */
 import * as Metric from "effect/Metric"
+import * as Def from "../metrics.ts"
 
-export const names = {
-  requestsTotal: "controller_runtime_webhook_requests_total",
-  latencySeconds: "controller_runtime_webhook_latency_seconds",
-  inFlight: "controller_runtime_webhook_requests_in_flight"
-} as const
-
-export const help = {
-  requestsTotal: "Total number of admission requests by HTTP status code.",
-  latencySeconds: "Histogram of the latency of processing admission requests",
-  inFlight: "Current number of admission requests being served."
-} as const
-
-// prometheus.DefBuckets, which controller-runtime's histogram uses
-const boundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
-
-const requestsTotal = Metric.counter(names.requestsTotal, { description: help.requestsTotal, incremental: true })
-const latency = Metric.histogram(names.latencySeconds, { description: help.latencySeconds, boundaries })
-const inFlight = Metric.gauge(names.inFlight, { description: help.inFlight })
+const requestsTotal = Metric.counter(Def.webhookRequests.name, { description: Def.webhookRequests.help, incremental: true })
+const latency = Metric.histogram(Def.webhookLatency.name, { description: Def.webhookLatency.help, boundaries: Def.webhookLatency.boundaries })
+const inFlight = Metric.gauge(Def.webhookInFlight.name, { description: Def.webhookInFlight.help })
 
 /** The metrics of one webhook path. */
 export const forPath = (webhook: string) => {
