@@ -196,6 +196,9 @@ class VeryShortWatch {
   readonly _tag = "VeryShortWatch"
 }
 
+/** Silence before a watch-list's initial events ended that means the server does not send them. */
+const INITIAL_EVENTS_SILENCE_MS = 30_000
+
 /** client-go's threshold for a "very short watch". */
 const VERY_SHORT_WATCH_MS = 1000
 
@@ -440,8 +443,11 @@ export const make = <A extends Kind.KubeObject>(
             // if nothing arrived meanwhile, which interrupts the consumer and closes the watch.
             const watchdog = Effect.gen(function*() {
               while (true) {
-                const left = lastActivity + inactivityMs - (yield* Clock.currentTimeMillis)
-                if (left <= 0) return yield* Effect.fail(new Stall(inactivityMs))
+                // a watch-list's initial events come at once (the server waits at most a few
+                // seconds for its cache first): a server that leaves them out is told apart sooner
+                const deadline = initial !== undefined && !initial.done() ? Math.min(inactivityMs, INITIAL_EVENTS_SILENCE_MS) : inactivityMs
+                const left = lastActivity + deadline - (yield* Clock.currentTimeMillis)
+                if (left <= 0) return yield* Effect.fail(new Stall(deadline))
                 yield* Effect.sleep(Duration.millis(left))
               }
             })

@@ -11,6 +11,9 @@ import * as Kind from "../../src/Kind.ts"
 import * as TestServer from "../../src/testing/TestServer.ts"
 import * as Watcher from "../../src/Watcher.ts"
 import { settle } from "../../src/testing/helpers.ts"
+import { transportOf } from "../../src/testing/fake/transport.ts"
+import type { Transport } from "../../src/internal/http/transport.ts"
+import { make as makeClient } from "../../src/internal/http/client.ts"
 
 const ns = "default"
 
@@ -108,6 +111,31 @@ describe("watch-list (sendInitialEvents)", () => {
       assert.strictEqual((yield* informer.stats).relists, 1)
       assert.strictEqual(yield* server.calls("list", Kind.ConfigMap), 2, "the relist is a paged list, not another watch-list")
     }).pipe(without))
+
+  it.effect("a server that ignores sendInitialEvents (a plain watch, no initial events): paged lists after 30 s of silence", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.TestServer
+      yield* seed(2)
+      // a watch-list request answered as a plain watch from now: its parameters dropped on the way
+      const inner = transportOf(server)
+      const transport: Transport = {
+        ...inner,
+        watch: (req) => {
+          const url = new URL(req.path, "http://fake.invalid")
+          if (!url.searchParams.has("sendInitialEvents")) return inner.watch(req)
+          for (const p of ["sendInitialEvents", "resourceVersionMatch"]) url.searchParams.delete(p)
+          url.searchParams.set("resourceVersion", String(Number.MAX_SAFE_INTEGER - 1))
+          return inner.watch({ ...req, path: url.pathname + url.search })
+        }
+      }
+      const informer = yield* Informer.make(Kind.ConfigMap, { namespace: ns }).pipe(Effect.provideService(Client.Client, makeClient(transport)))
+      yield* settle(20, "1 second")
+      assert.strictEqual((yield* names(informer)).length, 0, "still waiting for initial events")
+      yield* settle(20, "1 second")
+      yield* informer.synced
+      assert.strictEqual((yield* names(informer)).length, 2)
+      assert.strictEqual(yield* server.calls("list", Kind.ConfigMap), 1)
+    }).pipe(withWatchList))
 
   it.effect("streamingList: false lists in pages on a server that offers watch-list", () =>
     Effect.gen(function*() {
