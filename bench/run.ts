@@ -5,7 +5,7 @@
  */
 import * as Path from "node:path"
 
-const benches = ["client", "informer", "reconcile", "decode", "sharding", "webhooks"] as const
+const benches = ["client", "informer", "reconcile", "decode", "sharding", "webhooks", "metadata"] as const
 const [name, roundsArg] = process.argv.slice(2)
 const selected = name === undefined ? benches : benches.filter((b) => b === name)
 if (selected.length === 0) {
