@@ -126,6 +126,15 @@ export const lint = (root: string): Array<string> => {
         const callee = node.expression.getText(sf)
         if (callee === "process.exit") report(file, node, "the library must not call process.exit")
         if (/^console\.(log|error|warn|info|debug)$/.test(callee)) report(file, node, `the library must not call ${callee}; log through Effect`)
+        // one implementation of each mechanism (ARCHITECTURE.md): metric names and duration options
+        if (/^Metric\.(counter|gauge|histogram|summary|frequency)$/.test(callee) && node.arguments[0] !== undefined && ts.isStringLiteralLike(node.arguments[0]) &&
+          rel(file) !== Path.join("src", "internal", "metrics.ts")) {
+          report(file, node, "a metric named here: define it in src/internal/metrics.ts (every metric's name, help and buckets are defined once)")
+        }
+        if (callee === "Duration.toMillis" && node.arguments[0] !== undefined && ts.isCallExpression(node.arguments[0]) &&
+          node.arguments[0].expression.getText(sf) === "Duration.fromInputUnsafe" && rel(file) !== Path.join("src", "internal", "options.ts")) {
+          report(file, node, "a duration option read here: use millis from src/internal/options.ts")
+        }
       }
       ts.forEachChild(node, visit)
     }

@@ -103,6 +103,17 @@ describe("lint: import directions", () => {
 })
 
 describe("lint: this repository", () => {
+  it("one implementation of each mechanism: metrics are named in internal/metrics.ts, durations read through internal/options.ts", () => {
+    const metric = `import * as Metric from "effect/Metric"\nexport const m = Metric.counter("x_total", {})\n`
+    const duration = `import * as Duration from "effect/Duration"\nexport const d = (x: Duration.Input) => Duration.toMillis(Duration.fromInputUnsafe(x))\n`
+    const ok = lint(repo(order, { ...base, "src/internal/metrics.ts": metric, "src/internal/options.ts": duration }))
+    assert.deepStrictEqual(ok, [])
+    const problems = lint(repo(order, { ...base, "src/internal/other.ts": metric + duration.replace("export const d", "export const e") }))
+    assert.strictEqual(problems.length, 2)
+    assert.match(problems[0]!, /src\/internal\/other\.ts:2: a metric named here/)
+    assert.match(problems[1]!, /src\/internal\/other\.ts:4: a duration option read here/)
+  })
+
   it("keeps its own rules", () => {
     assert.deepStrictEqual(lint(Path.resolve(import.meta.dirname, "..", "..")), [])
   })
