@@ -15,6 +15,7 @@ import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 
 import * as Http from "./internal/http/client.ts"
+import { instrument } from "./internal/http/clientMetrics.ts"
 import { BAD_WATCH_EVENT as BAD_EVENT, makeHttp, RESPONSE_TOO_LARGE as TOO_LARGE } from "./internal/http/transport.ts"
 import type * as Kind from "./Kind.ts"
 import { KubeConfig, type KubeConfigService } from "./KubeConfig.ts"
@@ -362,7 +363,8 @@ export interface ClientOptions {
 export const make = (config: KubeConfigService, options: ClientOptions = {}): Effect.Effect<ClientService, never, Scope.Scope> =>
   Effect.map(
     makeHttp(config, options.maxSockets !== undefined ? { maxSockets: options.maxSockets } : {}),
-    (transport) => Http.make(transport, options)
+    // client-go's rest_client_* metrics, by the API server's host:port
+    (transport) => Http.make(instrument(transport, new URL(config.server).host), options)
   )
 
 /**

@@ -33,6 +33,9 @@
  * | `operatorkit_informer_cache_size` | gauge | group, kind | Informer stats |
  * | `operatorkit_informer_synced` | gauge | group, kind | Informer stats |
  * | `operatorkit_informer_last_sync_timestamp_seconds` | gauge | group, kind | Informer stats |
+ * | `rest_client_requests_total` | counter | code, method, host | Client (every HTTP request and watch, as client-go) |
+ * | `rest_client_request_duration_seconds` | histogram | verb, host | Client (to the answer; not watches, as client-go) |
+ * | `rest_client_rate_limiter_duration_seconds` | histogram | verb, host | a client-side rate limiter's wait: none in operatorkit's Client, so no series (the family is there for dashboards) |
  * | `controller_runtime_webhook_requests_total` | counter | webhook (path), code | Webhooks |
  * | `controller_runtime_webhook_latency_seconds` | histogram | webhook | Webhooks |
  * | `controller_runtime_webhook_requests_in_flight` | gauge | webhook | Webhooks |
@@ -221,6 +224,9 @@ const families: ReadonlyArray<readonly [Def.Definition, Collect]> = [
   [Def.webhookRequests, fromEffect(Def.webhookRequests.name)],
   [Def.webhookLatency, fromEffect(Def.webhookLatency.name)],
   [Def.webhookInFlight, fromEffect(Def.webhookInFlight.name)],
+  [Def.restClientRequests, fromEffect(Def.restClientRequests.name)],
+  [Def.restClientRequestDuration, fromEffect(Def.restClientRequestDuration.name)],
+  [Def.restClientRateLimiterDuration, fromEffect(Def.restClientRateLimiterDuration.name)],
   [Def.informerWatchEvents, (sources) => ({
     points: Prom.mergePoints(sources.informers.flatMap(({ kind, stats }) =>
       (["added", "modified", "deleted", "bookmarks"] as const).map((event) => ({

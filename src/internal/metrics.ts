@@ -135,6 +135,26 @@ export const shardingDrainSeconds = define({
 })
 export const shardingRingChanges = define({ name: "operatorkit_sharding_ring_changes_total", help: "Changes of the set of live shards seen by the sharder", type: "counter" })
 
+// client-go's REST client (k8s.io/component-base/metrics/prometheus/restclient): its names, labels and buckets
+const restClientBuckets = [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60]
+export const restClientRequests = define({
+  name: "rest_client_requests_total",
+  help: "Number of HTTP requests, partitioned by status code, method, and host.",
+  type: "counter"
+})
+export const restClientRequestDuration = define({
+  name: "rest_client_request_duration_seconds",
+  help: "Request latency in seconds. Broken down by verb, and host.",
+  type: "histogram",
+  boundaries: restClientBuckets
+})
+export const restClientRateLimiterDuration = define({
+  name: "rest_client_rate_limiter_duration_seconds",
+  help: "Client side rate limiter latency in seconds. Broken down by verb, and host.",
+  type: "histogram",
+  boundaries: restClientBuckets
+})
+
 /** An Effect counter of a definition, with its attributes fixed. */
 export const counter = (d: Definition, attributes: Metric.Metric.Attributes): Metric.Counter<number> =>
   Metric.counter(d.name, { description: d.help, incremental: true, attributes })

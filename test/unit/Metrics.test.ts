@@ -10,6 +10,9 @@ import * as LeaderElection from "../../src/LeaderElection.ts"
 import * as Metrics from "../../src/Metrics.ts"
 import { isolated } from "../support/isolated.ts"
 import { parse, valueOf } from "../support/promText.ts"
+import { instrument } from "../../src/internal/http/clientMetrics.ts"
+import { HttpStatus, type Transport } from "../../src/internal/http/transport.ts"
+import { Stream } from "effect"
 
 type ConfigMap = Kind.Type<typeof Kind.ConfigMap>
 
@@ -187,4 +190,42 @@ describe("the strict exposition parser the tests rely on", () => {
     assert.strictEqual(families.get("a")!.help, "line\nbreak")
     assert.strictEqual(families.get("a")!.samples[0]!.labels["x"], "q\"\\\n")
   })
+
+  it.effect("client-go's rest_client_* metrics: every request by code, method and host; latency by verb and host; watches counted once", () =>
+    Effect.gen(function*() {
+      const info = { verb: "get", path: "/x" }
+      const fake: Transport = {
+        request: (req) => Effect.succeed({ status: req.path === "/missing" ? 404 : 200, body: {} }),
+        watch: (req) =>
+          req.path === "/refused"
+            ? Stream.fail(new HttpStatus({ response: { status: 403, body: {} } }))
+            : Stream.make({ type: "ADDED" }, { type: "MODIFIED" })
+      }
+      const transport = instrument(fake, "10.0.0.1:6443")
+      yield* transport.request({ method: "GET", path: "/found", timeoutMs: 1000, info })
+      yield* transport.request({ method: "GET", path: "/found", timeoutMs: 1000, info })
+      yield* transport.request({ method: "GET", path: "/missing", timeoutMs: 1000, info })
+      yield* transport.request({ method: "POST", path: "/found", timeoutMs: 1000, info })
+      yield* Stream.runDrain(transport.watch({ method: "GET", path: "/w", timeoutMs: 1000, info }))
+      yield* Stream.runDrain(transport.watch({ method: "GET", path: "/refused", timeoutMs: 1000, info })).pipe(Effect.ignore)
+      const { families } = yield* scrape.pipe(Effect.provide(Metrics.layer, { local: true }))
+      const requests = families.get("rest_client_requests_total")!
+      assert.strictEqual(requests.type, "counter")
+      const count = (code: string, method: string) =>
+        requests.samples.find((s) => s.labels["code"] === code && s.labels["method"] === method && s.labels["host"] === "10.0.0.1:6443")?.value
+      // three GETs answered 200: two requests and a watch
+      assert.strictEqual(count("200", "GET"), 3)
+      assert.strictEqual(count("404", "GET"), 1)
+      assert.strictEqual(count("200", "POST"), 1)
+      assert.strictEqual(count("403", "GET"), 1)
+      const duration = families.get("rest_client_request_duration_seconds")!
+      assert.strictEqual(duration.type, "histogram")
+      const getCount = duration.samples.find((s) => s.name.endsWith("_count") && s.labels["verb"] === "GET" && s.labels["host"] === "10.0.0.1:6443")
+      assert.strictEqual(getCount?.value, 3) // the requests, not the watches
+      assert.deepStrictEqual(
+        duration.samples.filter((s) => s.name.endsWith("_bucket") && s.labels["verb"] === "GET").map((s) => s.labels["le"]),
+        ["0.005", "0.025", "0.1", "0.25", "0.5", "1", "2", "4", "8", "15", "30", "60", "+Inf"]
+      )
+      assert.strictEqual(families.get("rest_client_rate_limiter_duration_seconds")?.type, "histogram")
+    }).pipe(isolated))
 })

@@ -1,0 +1,91 @@
+/**
+ * client-go's REST client metrics, under its names and label sets, so dashboards and alerts written
+ * for controller-runtime operators find what they query:
+ *
+ * - `rest_client_requests_total{code, method, host}`: every request, by HTTP status code (`<error>`
+ *   when no answer came) and method (the one controller-runtime registers);
+ * - `rest_client_request_duration_seconds{verb, host}`: the time to the answer, by method (not for
+ *   watches, as in client-go: their requests are counted only);
+ * - `rest_client_rate_limiter_duration_seconds{verb, host}`: the time a request waited for the
+ *   client's own rate limiter, observed only when a client has one, as in client-go; operatorkit's
+ *   Client has none, so `Metrics` exposes the family without series.
+ *
+ * `host` is the API server's `host:port`; the buckets are client-go's.
+ * @internal
+ */
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
+import * as Stream from "effect/Stream"
+import * as Def from "../metrics.ts"
+import type { ApiRequest, Transport } from "./transport.ts"
+
+/**
+ * The series of one host, built once per label set (building a metric with attributes on every
+ * update would key the series again each time).
+ */
+export const makeRecorder = (host: string) => {
+  const counters = new Map<string, Metric.Counter<number>>()
+  const durations = new Map<string, Metric.Histogram<number>>()
+  const counter = (code: string, method: string) => {
+    const key = `${code} ${method}`
+    let c = counters.get(key)
+    if (c === undefined) {
+      c = Def.counter(Def.restClientRequests, { code, method, host })
+      counters.set(key, c)
+    }
+    return c
+  }
+  const duration = (verb: string) => {
+    let h = durations.get(verb)
+    if (h === undefined) {
+      h = Def.histogram(Def.restClientRequestDuration, { verb, host })
+      durations.set(verb, h)
+    }
+    return h
+  }
+  return {
+    request: (method: string, code: string, seconds: number) =>
+      Effect.andThen(Metric.update(counter(code, method), 1), Metric.update(duration(method), seconds)),
+    counted: (method: string, code: string) => Metric.update(counter(code, method), 1)
+  }
+}
+
+const codeOf = (status: number | undefined) => (status === undefined ? "<error>" : String(status))
+
+/** A transport that records every request (and watch start) in the REST client metrics. */
+export const instrument = (transport: Transport, host: string): Transport => {
+  const recorder = makeRecorder(host)
+  const timed = <A, E, R>(req: ApiRequest, effect: Effect.Effect<A, E, R>, statusOf: (a: A) => number) =>
+    Effect.clockWith((clock) => {
+      const start = clock.currentTimeMillisUnsafe()
+      const seconds = () => (clock.currentTimeMillisUnsafe() - start) / 1000
+      return effect.pipe(
+        Effect.tap((a) => recorder.request(req.method, codeOf(statusOf(a)), seconds())),
+        Effect.tapError((e) => recorder.request(req.method, codeOf(statusOfError(e)), seconds()))
+      )
+    })
+  return {
+    request: (req) => timed(req, transport.request(req), (res) => res.status),
+    watch: (req) =>
+      Stream.unwrap(Effect.sync(() => {
+        let recorded = false
+        const record = (status: number | undefined) =>
+          Effect.suspend(() => {
+            if (recorded) return Effect.void
+            recorded = true
+            return recorder.counted(req.method, codeOf(status))
+          })
+        // the first event means the server answered 200; a refusal comes as an HttpStatus error
+        return transport.watch(req).pipe(
+          Stream.tap(() => record(200)),
+          Stream.tapError((e) => record(statusOfError(e))),
+          Stream.onEnd(record(200))
+        )
+      }))
+  }
+}
+
+const statusOfError = (e: unknown): number | undefined => {
+  const response = (e as { readonly _tag?: string; readonly response?: { readonly status?: number } })
+  return response._tag === "HttpStatus" ? response.response?.status : undefined
+}
