@@ -10,13 +10,22 @@
  *   renewed its Lease within the lease duration plus 20 seconds (client-go's `HealthzAdaptor`);
  *   a wedged elector gets the pod restarted.
  * - `/metrics` serves the `Metrics` service's Registry when one is in context (404 otherwise).
+ *   With `secureMetrics` it moves to an HTTPS port of its own and answers only callers whose
+ *   bearer token passes a TokenReview and whose user may `get` the non-resource URL `/metrics`
+ *   (a SubjectAccessReview), as kube-rbac-proxy and controller-runtime's
+ *   `WithAuthenticationAndAuthorization` do: 401 without a valid token, 403 without the right.
+ *   The probes stay plain HTTP for the kubelet. Answers are cached a minute per token (a refusal
+ *   10 seconds). The operator needs `create` on `tokenreviews` and `subjectaccessreviews`
+ *   (`Manifests.secureMetricsPermissions`), the scraper `get` on `/metrics`.
  * - Your own checks join either list. Answers follow the API server's format: `ok`, or one
  *   `[+]name ok` / `[-]name failed: reason` line per check (always on failure, with `?verbose`
  *   on success); `/healthz/<check>` and `/readyz/<check>` run one check.
  *
  * @since 0.1.0
  */
+import * as Fs from "node:fs"
 import * as Http from "node:http"
+import * as Https from "node:https"
 import type * as Net from "node:net"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
@@ -25,7 +34,10 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import * as Client from "./Client.ts"
 import * as Controller from "./Controller.ts"
+import * as MetricsAuth from "./internal/http/metricsAuth.ts"
+import * as Certificates from "./internal/webhook/certificates.ts"
 import * as Informer from "./Informer.ts"
 import * as LeaderElection from "./LeaderElection.ts"
 import * as Metrics from "./Metrics.ts"
@@ -76,6 +88,33 @@ export interface Options {
   readonly readyChecks?: ReadonlyArray<Check> | undefined
   /** A check taking longer fails (default 5 seconds). */
   readonly checkTimeout?: number | undefined
+  /**
+   * Serve `/metrics` over HTTPS on a port of its own, to callers whose token passes a TokenReview
+   * and a SubjectAccessReview (see the module doc); needs a `Client` in context. Default: off
+   * (`/metrics` on the probes' port, plain).
+   */
+  readonly secureMetrics?: SecureMetricsOptions | undefined
+}
+
+/**
+ * Options of secure metrics: `/metrics` over HTTPS on its own port, for authenticated and
+ * authorized callers only.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SecureMetricsOptions {
+  /** Default 8443; 0 picks a free port (see `Server.metricsUrl`). */
+  readonly port?: number | undefined
+  /** Default: the probes' host. */
+  readonly host?: string | undefined
+  /**
+   * The serving certificate and key (PEM files, e.g. a cert-manager Secret mounted in the pod).
+   * Default: a self-signed certificate made at start (Prometheus then scrapes with
+   * `insecureSkipVerify`, as with controller-runtime's default).
+   */
+  readonly certFile?: string | undefined
+  readonly keyFile?: string | undefined
 }
 
 /**
@@ -88,6 +127,8 @@ export interface ServerService {
   readonly port: number
   /** e.g. `http://127.0.0.1:8080` */
   readonly url: string
+  /** With secure metrics, where `/metrics` is served, e.g. `https://127.0.0.1:8443/metrics`. */
+  readonly metricsUrl: string | undefined
 }
 
 /**
@@ -267,6 +308,7 @@ export const make = (options: Options = {}): Effect.Effect<ServerService, Health
     const timeoutMillis = options.checkTimeout ?? 5_000
     const requestedPort = options.port ?? 8080
     const host = options.host
+    const secure = options.secureMetrics !== undefined ? yield* serveSecureMetrics(options.secureMetrics, host, metrics) : undefined
 
     type Answer = { readonly status: number; readonly contentType: string; readonly body: string }
     const text = (status: number, body: string): Answer => ({ status, contentType: "text/plain; charset=utf-8", body })
@@ -276,6 +318,7 @@ export const make = (options: Options = {}): Effect.Effect<ServerService, Health
         if (method !== "GET" && method !== "HEAD") return text(405, "method not allowed\n")
         const [endpoint, only, ...rest] = url.pathname.split("/").filter((s) => s !== "")
         if (endpoint === "metrics" && only === undefined) {
+          if (secure !== undefined) return text(404, `metrics are served over HTTPS on port ${secure.port}\n`)
           if (Option.isNone(metrics)) return text(404, "metrics are not enabled (provide Metrics.layer)\n")
           const scraped = yield* metrics.value.scrape
           return { status: 200, contentType: scraped.contentType, body: scraped.body }
@@ -296,27 +339,96 @@ export const make = (options: Options = {}): Effect.Effect<ServerService, Health
       })
     }
 
-    const server = yield* Effect.acquireRelease(
-      Effect.callback<Http.Server, HealthServerError>((resume) => {
-        const s = Http.createServer(handler)
-        const onError = (error: Error) =>
-          resume(Effect.fail(new HealthServerError({ host: host ?? "*", port: requestedPort, reason: error.message })))
-        s.once("error", onError)
-        s.listen({ port: requestedPort, ...(host !== undefined ? { host } : {}) }, () => {
-          s.off("error", onError)
-          resume(Effect.succeed(s))
-        })
-      }),
-      (s) =>
-        Effect.callback<void>((resume) => {
-          s.close(() => resume(Effect.void))
-          s.closeAllConnections()
-        })
-    )
+    const server = yield* listen(() => Http.createServer(handler), host, requestedPort)
     const port = (server.address() as Net.AddressInfo).port
-    const shown = host === undefined || host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host
-    return { port, url: `http://${shown}:${port}` }
+    const shown = shownHost(host)
+    return { port, url: `http://${shown}:${port}`, metricsUrl: secure !== undefined ? `https://${shownHost(secure.host)}:${secure.port}/metrics` : undefined }
   })
+
+const shownHost = (host: string | undefined) =>
+  host === undefined || host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host
+
+/** Listens on a port until the scope closes. */
+const listen = (create: () => Http.Server, host: string | undefined, requestedPort: number) =>
+  Effect.acquireRelease(
+    Effect.callback<Http.Server, HealthServerError>((resume) => {
+      const s = create()
+      const onError = (error: Error) =>
+        resume(Effect.fail(new HealthServerError({ host: host ?? "*", port: requestedPort, reason: error.message })))
+      s.once("error", onError)
+      s.listen({ port: requestedPort, ...(host !== undefined ? { host } : {}) }, () => {
+        s.off("error", onError)
+        resume(Effect.succeed(s))
+      })
+    }),
+    (s) =>
+      Effect.callback<void>((resume) => {
+        s.close(() => resume(Effect.void))
+        s.closeAllConnections()
+      })
+  )
+
+/**
+ * The HTTPS server of `/metrics`: every request's bearer token reviewed (TokenReview, then a
+ * SubjectAccessReview for get on /metrics) before the Registry is read.
+ */
+const serveSecureMetrics = (
+  options: SecureMetricsOptions,
+  host: string | undefined,
+  metrics: Option.Option<Metrics.MetricsService>
+): Effect.Effect<{ readonly port: number; readonly host: string | undefined }, HealthServerError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const requestedPort = options.port ?? 8443
+    const where = options.host ?? host
+    const failure = (reason: string) => new HealthServerError({ host: where ?? "*", port: requestedPort, reason })
+    const client = yield* Effect.serviceOption(Client.Client)
+    if (Option.isNone(client)) {
+      return yield* failure("secure metrics review each caller's token with the API server: provide a Client")
+    }
+    const authorize = MetricsAuth.make(client.value)
+    const tls = yield* certificateOf(options).pipe(Effect.mapError((e) => failure(`no serving certificate: ${e.message}`)))
+    const context = yield* Effect.context<never>()
+
+    type Answer = { readonly status: number; readonly contentType: string; readonly body: string }
+    const text = (status: number, body: string): Answer => ({ status, contentType: "text/plain; charset=utf-8", body })
+    const answer = (req: Http.IncomingMessage): Effect.Effect<Answer> =>
+      Effect.gen(function*() {
+        const url = new URL(req.url ?? "/", "https://localhost")
+        if (url.pathname !== "/metrics") return text(404, "not found\n")
+        if (req.method !== "GET" && req.method !== "HEAD") return text(405, "method not allowed\n")
+        const decision = yield* authorize(req.headers.authorization)
+        if (decision._tag === "Refused") return text(decision.status, `${decision.status === 401 ? "Unauthorized" : "Forbidden"}: ${decision.reason}\n`)
+        if (Option.isNone(metrics)) return text(404, "metrics are not enabled (provide Metrics.layer)\n")
+        const scraped = yield* metrics.value.scrape
+        return { status: 200, contentType: scraped.contentType, body: scraped.body }
+      }).pipe(Effect.catchCause((cause) => Effect.succeed(text(500, `internal error: ${reasonOf(cause)}\n`))))
+    const handler = (req: Http.IncomingMessage, res: Http.ServerResponse) => {
+      void Effect.runPromiseWith(context)(answer(req)).then((a) => {
+        res.writeHead(a.status, { "content-type": a.contentType, "x-content-type-options": "nosniff", "cache-control": "no-store" })
+        res.end(req.method === "HEAD" ? undefined : a.body)
+      })
+    }
+    const server = yield* listen(() => Https.createServer({ cert: tls.cert, key: tls.key, minVersion: "TLSv1.2" }, handler), where, requestedPort)
+    return { port: (server.address() as Net.AddressInfo).port, host: where }
+  })
+
+/** The configured certificate files, or a self-signed serving certificate made now (a year). */
+const certificateOf = (options: SecureMetricsOptions): Effect.Effect<{ readonly cert: string; readonly key: string }, Error> => {
+  if (options.certFile !== undefined || options.keyFile !== undefined) {
+    const { certFile, keyFile } = options
+    if (certFile === undefined || keyFile === undefined) return Effect.fail(new Error("give both certFile and keyFile"))
+    return Effect.try({
+      try: () => ({ cert: Fs.readFileSync(certFile, "utf8"), key: Fs.readFileSync(keyFile, "utf8") }),
+      catch: (e) => (e instanceof Error ? e : new Error(String(e)))
+    })
+  }
+  return Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    const validity = { notBefore: now - 60_000, notAfter: now + 365 * 24 * 3600_000 }
+    const ca = yield* Certificates.makeCa({ commonName: "operatorkit metrics CA", ...validity })
+    return yield* Certificates.issue(ca, { commonName: "operatorkit metrics", hosts: ["localhost", "127.0.0.1", "::1"], ...validity })
+  })
+}
 
 /**
  * The endpoints as a Layer. Provide `Metrics.layer` to it for `/metrics`.

@@ -142,4 +142,11 @@ describe("Health endpoints (/healthz, /readyz, /metrics)", () => {
       const again = yield* Effect.scoped(Effect.map(Health.make({ port, host: "127.0.0.1" }), (s) => s.port))
       assert.strictEqual(again, port)
     })))
+
+  it.effect("secure metrics without a Client in context refuse to start, saying why", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Health.make({ port: 0, secureMetrics: { port: 0 } }).pipe(Effect.scoped))
+      assert.strictEqual(error._tag, "HealthServerError")
+      assert.include(error.message, "provide a Client")
+    }))
 })
