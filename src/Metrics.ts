@@ -33,6 +33,8 @@
  * | `operatorkit_informer_cache_size` | gauge | group, kind | Informer stats |
  * | `operatorkit_informer_synced` | gauge | group, kind | Informer stats |
  * | `operatorkit_informer_last_sync_timestamp_seconds` | gauge | group, kind | Informer stats |
+ * | `operatorkit_controller_finalizing_objects` | gauge | controller | objects being deleted that still carry the controller's finalizer (its cache) |
+ * | `operatorkit_controller_oldest_finalizing_seconds` | gauge | controller | how long the oldest of them has waited (0 when none) |
  * | `rest_client_requests_total` | counter | code, method, host | Client (every HTTP request and watch, as client-go) |
  * | `rest_client_request_duration_seconds` | histogram | verb, host | Client (to the answer; not watches, as client-go) |
  * | `rest_client_rate_limiter_duration_seconds` | histogram | verb, host | a client-side rate limiter's wait: none in operatorkit's Client, so no series (the family is there for dashboards) |
@@ -45,6 +47,7 @@
  *
  * @since 0.1.0
  */
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -126,6 +129,8 @@ interface Sources {
   readonly informers: ReadonlyArray<{ readonly kind: Kind.Any; readonly stats: Informer.Stats }>
   readonly electors: ReadonlyArray<LeaderElection.Stats>
   readonly shards: ReadonlyArray<Sharding.Stats>
+  /** Per controller: objects being deleted that still carry its finalizer, and the oldest one's wait. */
+  readonly finalizing: ReadonlyArray<{ readonly controller: string; readonly objects: number; readonly oldestSeconds: number }>
 }
 
 type Collect = (sources: Sources) => Prom.Collected
@@ -224,6 +229,12 @@ const families: ReadonlyArray<readonly [Def.Definition, Collect]> = [
   [Def.webhookRequests, fromEffect(Def.webhookRequests.name)],
   [Def.webhookLatency, fromEffect(Def.webhookLatency.name)],
   [Def.webhookInFlight, fromEffect(Def.webhookInFlight.name)],
+  [Def.finalizingObjects, (sources) => ({
+    points: Prom.mergePoints(sources.finalizing.map((f) => ({ labels: { controller: f.controller }, value: f.objects })), max)
+  })],
+  [Def.oldestFinalizing, (sources) => ({
+    points: Prom.mergePoints(sources.finalizing.map((f) => ({ labels: { controller: f.controller }, value: f.oldestSeconds })), max)
+  })],
   [Def.restClientRequests, fromEffect(Def.restClientRequests.name)],
   [Def.restClientRequestDuration, fromEffect(Def.restClientRequestDuration.name)],
   [Def.restClientRateLimiterDuration, fromEffect(Def.restClientRateLimiterDuration.name)],
@@ -286,7 +297,20 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     const informerStats = yield* Effect.forEach(Array.from(seen), (i) => Effect.map(i.stats, (stats) => ({ kind: i.kind as Kind.Any, stats })))
     const electorStats = yield* Effect.forEach(Array.from(electors), (e) => e.stats)
     const shardStats = yield* Effect.forEach(Array.from(shards), (s) => s.stats)
-    return { effect: Metric.snapshotUnsafe(context), controllers: controllerStats, informers: informerStats, electors: electorStats, shards: shardStats }
+    const now = yield* Clock.currentTimeMillis
+    const finalizing = yield* Effect.forEach(running, (c) =>
+      Effect.map(c.informer.store.list(), (objects) => {
+        let count = 0
+        let oldest = 0
+        for (const o of objects) {
+          const deleted = o.metadata.deletionTimestamp
+          if (deleted === undefined || !(o.metadata.finalizers ?? []).includes(c.finalizer)) continue
+          count++
+          oldest = Math.max(oldest, (now - Date.parse(deleted)) / 1000)
+        }
+        return { controller: c.name, objects: count, oldestSeconds: oldest }
+      }))
+    return { effect: Metric.snapshotUnsafe(context), controllers: controllerStats, informers: informerStats, electors: electorStats, finalizing, shards: shardStats }
   })
 
   // prom-client asks every family in the same tick of one scrape: they share one reading

@@ -135,6 +135,18 @@ export const shardingDrainSeconds = define({
 })
 export const shardingRingChanges = define({ name: "operatorkit_sharding_ring_changes_total", help: "Changes of the set of live shards seen by the sharder", type: "counter" })
 
+// what waits for a controller's finalizer (from its cache, at scrape time)
+export const finalizingObjects = define({
+  name: "operatorkit_controller_finalizing_objects",
+  help: "Objects being deleted that still carry the controller's finalizer",
+  type: "gauge"
+})
+export const oldestFinalizing = define({
+  name: "operatorkit_controller_oldest_finalizing_seconds",
+  help: "How long the oldest object being deleted has waited for the controller's finalizer, in seconds (0 when none)",
+  type: "gauge"
+})
+
 // client-go's REST client (k8s.io/component-base/metrics/prometheus/restclient): its names, labels and buckets
 const restClientBuckets = [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60]
 export const restClientRequests = define({
