@@ -228,4 +228,22 @@ describe("the strict exposition parser the tests rely on", () => {
       )
       assert.strictEqual(families.get("rest_client_rate_limiter_duration_seconds")?.type, "histogram")
     }).pipe(isolated))
+
+  it.effect("objects waiting for a controller's finalizer: how many, and how long the oldest has waited", () =>
+    isolated(Effect.gen(function*() {
+      const client = yield* Client.Client
+      const stuck = Framework.make<ConfigMap>()({ name: "stuck", ensureCreated: () => Effect.void, ensureDeleted: () => Effect.fail(new Error("cannot clean up")) })
+      const controller = yield* Controller.make({ finalizerPrefix: "operatorkit.test", name: "finalizing", kind: Kind.ConfigMap, namespace: "default", resources: [stuck] })
+      yield* client.create(Kind.ConfigMap, { metadata: { name: "going", namespace: "default" } })
+      yield* until(Effect.map(controller.informer.store.list(), (l) => l.some((o) => (o.metadata.finalizers ?? []).includes(controller.finalizer))), "the finalizer")
+      const { families: before } = yield* scrape.pipe(Effect.provide(Metrics.layer, { local: true }))
+      assert.strictEqual(valueOf(before, "operatorkit_controller_finalizing_objects", { controller: "finalizing" }), 0)
+      assert.strictEqual(valueOf(before, "operatorkit_controller_oldest_finalizing_seconds", { controller: "finalizing" }), 0)
+      yield* client.delete(Kind.ConfigMap, { namespace: "default", name: "going" })
+      yield* until(Effect.map(controller.informer.store.list(), (l) => l.some((o) => o.metadata.deletionTimestamp !== undefined)), "the deletion")
+      yield* TestClock.adjust("120 seconds")
+      const { families } = yield* scrape.pipe(Effect.provide(Metrics.layer, { local: true }))
+      assert.strictEqual(valueOf(families, "operatorkit_controller_finalizing_objects", { controller: "finalizing" }), 1)
+      assert.isAtLeast(valueOf(families, "operatorkit_controller_oldest_finalizing_seconds", { controller: "finalizing" })!, 119)
+    })))
 })
