@@ -25,7 +25,8 @@ const bin = (name: string, args: ReadonlyArray<string>) => node([Path.join(proje
 const show = (r: { stdout: string; stderr: string }) => `${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`
 const plain = (text: string) => text.replace(/\u001b\[[0-9;]*m/g, "")
 
-describe("the packed library in a fresh project", () => {
+// Each step runs tsc, vitest or node in a child over the whole installed package: minutes on a busy machine.
+describe("the packed library in a fresh project", { timeout: 300_000 }, () => {
   beforeAll(async () => {
     tmp = Fs.mkdtempSync(Path.join(Os.tmpdir(), "operatorkit-package-"))
     tarball = pack(tmp)
