@@ -67,7 +67,8 @@
  * - No defaulting beyond namespaces, Deployments' empty status and CRDs (a Pod gets no
  *   `dnsPolicy`, …); no `kubernetes` Service in `default`.
  * - No schema validation or pruning of custom resources; of CRDs only the name, scope and storage
- *   version are checked. No conversion between versions beyond `apiVersion`.
+ *   version are checked. No conversion between versions beyond `apiVersion`, unless a `Webhooks`
+ *   definition that converts the CRD is registered with `webhooks`.
  * - No admission, RBAC or authentication: inject 401/403 with `failNext`.
  * - No garbage collector: `propagationPolicy` is accepted and changes nothing (the real server
  *   adds a `foregroundDeletion` or `orphan` finalizer that only kube-controller-manager removes).
@@ -193,7 +194,9 @@ export interface TestServerService {
    * Calls the admission webhooks of a `Webhooks` definition on creates and updates, as
    * kube-apiserver calls a webhook server (mutating first, then validating; selectors, failure
    * policy, the denial's message), until the scope closes. Their Effects run with this Effect's
-   * context (a Client of this server, say).
+   * context (a Client of this server, say). The CRDs the definition converts are converted by its
+   * `/convert` handler as with `conversion: Webhook`: writes in another version than the storage
+   * one are stored converted, reads (get, list, watch) in another version are converted to it.
    */
   readonly webhooks: <R>(definition: Webhooks.Definition<R>) => Effect.Effect<void, never, R | Scope.Scope>
 }

@@ -174,11 +174,35 @@ export const make = (options: FakeOptions): Fake => {
     })
   }
 
+  let conversions = 0
+  const conversionUid = () => `in-memory-conversion-${++conversions}`
+
+  /** The conversion a request in a non-storage version goes through (fake/webhooks.ts), if any. */
+  const convertingAt = (path: string): Admission.Converting | undefined => {
+    if (webhooks.length === 0) return undefined
+    const target = parsePath(path)
+    const resolved = server.resolve(target)
+    return target !== undefined && "resource" in resolved ? Admission.converting(webhooks, resolved.resource, target.version, path) : undefined
+  }
+
+  /** `serve`, through the storage version when a registered conversion applies. */
+  const serveConverted = (request: Request, ctx: Context): Effect.Effect<S.Answer> => {
+    const c = convertingAt(request.path)
+    if (c === undefined) return serve(request, ctx)
+    return Effect.flatMap(Admission.convertBody(c, request.method, request.body, conversionUid), (converted) =>
+      "refused" in converted
+        ? Effect.succeed(converted.refused)
+        : Effect.flatMap(
+          serve({ ...request, path: c.path, body: converted.body }, ctx),
+          (answer) => Admission.convertAnswer(c, answer, conversionUid)
+        ))
+  }
+
   const handle = (request: Request): Effect.Effect<ApiResponse> =>
     Effect.flatMap(context, (ctx) => {
       const representation = negotiate(request.accept)
       return Effect.map(
-        "_tag" in representation ? serve(request, ctx) : Effect.succeed(representation),
+        "_tag" in representation ? serveConverted(request, ctx) : Effect.succeed(representation),
         (raw) => {
           const answer = "_tag" in representation ? represent(raw, representation, resourceAt(request.path)) : raw
           return { status: answer.status, body: clone(answer.body), retryAfter: answer.retryAfter }
@@ -201,7 +225,16 @@ export const make = (options: FakeOptions): Fake => {
       )
     })
 
+  /** A watch in a non-storage version of a converted CRD: the storage version's events, converted. */
   const watch = (req: ApiRequest): Stream.Stream<unknown, RequestFailure | HttpStatus> =>
+    Stream.unwrap(Effect.sync(() => {
+      const c = convertingAt(req.path)
+      return c === undefined
+        ? watchStored(req)
+        : Stream.mapEffect(watchStored({ ...req, path: c.path }), (event) => Admission.convertEvent(c, event, conversionUid))
+    }))
+
+  const watchStored = (req: ApiRequest): Stream.Stream<unknown, RequestFailure | HttpStatus> =>
     Stream.callback<unknown, RequestFailure | HttpStatus>((queue) =>
       Effect.gen(function*() {
         const fault = admit("watch", req.path)

@@ -10,7 +10,14 @@
  * (transport.ts): once to learn the object it would store (nothing is committed), then, with the
  * webhooks' answer, for real; the second pass replays the first one's random draws (uid,
  * generated name), and the mutation is applied as a JSON Patch onto what the second pass computes.
- * Objects go to a webhook relabelled in its kind's version (conversion webhooks are not called).
+ * Objects go to an admission webhook in its kind's version: relabelled from the stored form, or
+ * converted (below) when the CRD is converted by a registered definition.
+ *
+ * Conversion, as kube-apiserver does with `conversion: Webhook`: for a request in a version other
+ * than the storage version of a CRD whose conversion a registered definition serves, the server
+ * works in the storage version (the path is rewritten), a created or replaced object is converted
+ * to the storage version first, and every object answered (get, list, write answers, watch events)
+ * is converted to the version asked for, all through the definition's `/convert` handler.
  * @internal
  */
 import * as Effect from "effect/Effect"
@@ -23,6 +30,8 @@ import type { Admitted, Attempt } from "./request.ts"
 import * as S from "./status.ts"
 import { type Answer, clone, isObject, type JsonObject } from "./status.ts"
 import type { Store } from "./store.ts"
+import type { Resource } from "./kinds.ts"
+import * as Conversion from "../../Conversion.ts"
 
 export interface Registered {
   readonly definition: Webhooks.Definition<unknown>
@@ -173,3 +182,116 @@ export const rebase = (first: JsonObject, admitted: Admitted, second: JsonObject
 /** Whether any registered admission is for this resource (the others skip the first pass). */
 export const admits = (webhooks: ReadonlyArray<Registered>, group: string, plural: string): boolean =>
   webhooks.some((w) => w.definition.admissions.some((a) => resourceKey(a.kind.group, a.kind.plural) === resourceKey(group, plural)))
+
+// ---------------------------------------------------------------------------------------------
+// conversion
+
+/** A request in a version a registered conversion turns into and out of the storage version. */
+export interface Converting {
+  readonly registered: Registered
+  readonly resource: Resource
+  /** The version asked for. */
+  readonly asked: string
+  readonly storage: string
+  /** The request's path in the storage version. */
+  readonly path: string
+}
+
+const apiVersionOf = (resource: Resource, version: string) => resource.group === "" ? version : `${resource.group}/${version}`
+
+/** The conversion of a request to `version` of `resource`, when a registered definition converts its CRD. */
+export const converting = (
+  webhooks: ReadonlyArray<Registered>,
+  resource: Resource,
+  version: string,
+  path: string
+): Converting | undefined => {
+  const storage = resource.versions[0]
+  if (storage === undefined || version === storage || resource.crd === undefined || resource.group === "") return undefined
+  const registered = webhooks.find((w) => w.definition.conversions.some((c) => c.definition.name === resource.crd))
+  if (registered === undefined) return undefined
+  const prefix = `/apis/${resource.group}/${version}/`
+  if (!path.startsWith(prefix)) return undefined
+  return { registered, resource, asked: version, storage, path: `/apis/${resource.group}/${storage}/${path.slice(prefix.length)}` }
+}
+
+/** kube-apiserver's answer when a conversion webhook fails. */
+const conversionFailed = (c: Converting, version: string, detail: string): Answer =>
+  S.failure(500, "InternalError", `conversion webhook for ${c.resource.group}/${version}, Kind=${c.resource.kind} failed: ${detail}`)
+
+/** The objects converted to `version` by the registered handler, or the failure answer. */
+export const convert = (
+  c: Converting,
+  objects: ReadonlyArray<JsonObject>,
+  version: string,
+  uid: () => string
+): Effect.Effect<ReadonlyArray<JsonObject> | Answer> => {
+  const desired = apiVersionOf(c.resource, version)
+  if (objects.every((o) => o["apiVersion"] === desired)) return Effect.succeed(objects)
+  const review = {
+    apiVersion: "apiextensions.k8s.io/v1",
+    kind: "ConversionReview",
+    request: { uid: uid(), desiredAPIVersion: desired, objects }
+  }
+  return Effect.map(c.registered.run(Conversion.path, review), (answer): ReadonlyArray<JsonObject> | Answer => {
+    const response = isObject(answer.body) && isObject(answer.body["response"]) ? answer.body["response"] : undefined
+    if (answer.status !== 200 || response === undefined) return conversionFailed(c, version, `the server responded with status ${answer.status}`)
+    const result = isObject(response["result"]) ? response["result"] : {}
+    if (result["status"] !== "Success") return conversionFailed(c, version, String(result["message"] ?? "conversion failed"))
+    const converted = Array.isArray(response["convertedObjects"]) ? response["convertedObjects"].filter(isObject) : []
+    if (converted.length !== objects.length) return conversionFailed(c, version, `expected ${objects.length} converted objects, got ${converted.length}`)
+    return converted.map((o) => clone(o))
+  })
+}
+
+const isAnswer = (u: ReadonlyArray<JsonObject> | Answer): u is Answer => !Array.isArray(u)
+
+/** An object of the resource in the stored form (the others, e.g. metadata-only, pass as they are). */
+const ofResource = (c: Converting, u: unknown): boolean =>
+  isObject(u) && u["kind"] === c.resource.kind && u["apiVersion"] === apiVersionOf(c.resource, c.storage)
+
+/** A created or replaced object sent in the asked version, in the storage version (a patch is applied to the stored form). */
+export const convertBody = (
+  c: Converting,
+  method: string,
+  body: unknown,
+  uid: () => string
+): Effect.Effect<{ readonly body: unknown } | { readonly refused: Answer }> => {
+  if ((method !== "POST" && method !== "PUT") || !isObject(body) || body["apiVersion"] !== apiVersionOf(c.resource, c.asked)) {
+    return Effect.succeed({ body })
+  }
+  return Effect.map(convert(c, [body], c.storage, uid), (out) => isAnswer(out) ? { refused: out } : { body: out[0] })
+}
+
+/** The server's answer in the storage version, converted to the asked one (an object, or a list's items). */
+export const convertAnswer = (c: Converting, answer: Answer, uid: () => string): Effect.Effect<Answer> => {
+  const body = answer.body
+  if (!isObject(body)) return Effect.succeed(answer)
+  if (ofResource(c, body)) {
+    return Effect.map(convert(c, [body], c.asked, uid), (out) => isAnswer(out) ? out : { ...answer, body: out[0]! })
+  }
+  if (body["kind"] === c.resource.listKind && Array.isArray(body["items"])) {
+    const items = body["items"] as Array<unknown>
+    const objects = items.filter((i) => ofResource(c, i)) as Array<JsonObject>
+    return Effect.map(convert(c, objects, c.asked, uid), (out) => {
+      if (isAnswer(out)) return out
+      let i = 0
+      return {
+        ...answer,
+        body: { ...body, apiVersion: apiVersionOf(c.resource, c.asked), items: items.map((item) => ofResource(c, item) ? out[i++]! : item) }
+      }
+    })
+  }
+  return Effect.succeed(answer)
+}
+
+/** A watch event in the storage version, converted to the asked one (a failure becomes an ERROR event). */
+export const convertEvent = (c: Converting, event: unknown, uid: () => string): Effect.Effect<unknown> => {
+  if (!isObject(event)) return Effect.succeed(event)
+  const object = event["object"]
+  if (event["type"] === "BOOKMARK" && isObject(object) && object["apiVersion"] === apiVersionOf(c.resource, c.storage)) {
+    return Effect.succeed({ ...event, object: { ...object, apiVersion: apiVersionOf(c.resource, c.asked) } })
+  }
+  if (!ofResource(c, object)) return Effect.succeed(event)
+  return Effect.map(convert(c, [object as JsonObject], c.asked, uid), (out) => isAnswer(out) ? { type: "ERROR", object: out.body } : { ...event, object: out[0] })
+}
