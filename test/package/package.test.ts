@@ -2,13 +2,17 @@
  * The library as a user installs it: packed with `npm pack`, installed into a fresh project outside
  * the repository, compiled there with `tsc` (strict, `skipLibCheck: false`), run on the in-memory
  * server and on Envtest (the README's tests, with vitest's default settings), its CLI run, and, with
- * the OpenTelemetry peers added, traced. npm's cache (filled by `npm ci`) answers the installs.
+ * the OpenTelemetry peers added, traced; and a project written by `operatorkit init` (plus a kind
+ * from `operatorkit create api`), with the tarball installed, passes its own `npm test`. npm's cache
+ * (filled by `npm ci`) answers the installs.
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { installAsync, pack, root, run, tracingPeers } from "../../scripts/pack.ts"
+
+const npmInstall = ["install", "--prefer-offline", "--no-package-lock"]
 
 const fixtures = Path.join(import.meta.dirname, "consumer")
 const tutorial = Path.join(root, "examples", "tutorial")
@@ -117,6 +121,26 @@ describe("the packed library in a fresh project", { timeout: 300_000 }, () => {
     assert.include(writes.stderr, "written-on-import.txt")
     assert.include(writes.stderr, "import.meta.main")
   })
+
+  it("operatorkit init writes a project that installs, compiles and passes its own npm test (in-memory server and Envtest)", () => {
+    const cli = Path.join(project, "node_modules", ".bin", "operatorkit")
+    const init = run(process.execPath, [cli, "init", "widget-operator"], tmp)
+    assert.strictEqual(init.status, 0, show(init))
+    const scaffolded = Path.join(tmp, "widget-operator")
+    const api = run(process.execPath, [cli, "create", "api", "--group", "example.com", "--version", "v1", "--kind", "DatabaseCluster"], scaffolded)
+    assert.strictEqual(api.status, 0, show(api))
+    // the packed library in place of the registry's operatorkit; the rest at the ranges init wrote
+    const install = run("npm", [...npmInstall, tarball], scaffolded)
+    assert.strictEqual(install.status, 0, show(install))
+    const test = run("npm", ["test"], scaffolded) // KUBEBUILDER_ASSETS is passed on to its Envtest tests
+    assert.strictEqual(test.status, 0, show(test))
+    assert.match(plain(test.stdout), /Tests\s+4 passed \(4\)/)
+    const manifests = run("npm", ["run", "manifests"], scaffolded)
+    assert.strictEqual(manifests.status, 0, show(manifests))
+    const yaml = Fs.readFileSync(Path.join(scaffolded, "deploy", "manifests.yaml"), "utf8")
+    assert.include(yaml, "name: widgets.example.com")
+    assert.include(yaml, "name: databaseclusters.example.com")
+  }, 600_000)
 
   it("with the OpenTelemetry peers installed, operatorkit/Tracing compiles and exports spans", () => {
     assert.isAbove(tracingPeers().length, 0, "the tracing packages are optional peers")
