@@ -7,12 +7,14 @@ import { assert } from "@effect/vitest"
 import { Effect, Option, Schema } from "effect"
 import * as Admission from "../../src/Admission.ts"
 import * as Client from "../../src/Client.ts"
+import * as Conversion from "../../src/Conversion.ts"
+import * as CrdDefinition from "../../src/CrdDefinition.ts"
 import * as Kind from "../../src/Kind.ts"
 import { eventually as eventuallyTrue } from "../../src/testing/helpers.ts"
 import * as TestServer from "../../src/testing/TestServer.ts"
 import * as Webhooks from "../../src/Webhooks.ts"
 import { freshNamespace } from "../support/cluster.ts"
-import { Backend, contract, unique } from "./harness.ts"
+import { Backend, contract, eventually, unique } from "./harness.ts"
 
 type ConfigMap = Kind.Type<typeof Kind.ConfigMap>
 
@@ -140,5 +142,51 @@ contract("admission webhooks", {}, (it) => {
           assert.deepStrictEqual(answer.body.data, { size: "1", broken: "yes", tier: "small" }, "the mutating webhook still answered")
         }
       }
+    }).pipe(Effect.scoped))
+
+  it.effect("a conversion webhook: a v2 write with storage v1 is stored as v1 and reads back unchanged as v2; a v1 object reads as v2", () =>
+    Effect.gen(function*() {
+      const backend = yield* Backend
+      const client = yield* Client.Client
+      const ns = yield* freshNamespace()
+      const group = `${unique("conv")}.contract.operatorkit.dev`
+      const V1 = Kind.custom({ group, version: "v1", kind: "Team", namespaced: true, spec: Schema.Struct({ owner: Schema.String }) })
+      const V2 = Kind.custom({ group, version: "v2", kind: "Team", namespaced: true, spec: Schema.Struct({ owners: Schema.Array(Schema.String) }) })
+      const TeamCrd = CrdDefinition.makeUnsafe({ versions: [{ kind: V1, storage: true }, { kind: V2 }] })
+      const definition = Webhooks.makeUnsafe({
+        name: unique("conv"),
+        conversions: [Conversion.makeUnsafe(TeamCrd, [Conversion.step(V1, V2, {
+          decode: (t) => ({ ...t, spec: { owners: [t.spec.owner] } }),
+          encode: (t) => ({ ...t, spec: { owner: t.spec.owners[0] ?? "" } })
+        })])]
+      })
+      yield* client.create(Kind.CustomResourceDefinition, TeamCrd.manifest as never)
+      yield* eventually(Effect.result(client.create(V1, { metadata: { name: "old", namespace: ns }, spec: { owner: "erin" } })), (r) => r._tag === "Success")
+      const path = (version: string) => `/apis/${group}/${version}/namespaces/${ns}/teams`
+      yield* install(definition, () =>
+        Effect.flatMap(
+          backend.send({ method: "GET", path: `${path("v2")}/old` }),
+          (a) => (a.status === 200 && JSON.stringify(a.body.spec) === JSON.stringify({ owners: ["erin"] }) ? Effect.void : Effect.fail("not yet"))
+        ))
+
+      const created = yield* backend.send({
+        method: "POST",
+        path: path("v2"),
+        body: { apiVersion: `${group}/v2`, kind: "Team", metadata: { name: "a" }, spec: { owners: ["ann", "bob"] } }
+      })
+      assert.strictEqual(created.status, 201)
+      assert.strictEqual(created.body.apiVersion, `${group}/v2`)
+      assert.deepStrictEqual(created.body.spec, { owners: ["ann", "bob"] })
+      const asV1 = yield* backend.send({ method: "GET", path: `${path("v1")}/a` })
+      assert.strictEqual(asV1.body.apiVersion, `${group}/v1`)
+      assert.deepStrictEqual(asV1.body.spec, { owner: "ann" })
+      const asV2 = yield* backend.send({ method: "GET", path: `${path("v2")}/a` })
+      assert.deepStrictEqual([asV2.body.apiVersion, asV2.body.spec], [`${group}/v2`, { owners: ["ann", "bob"] }])
+      const listed = yield* backend.send({ method: "GET", path: path("v2") })
+      assert.strictEqual(listed.body.apiVersion, `${group}/v2`)
+      assert.deepStrictEqual(
+        listed.body.items.map((t: { apiVersion: string; metadata: { name: string }; spec: unknown }) => [t.apiVersion, t.metadata.name, t.spec]),
+        [[`${group}/v2`, "a", { owners: ["ann", "bob"] }], [`${group}/v2`, "old", { owners: ["erin"] }]]
+      )
     }).pipe(Effect.scoped))
 })
