@@ -137,19 +137,12 @@ export const admit = (webhooks: ReadonlyArray<Registered>, attempt: Attempt, sto
           const status = isObject(response["status"]) ? response["status"] : {}
           const code = typeof status["code"] === "number" && status["code"] >= 400 ? status["code"] : 400
           const message = typeof status["message"] === "string" && status["message"] !== "" ? status["message"] : undefined
-          return {
-            status: code,
-            body: {
-              kind: "Status",
-              apiVersion: "v1",
-              metadata: {},
-              status: "Failure",
-              message: `admission webhook "${name}" denied the request${message !== undefined ? `: ${message}` : " without explanation"}`,
-              ...(typeof status["reason"] === "string" ? { reason: status["reason"] } : {}),
-              ...(isObject(status["details"]) ? { details: status["details"] } : {}),
-              code
-            }
-          } satisfies Answer
+          return S.failure(
+            code,
+            typeof status["reason"] === "string" ? status["reason"] : undefined,
+            `admission webhook "${name}" denied the request${message !== undefined ? `: ${message}` : " without explanation"}`,
+            isObject(status["details"]) ? status["details"] : undefined
+          )
         }
         if (verb === "default" && typeof response["patch"] === "string") {
           const patch = JSON.parse(Buffer.from(response["patch"], "base64").toString("utf8")) as JsonPatch.JsonPatch
