@@ -64,6 +64,8 @@ export type Event<A> =
   /** Watch events as they came, and the last resourceVersion seen once they are applied. */
   | { readonly _tag: "Watch"; readonly events: ReadonlyArray<Client.WatchEvent<A>>; readonly resourceVersion: string }
 
+const counted = { ADDED: "added", MODIFIED: "modified", DELETED: "deleted" } as const
+
 /**
  * The reconnect backoff: a delay that doubles from `initial` up to `max`, jittered, and starts over
  * once no failure happened for `resetAfter` (client-go's reflector).
@@ -387,15 +389,9 @@ export const make = <A extends Kind.KubeObject>(
                 for (const event of events) {
                   switch (event.type) {
                     case "ADDED":
-                      stats.events.added++
-                      current = event.object.metadata.resourceVersion ?? current
-                      break
                     case "MODIFIED":
-                      stats.events.modified++
-                      current = event.object.metadata.resourceVersion ?? current
-                      break
                     case "DELETED":
-                      stats.events.deleted++
+                      stats.events[counted[event.type]]++
                       current = event.object.metadata.resourceVersion ?? current
                       break
                     case "BOOKMARK":

@@ -1,24 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, JsonPatch, Schema } from "effect"
+import { Effect, JsonPatch } from "effect"
 import * as Admission from "../../src/Admission.ts"
-import * as CrdDefinition from "../../src/CrdDefinition.ts"
 import * as Kind from "../../src/Kind.ts"
+import { widgetKind } from "../support/widget.ts"
 
 const group = "unit.admission.test"
 
-const Widget = Kind.custom({
-  group,
-  version: "v1",
-  kind: "Widget",
-  namespaced: true,
-  spec: Schema.Struct({
-    size: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 10 })),
-    color: Schema.Literals(["red", "blue"]).pipe(CrdDefinition.withDefault("red")),
-    owner: Schema.String,
-    tags: Schema.optionalKey(Schema.Record(Schema.String, Schema.Int)),
-    legacy: Schema.optionalKey(Schema.String.pipe(Admission.deprecated("use spec.owner")))
-  })
-})
+const Widget = widgetKind(group)
 type Widget = Kind.Type<typeof Widget>
 
 const widgets = Admission.make(Widget, {

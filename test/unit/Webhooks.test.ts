@@ -14,22 +14,11 @@ import * as Kind from "../../src/Kind.ts"
 import * as Metrics from "../../src/Metrics.ts"
 import * as TestServer from "../../src/testing/TestServer.ts"
 import * as Webhooks from "../../src/Webhooks.ts"
+import { widgetKind } from "../support/widget.ts"
 
 const group = "unit.webhooks.test"
 
-const Widget = Kind.custom({
-  group,
-  version: "v1",
-  kind: "Widget",
-  namespaced: true,
-  spec: Schema.Struct({
-    size: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 10 })),
-    color: Schema.Literals(["red", "blue"]).pipe(CrdDefinition.withDefault("red")),
-    owner: Schema.String,
-    tags: Schema.optionalKey(Schema.Record(Schema.String, Schema.Int)),
-    legacy: Schema.optionalKey(Schema.String.pipe(Admission.deprecated("use spec.owner")))
-  })
-})
+const Widget = widgetKind(group)
 type Widget = Kind.Type<typeof Widget>
 
 const definition = Webhooks.makeUnsafe({
