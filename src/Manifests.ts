@@ -22,7 +22,10 @@
  *
  * @since 0.1.0
  */
+import * as Effect from "effect/Effect"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
 import * as CrdDefinition from "./CrdDefinition.ts"
 import { comment, documentWithComments } from "./internal/manifests/yaml.ts"
 import * as LeaderElection from "./LeaderElection.ts"
@@ -276,47 +279,134 @@ export const flags = (operator: Operator): ReadonlyArray<string> => [
 ]
 
 /**
- * The settings an operator's main reads from its flags (as the generated Deployment passes them);
- * unknown flags are returned for the program's own use.
+ * The settings an operator's main reads from its flags: what {@link flags} passes.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export interface Flags {
+  /** `--health-port=<n>`: the probes' plain HTTP port (default 8081). */
+  readonly healthPort: number
+  /** `--metrics-port=<n>` (default 8443 with secure metrics, else 8080). */
+  readonly metricsPort: number
+  /** `--metrics-secure` or `--metrics-insecure` (default secure). */
+  readonly secureMetrics: boolean
+  /** `--leader-elect` (default off). */
+  readonly leaderElection: boolean
+  /** `--webhook-port=<n>`: the webhook server's HTTPS port (default 9443, controller-runtime's). */
+  readonly webhookPort: number
+  /** The arguments that are none of these, in order, for the program's own use. */
+  readonly rest: ReadonlyArray<string>
+}
+
+/**
+ * A flag the operator cannot take: which one, the value given (none for a bare flag), and what
+ * was wrong with it.
  *
  * @example
  * ```ts
+ * import { Effect } from "effect"
  * import { Manifests } from "operatorkit"
  *
- * Manifests.parseFlags(["--health-port=9000", "--leader-elect", "--samples"])
- * // => { healthPort: 9000, metricsPort: 8443, secureMetrics: true, leaderElection: true, rest: ["--samples"] }
+ * const explain = Manifests.parseFlags(["--health-port=http"]).pipe(
+ *   // e.message: --health-port takes a port number from 0 to 65535 (--health-port=<n>), not "http"
+ *   Effect.catchTag("FlagError", (e) => Effect.logError(e.message))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class FlagError extends Schema.TaggedError<FlagError>()("FlagError", {
+  flag: Schema.String,
+  value: Schema.UndefinedOr(Schema.String),
+  reason: Schema.Literals(["NotAPort", "NotABoolean", "Unknown"])
+}) {
+  override get message(): string {
+    const given = this.value === undefined ? "nothing" : JSON.stringify(this.value)
+    switch (this.reason) {
+      case "NotAPort":
+        return `${this.flag} takes a port number from 0 to 65535 (${this.flag}=<n>), not ${given}`
+      case "NotABoolean":
+        return `${this.flag} takes no value, or true or false, not ${given}`
+      case "Unknown":
+        return `unknown flag ${this.flag}${this.value === undefined ? "" : `=${this.value}`}`
+    }
+  }
+}
+
+/**
+ * Reads the settings of {@link flags} (as the generated Deployment passes them) from a program's
+ * arguments; the others are returned in `rest` for the program's own use. `defaults` are the
+ * settings of flags not given (the library's otherwise: probes on 8081, secure metrics on 8443, no
+ * leader election, webhooks on 9443). A port that is not one, or a value for a switch that is not
+ * `true` or `false`, fails with a {@link FlagError} naming the flag.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Manifests } from "operatorkit"
+ *
+ * const program = Effect.gen(function*() {
+ *   const flags = yield* Manifests.parseFlags(["--health-port=9000", "--leader-elect", "--samples"])
+ *   // => { healthPort: 9000, metricsPort: 8443, secureMetrics: true, leaderElection: true, webhookPort: 9443, rest: ["--samples"] }
+ *   return flags
+ * })
  * ```
  *
  * @since 0.1.0
  * @category parsing
  */
-export const parseFlags = (argv: ReadonlyArray<string>): {
-  readonly healthPort: number
-  readonly metricsPort: number
-  readonly secureMetrics: boolean
-  readonly leaderElection: boolean
-  readonly rest: ReadonlyArray<string>
-} => {
-  let healthPort = 8081
+export const parseFlags = (
+  argv: ReadonlyArray<string>,
+  defaults: Partial<Omit<Flags, "rest">> = {}
+): Effect.Effect<Flags, FlagError> => Effect.fromResult(readFlags(argv, defaults))
+
+const readFlags = (argv: ReadonlyArray<string>, defaults: Partial<Omit<Flags, "rest">>): Result.Result<Flags, FlagError> => {
+  let healthPort = defaults.healthPort ?? 8081
   let metricsPort: number | undefined
-  let secureMetrics = true
-  let leaderElection = false
+  let secureMetrics = defaults.secureMetrics ?? true
+  let leaderElection = defaults.leaderElection ?? false
+  let webhookPort = defaults.webhookPort ?? 9443
   const rest: Array<string> = []
   for (const arg of argv) {
-    const [flag, value] = arg.split("=", 2) as [string, string | undefined]
-    const port = (v: string | undefined) => {
-      const n = Number(v)
-      if (v === undefined || !Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${flag} takes a port number, not ${v ?? "nothing"}`)
-      return n
-    }
-    if (flag === "--health-port") healthPort = port(value)
-    else if (flag === "--metrics-port") metricsPort = port(value)
-    else if (flag === "--metrics-secure") secureMetrics = value !== "false"
-    else if (flag === "--metrics-insecure") secureMetrics = false
-    else if (flag === "--leader-elect") leaderElection = value !== "false"
-    else rest.push(arg)
+    const eq = arg.indexOf("=")
+    const flag = eq === -1 ? arg : arg.slice(0, eq)
+    const value = eq === -1 ? undefined : arg.slice(eq + 1)
+    const port = (): Result.Result<number, FlagError> =>
+      value !== undefined && /^[0-9]{1,5}$/.test(value) && Number(value) <= 65535
+        ? Result.succeed(Number(value))
+        : Result.fail(new FlagError({ flag, value, reason: "NotAPort" }))
+    const bool = (): Result.Result<boolean, FlagError> =>
+      value === undefined || value === "true"
+        ? Result.succeed(true)
+        : value === "false"
+        ? Result.succeed(false)
+        : Result.fail(new FlagError({ flag, value, reason: "NotABoolean" }))
+    const read: Result.Result<unknown, FlagError> | undefined = flag === "--health-port"
+      ? Result.map(port(), (n) => (healthPort = n))
+      : flag === "--metrics-port"
+      ? Result.map(port(), (n) => (metricsPort = n))
+      : flag === "--webhook-port"
+      ? Result.map(port(), (n) => (webhookPort = n))
+      : flag === "--metrics-secure"
+      ? Result.map(bool(), (b) => (secureMetrics = b))
+      : flag === "--metrics-insecure"
+      ? Result.map(bool(), (b) => (secureMetrics = !b))
+      : flag === "--leader-elect"
+      ? Result.map(bool(), (b) => (leaderElection = b))
+      : undefined
+    if (read === undefined) rest.push(arg)
+    else if (Result.isFailure(read)) return Result.fail(read.failure)
   }
-  return { healthPort, metricsPort: metricsPort ?? (secureMetrics ? 8443 : 8080), secureMetrics, leaderElection, rest }
+  return Result.succeed({
+    healthPort,
+    metricsPort: metricsPort ?? defaults.metricsPort ?? (secureMetrics ? 8443 : 8080),
+    secureMetrics,
+    leaderElection,
+    webhookPort,
+    rest
+  })
 }
 
 /**

@@ -309,7 +309,7 @@ import * as Operator from "./operator.ts"
 
 const program = (argv: ReadonlyArray<string>) =>
   Effect.gen(function*() {
-    const flags = Manifests.parseFlags(argv)
+    const flags = yield* Manifests.parseFlags(argv)
     const identity = process.env["POD_NAME"] ?? \`\${Os.hostname()}-\${process.pid}\`
     // installs or updates the CRDs (the Deployment's RBAC allows it); remove if you install them yourself
     const crds = yield* Crd.Crd

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Schema } from "effect"
+import { Effect, Result, Schema } from "effect"
 import { Yaml } from "effect/encoding"
 import * as CrdDefinition from "../../src/CrdDefinition.ts"
 import * as Kind from "../../src/Kind.ts"
@@ -77,7 +77,14 @@ describe("Manifests", () => {
     assert.deepStrictEqual(pod.securityContext.runAsNonRoot, true)
     const [c] = pod.containers
     assert.deepStrictEqual(c.args, ["--health-port=8081", "--metrics-port=8443", "--metrics-secure", "--leader-elect"])
-    assert.deepStrictEqual(Manifests.parseFlags(c.args), { healthPort: 8081, metricsPort: 8443, secureMetrics: true, leaderElection: true, rest: [] })
+    assert.deepStrictEqual(Effect.runSync(Manifests.parseFlags(c.args)), {
+      healthPort: 8081,
+      metricsPort: 8443,
+      secureMetrics: true,
+      leaderElection: true,
+      webhookPort: 9443,
+      rest: []
+    })
     assert.deepStrictEqual(c.ports.map((p: any) => [p.name, p.containerPort]), [["health", 8081], ["metrics", 8443]])
     assert.deepStrictEqual(c.livenessProbe.httpGet, { path: "/healthz", port: "health" })
     assert.deepStrictEqual(c.readinessProbe.httpGet, { path: "/readyz", port: "health" })
@@ -88,9 +95,64 @@ describe("Manifests", () => {
     assert.deepStrictEqual(Manifests.flags(single), ["--health-port=8081", "--metrics-port=8443", "--metrics-secure"])
   })
 
-  it("parseFlags refuses a port that is not one", () => {
-    assert.throws(() => Manifests.parseFlags(["--health-port=http"]), /--health-port takes a port number/)
+  it("parseFlags: the flags, the others in order for the program, defaults for what is not given", () => {
+    const parse = (argv: ReadonlyArray<string>, defaults?: Parameters<typeof Manifests.parseFlags>[1]) =>
+      Effect.runSync(Effect.result(Manifests.parseFlags(argv, defaults)))
+    assert.deepStrictEqual(
+      parse(["--check", "--health-port=0", "--metrics-insecure", "--webhook-port=10443", "--leader-elect=true", "--exit-after=3"]),
+      Result.succeed({ healthPort: 0, metricsPort: 8080, secureMetrics: false, leaderElection: true, webhookPort: 10443, rest: ["--check", "--exit-after=3"] })
+    )
+    assert.deepStrictEqual(
+      parse([]),
+      Result.succeed({ healthPort: 8081, metricsPort: 8443, secureMetrics: true, leaderElection: false, webhookPort: 9443, rest: [] })
+    )
+    // the program's defaults for what is not given; a flag given wins
+    assert.deepStrictEqual(
+      parse(["--leader-elect=false", "--metrics-secure"], { healthPort: 8080, secureMetrics: false, leaderElection: true }),
+      Result.succeed({ healthPort: 8080, metricsPort: 8443, secureMetrics: true, leaderElection: false, webhookPort: 9443, rest: [] })
+    )
   })
+
+  it("parseFlags refuses a bad value with a FlagError naming the flag, the value and what was wrong", () => {
+    const refused = (argv: ReadonlyArray<string>) => {
+      const parsed = Effect.runSync(Effect.result(Manifests.parseFlags(argv)))
+      if (Result.isSuccess(parsed)) return assert.fail(`${argv.join(" ")} was accepted`)
+      return parsed.failure
+    }
+    for (const [arg, flag, value] of [
+      ["--health-port=http", "--health-port", "http"],
+      ["--metrics-port=", "--metrics-port", ""],
+      ["--webhook-port=65536", "--webhook-port", "65536"],
+      ["--health-port=-1", "--health-port", "-1"],
+      ["--health-port=8.5", "--health-port", "8.5"],
+      ["--health-port", "--health-port", undefined]
+    ] as const) {
+      const error = refused(["--leader-elect", arg])
+      assert.instanceOf(error, Manifests.FlagError)
+      assert.deepStrictEqual([error._tag, error.flag, error.value, error.reason], ["FlagError", flag, value, "NotAPort"])
+      assert.include(error.message, `${flag} takes a port number from 0 to 65535 (${flag}=<n>), not ${value === undefined ? "nothing" : JSON.stringify(value)}`)
+    }
+    const bool = refused(["--leader-elect=yes"])
+    assert.deepStrictEqual([bool.flag, bool.value, bool.reason], ["--leader-elect", "yes", "NotABoolean"])
+    assert.strictEqual(bool.message, `--leader-elect takes no value, or true or false, not "yes"`)
+    // a Schema-backed error: it encodes and decodes with its Schema
+    const encoded = Schema.encodeSync(Manifests.FlagError)(bool)
+    assert.deepStrictEqual(encoded, { _tag: "FlagError", flag: "--leader-elect", value: "yes", reason: "NotABoolean" })
+    assert.strictEqual(Schema.decodeUnknownSync(Manifests.FlagError)(encoded).message, bool.message)
+    assert.strictEqual(new Manifests.FlagError({ flag: "--verbose", value: undefined, reason: "Unknown" }).message, "unknown flag --verbose")
+  })
+
+  it.effect("parseFlags in Effect.gen: a bad flag is the program's typed failure", () =>
+    Effect.gen(function*() {
+      const program = (argv: ReadonlyArray<string>) => Effect.gen(function*() {
+        const flags = yield* Manifests.parseFlags(argv)
+        return flags.healthPort
+      })
+      assert.strictEqual(yield* program(["--health-port=9000"]), 9000)
+      const error = yield* Effect.flip(program(["--health-port=x"]))
+      assert.strictEqual(error._tag, "FlagError")
+      assert.strictEqual(error.flag, "--health-port")
+    }))
 
   it("the Dockerfile: Node 24 slim, production dependencies only, the built dist/ as the non-root user", () => {
     const text = Manifests.dockerfile()
