@@ -46,5 +46,5 @@ if (impl === "floor") {
     })
     ready(served.port)
     yield* Effect.promise(() => untilStdinCloses)
-  })).pipe(Effect.provide(Layer.fresh(TestServer.layer))))
+  })).pipe(Effect.provide(Layer.fresh(TestServer.layer()))))
 }

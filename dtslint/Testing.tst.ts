@@ -5,8 +5,8 @@ import { TestServer } from "operatorkit/testing"
 
 describe("TestServer", () => {
   it("layer provides the Client and the TestServer, needs nothing and cannot fail", () => {
-    expect(TestServer.layer).type.toBe<Layer.Layer<Client.Client | TestServer.TestServer>>()
-    expect(TestServer.layerWith({ bookmarkInterval: false, namespaces: ["a"] })).type.toBe<Layer.Layer<Client.Client | TestServer.TestServer>>()
+    expect(TestServer.layer()).type.toBe<Layer.Layer<Client.Client | TestServer.TestServer>>()
+    expect(TestServer.layer({ bookmarkInterval: false, namespaces: ["a"] })).type.toBe<Layer.Layer<Client.Client | TestServer.TestServer>>()
   })
   it("makeServer is a plain Effect of the handle", () => {
     expect(TestServer.make()).type.toBe<Effect.Effect<TestServer.TestServerService>>()

@@ -313,7 +313,7 @@ export const BAD_WATCH_EVENT = BAD_EVENT
  *   const client = yield* Client.Client
  *   const cm = yield* client.get(Kind.ConfigMap, { namespace: "default", name: "settings" })
  *   return cm.data?.["mode"]
- * }).pipe(Effect.provide(Client.layer.pipe(Layer.provide(KubeConfig.layerDefault))))
+ * }).pipe(Effect.provide(Client.layer().pipe(Layer.provide(KubeConfig.layer()))))
  * ```
  *
  * @since 0.1.0
@@ -368,40 +368,22 @@ export const make = (config: KubeConfigService, options: ClientOptions = {}): Ef
   )
 
 /**
- * The Client over the cluster of the KubeConfig in context, with one keep-alive connection pool.
+ * The Client over the cluster of the KubeConfig in context, with one keep-alive connection pool;
+ * options set the default deadline, 429 retries and connections.
  *
  * @example
  * ```ts
  * import { Layer } from "effect"
  * import { Client, KubeConfig } from "operatorkit"
  *
- * const ClientLive = Client.layer.pipe(Layer.provide(KubeConfig.layerDefault))
+ * const ClientLive = Client.layer().pipe(Layer.provide(KubeConfig.layer()))
+ * const PatientClient = Client.layer({ timeout: "10 seconds", retries429: 5 })
  * ```
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<Client, never, KubeConfig> = Layer.effect(
-  Client,
-  Effect.gen(function*() {
-    return yield* make(yield* KubeConfig)
-  })
-)
-
-/**
- * Like {@link layer}, with options (default deadline, 429 retries, connections).
- *
- * @example
- * ```ts
- * import { Client } from "operatorkit"
- *
- * const ClientLive = Client.layerWith({ timeout: "10 seconds", retries429: 5 })
- * ```
- *
- * @since 0.1.0
- * @category layers
- */
-export const layerWith = (options: ClientOptions): Layer.Layer<Client, never, KubeConfig> =>
+export const layer = (options: ClientOptions = {}): Layer.Layer<Client, never, KubeConfig> =>
   Layer.effect(
     Client,
     Effect.gen(function*() {

@@ -930,8 +930,8 @@ export const run = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<Fr
  *
  * declare const resources: ReadonlyArray<Framework.Resource<Kind.Type<typeof Kind.ConfigMap>>>
  * const App = Controller.layer({ name: "demo", kind: Kind.ConfigMap, finalizerPrefix: "example.com", resources }).pipe(
- *   Layer.provide(Client.layer),
- *   Layer.provide(KubeConfig.layerDefault)
+ *   Layer.provide(Client.layer()),
+ *   Layer.provide(KubeConfig.layer())
  * )
  * ```
  *

@@ -319,7 +319,7 @@ const makeService = (client: ClientService): CrdService => {
  * import { Layer } from "effect"
  * import { Client, Crd, KubeConfig } from "operatorkit"
  *
- * const CrdLive = Crd.layer.pipe(Layer.provide(Client.layer), Layer.provide(KubeConfig.layerDefault))
+ * const CrdLive = Crd.layer.pipe(Layer.provide(Client.layer()), Layer.provide(KubeConfig.layer()))
  * ```
  *
  * @since 0.1.0

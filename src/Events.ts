@@ -377,8 +377,8 @@ const describe = (object: Kind.KubeObject) =>
  * import { Client, Events, KubeConfig } from "operatorkit"
  *
  * const EventsLive = Events.layer({ component: "tenant-operator" }).pipe(
- *   Layer.provide(Client.layer),
- *   Layer.provide(KubeConfig.layerDefault)
+ *   Layer.provide(Client.layer()),
+ *   Layer.provide(KubeConfig.layer())
  * )
  * ```
  *

@@ -319,7 +319,7 @@ export const make = (options: Options = {}): Effect.Effect<ServerService, Health
         const [endpoint, only, ...rest] = url.pathname.split("/").filter((s) => s !== "")
         if (endpoint === "metrics" && only === undefined) {
           if (secure !== undefined) return text(404, `metrics are served over HTTPS on port ${secure.port}\n`)
-          if (Option.isNone(metrics)) return text(404, "metrics are not enabled (provide Metrics.layer)\n")
+          if (Option.isNone(metrics)) return text(404, "metrics are not enabled (provide Metrics.layer())\n")
           const scraped = yield* metrics.value.scrape
           return { status: 200, contentType: scraped.contentType, body: scraped.body }
         }
@@ -398,7 +398,7 @@ const serveSecureMetrics = (
         if (req.method !== "GET" && req.method !== "HEAD") return text(405, "method not allowed\n")
         const decision = yield* authorize(req.headers.authorization)
         if (decision._tag === "Refused") return text(decision.status, `${decision.status === 401 ? "Unauthorized" : "Forbidden"}: ${decision.reason}\n`)
-        if (Option.isNone(metrics)) return text(404, "metrics are not enabled (provide Metrics.layer)\n")
+        if (Option.isNone(metrics)) return text(404, "metrics are not enabled (provide Metrics.layer())\n")
         const scraped = yield* metrics.value.scrape
         return { status: 200, contentType: scraped.contentType, body: scraped.body }
       }).pipe(Effect.catchCause((cause) => Effect.succeed(text(500, `internal error: ${reasonOf(cause)}\n`))))
@@ -431,7 +431,7 @@ const certificateOf = (options: SecureMetricsOptions): Effect.Effect<{ readonly 
 }
 
 /**
- * The endpoints as a Layer. Provide `Metrics.layer` to it for `/metrics`.
+ * The endpoints as a Layer. Provide `Metrics.layer()` to it for `/metrics`.
  *
  * @example
  * ```ts
@@ -442,7 +442,7 @@ const certificateOf = (options: SecureMetricsOptions): Effect.Effect<{ readonly 
  * const Endpoints = Health.layer({
  *   port: 8081,
  *   readyChecks: [Health.check("cache", Effect.suspend(() => cacheWarm ? Effect.void : Effect.fail("cold")))]
- * }).pipe(Layer.provide(Metrics.layer))
+ * }).pipe(Layer.provide(Metrics.layer()))
  * ```
  *
  * @since 0.1.0

@@ -387,7 +387,7 @@ export const shareKey = (kind: Kind.Any, options: Options<any> = {}) =>
  * import { Layer } from "effect"
  * import { Client, Informer, KubeConfig } from "operatorkit"
  *
- * const Live = Informer.layer.pipe(Layer.provideMerge(Client.layer), Layer.provide(KubeConfig.layerDefault))
+ * const Live = Informer.layer.pipe(Layer.provideMerge(Client.layer()), Layer.provide(KubeConfig.layer()))
  * ```
  *
  * @since 0.1.0

@@ -139,7 +139,7 @@ export interface KubeConfigService {
  * const whereAmI = Effect.gen(function*() {
  *   const kc = yield* KubeConfig.KubeConfig
  *   return `${kc.context} → ${kc.server}`
- * }).pipe(Effect.provide(KubeConfig.layerDefault))
+ * }).pipe(Effect.provide(KubeConfig.layer()))
  * ```
  *
  * @since 0.1.0
@@ -521,20 +521,23 @@ export const fromDefault = (options: LoadOptions = {}) =>
   })
 
 /**
- * The KubeConfig of the default loading rules.
+ * The KubeConfig of kubectl's loading rules (`KUBECONFIG`, else `~/.kube/config`, else in-cluster),
+ * optionally for another context than `current-context`.
  *
  * @example
  * ```ts
  * import { Layer } from "effect"
  * import { Client, KubeConfig } from "operatorkit"
  *
- * const ClientLive = Client.layer.pipe(Layer.provide(KubeConfig.layerDefault))
+ * const ClientLive = Client.layer().pipe(Layer.provide(KubeConfig.layer()))
+ * const Staging = Client.layer().pipe(Layer.provide(KubeConfig.layer({ context: "staging" })))
  * ```
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerDefault: Layer.Layer<KubeConfig, KubeConfigError> = Layer.effect(KubeConfig, fromDefault())
+export const layer = (options: LoadOptions = {}): Layer.Layer<KubeConfig, KubeConfigError> =>
+  Layer.effect(KubeConfig, fromDefault(options))
 
 /**
  * A KubeConfig from a file.

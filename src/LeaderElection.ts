@@ -556,8 +556,8 @@ export const make = (options: Options): Effect.Effect<Elector, LeaderElectionCon
  * declare const resources: ReadonlyArray<Framework.Resource<Kind.Type<typeof Kind.ConfigMap>>>
  * const App = Controller.layer({ name: "demo", kind: Kind.ConfigMap, finalizerPrefix: "example.com", resources }).pipe(
  *   Layer.provide(LeaderElection.layer({ name: "demo-operator", namespace: "operators" })),
- *   Layer.provide(Client.layer),
- *   Layer.provide(KubeConfig.layerDefault)
+ *   Layer.provide(Client.layer()),
+ *   Layer.provide(KubeConfig.layer())
  * )
  * ```
  *

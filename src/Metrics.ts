@@ -85,7 +85,7 @@ export interface MetricsService {
  * const text = Effect.gen(function*() {
  *   const metrics = yield* Metrics.Metrics
  *   return (yield* metrics.scrape).body
- * }).pipe(Effect.provide(Metrics.layer))
+ * }).pipe(Effect.provide(Metrics.layer()))
  * ```
  *
  * @since 0.1.0
@@ -94,7 +94,7 @@ export interface MetricsService {
 export class Metrics extends Context.Service<Metrics, MetricsService>()("operatorkit/Metrics") {}
 
 /**
- * Options of {@link layerWith}.
+ * Options of {@link layer}.
  *
  * @since 0.1.0
  * @category models
@@ -351,35 +351,22 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
 })
 
 /**
- * The metrics service with options (your own Registry, your own Effect metrics, process metrics).
+ * The metrics service: on a new Registry, or with options (your own Registry, your own Effect
+ * metrics, process metrics).
  *
  * @example
  * ```ts
- * import { Metric } from "effect"
+ * import { Layer, Metric } from "effect"
  * import * as PromClient from "prom-client"
- * import { Metrics } from "operatorkit"
- *
- * const tenants = Metric.gauge("tenants", { description: "Tenants under management" })
- * const MetricsLive = Metrics.layerWith({ registry: new PromClient.Registry(), effectMetrics: [tenants] })
- * ```
- *
- * @since 0.1.0
- * @category layers
- */
-export const layerWith = (options: Options): Layer.Layer<Metrics> => Layer.effect(Metrics, make(options))
-
-/**
- * The metrics service on a new Registry.
- *
- * @example
- * ```ts
- * import { Layer } from "effect"
  * import { Health, Metrics } from "operatorkit"
  *
- * const Endpoints = Health.layer({ port: 8080 }).pipe(Layer.provide(Metrics.layer))
+ * const Endpoints = Health.layer({ port: 8080 }).pipe(Layer.provide(Metrics.layer()))
+ *
+ * const tenants = Metric.gauge("tenants", { description: "Tenants under management" })
+ * const MetricsLive = Metrics.layer({ registry: new PromClient.Registry(), effectMetrics: [tenants] })
  * ```
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<Metrics> = layerWith({})
+export const layer = (options: Options = {}): Layer.Layer<Metrics> => Layer.effect(Metrics, make(options))

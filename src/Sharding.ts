@@ -502,8 +502,8 @@ export const make = (options: Options): Effect.Effect<ShardService, ShardingConf
  * declare const resources: ReadonlyArray<Framework.Resource<Kind.Type<typeof Widget>>>
  * const App = Controller.layer({ name: "widgets", kind: Widget, resources }).pipe(
  *   Layer.provide(Sharding.layer({ name: "widgets", namespace: "operators", kinds: [Widget] })),
- *   Layer.provide(Client.layer),
- *   Layer.provide(KubeConfig.layerDefault)
+ *   Layer.provide(Client.layer()),
+ *   Layer.provide(KubeConfig.layer())
  * )
  * ```
  *
@@ -523,8 +523,8 @@ export const layer = (options: Options): Layer.Layer<Shard, ShardingConfigError,
  *
  * const Widget = Kind.custom({ group: "example.com", version: "v1", kind: "Widget", namespaced: true, spec: Schema.Struct({}) })
  * const Sharder = Sharding.layerSharder({ name: "widgets", namespace: "operators", kinds: [Widget] }).pipe(
- *   Layer.provide(Client.layer),
- *   Layer.provide(KubeConfig.layerDefault)
+ *   Layer.provide(Client.layer()),
+ *   Layer.provide(KubeConfig.layer())
  * )
  * ```
  *

@@ -1054,7 +1054,7 @@ export const serve = <R>(
  * declare const definition: Webhooks.Definition
  * const WebhooksLive = Webhooks.layer(definition, {
  *   certificates: Webhooks.selfSigned({ secret: { namespace: "ops", name: "ops-webhook-ca" } })
- * }).pipe(Layer.provide(Client.layer), Layer.provide(KubeConfig.layerDefault))
+ * }).pipe(Layer.provide(Client.layer()), Layer.provide(KubeConfig.layer()))
  * ```
  *
  * @since 0.1.0

@@ -138,7 +138,7 @@ const program = Effect.gen(function*() {
   const Services = Layer.mergeAll(
     Crd.layer,
     Informer.layer,
-    Metrics.layerWith({ effectMetrics: [namespacesCreated], processMetrics: true }),
+    Metrics.layer({ effectMetrics: [namespacesCreated], processMetrics: true }),
     // spans go where the OTEL_* variables say; without any, nowhere
     Tracing.layer({ serviceName: "tenant-operator", ...(traced === undefined ? { exporter: "none" as const } : {}) })
   ).pipe(Layer.provide(Layer.succeed(Client.Client, client)))

@@ -5,8 +5,8 @@
  *
  * ```ts
  * const Operator = TenantOperator.layer({ leaderElection: { namespace: "tenant-operator" } }).pipe(
- *   Layer.provide(Client.layer),
- *   Layer.provide(KubeConfig.layerDefault)
+ *   Layer.provide(Client.layer()),
+ *   Layer.provide(KubeConfig.layer())
  * )
  * ```
  */

@@ -27,7 +27,7 @@ export const managedBy = "app.kubernetes.io/managed-by=tenant-operator"
 /** The cluster role the owner gets in the tenant's namespace (a default role of every cluster). */
 export const ownerRole = "admin"
 
-/** Namespaces the operator created, for `/metrics` (an Effect metric exposed by `Metrics.layerWith`). */
+/** Namespaces the operator created, for `/metrics` (an Effect metric exposed by `Metrics.layer()`). */
 export const namespacesCreated = Metric.counter("tenant_operator_namespaces_created_total", {
   description: "Namespaces the tenant operator created",
   incremental: true

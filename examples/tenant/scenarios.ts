@@ -1,6 +1,6 @@
 /**
  * The Tenant operator's test scenarios, written once and run twice: on the in-memory API server
- * (`TestServer.layer`, virtual time with TestClock: tenant.test.ts) and on a real control plane
+ * (`TestServer.layer()`, virtual time with TestClock: tenant.test.ts) and on a real control plane
  * (`Envtest`, real time: tenant.envtest.test.ts). `eventually` from operatorkit/testing waits in
  * either: it steps the TestClock when there is one, and polls in real time otherwise.
  */

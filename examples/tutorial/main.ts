@@ -6,7 +6,7 @@ import { Envtest } from "operatorkit/testing"
 import { Greeting, GreetingController, GreetingCrd } from "./greeting.ts"
 
 const Cluster = process.env["KUBECONFIG"]
-  ? Client.layer.pipe(Layer.provide(KubeConfig.layerDefault))
+  ? Client.layer().pipe(Layer.provide(KubeConfig.layer()))
   : Envtest.layerClient()
 
 const program = Effect.gen(function*() {

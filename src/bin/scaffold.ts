@@ -327,7 +327,7 @@ const program = (argv: ReadonlyArray<string>) =>
     return yield* Effect.never
   }).pipe(
     Effect.scoped,
-    Effect.provide(Layer.mergeAll(Crd.layer, Informer.layer, Metrics.layer).pipe(Layer.provideMerge(Client.layer), Layer.provide(KubeConfig.layerDefault)))
+    Effect.provide(Layer.mergeAll(Crd.layer, Informer.layer, Metrics.layer()).pipe(Layer.provideMerge(Client.layer()), Layer.provide(KubeConfig.layer())))
   )
 
 /** Runs the program until SIGINT or SIGTERM, then stops it gracefully (reconciles finish, the Lease is released). */

@@ -800,7 +800,7 @@ export const layer = (options: EnvtestOptions = {}): Layer.Layer<Envtest, Envtes
  * import { Client } from "operatorkit"
  * import { Envtest } from "operatorkit/testing"
  *
- * const TestCluster = Client.layer.pipe(
+ * const TestCluster = Client.layer().pipe(
  *   Layer.provide(Envtest.layerKubeConfig),
  *   Layer.provideMerge(Envtest.layer())
  * )
@@ -844,7 +844,7 @@ export const layerKubeConfig: Layer.Layer<KubeConfig.KubeConfig, KubeConfig.Kube
 export const layerClient = (
   options: EnvtestOptions = {}
 ): Layer.Layer<Client.Client | KubeConfig.KubeConfig | Envtest, EnvtestError | KubeConfig.KubeConfigError> =>
-  Client.layer.pipe(Layer.provideMerge(layerKubeConfig), Layer.provideMerge(layer(options)))
+  Client.layer().pipe(Layer.provideMerge(layerKubeConfig), Layer.provideMerge(layer(options)))
 
 // ---------------------------------------------------------------------------------------------
 

@@ -104,7 +104,7 @@ const refOf = (kind: Kind.Any, ref: Client.ObjectRef) => (kind.namespaced ? ref.
  *   const denied = yield* Effect.flip(guard.client.list(Kind.ConfigMap, { namespace: "default" }))
  *   denied._tag // => "Forbidden"
  *   return yield* guard.missingRules
- * }).pipe(Effect.provide(TestServer.layer))
+ * }).pipe(Effect.provide(TestServer.layer()))
  * ```
  *
  * @since 0.1.0
@@ -260,7 +260,7 @@ export const make = (declaration: Rbac.Declaration): Effect.Effect<Guard, never,
  * import { RbacGuard, TestServer } from "operatorkit/testing"
  *
  * declare const rbac: Rbac.Declaration
- * const Guarded = RbacGuard.layer(rbac).pipe(Layer.provide(TestServer.layer))
+ * const Guarded = RbacGuard.layer(rbac).pipe(Layer.provide(TestServer.layer()))
  * ```
  *
  * @since 0.1.0

@@ -1,6 +1,6 @@
 /**
  * The in-memory Kubernetes API server behind the same `Client`, for testing controllers fast and
- * deterministically (with `TestClock`): its layers ({@link layer}, {@link layerWith}), its
+ * deterministically (with `TestClock`): its layer ({@link layer}), its
  * constructor ({@link make}) and the {@link TestServer} handle tests inject faults with. The
  * server itself is `src/testing/fake/` (see ARCHITECTURE.md).
  *
@@ -138,7 +138,7 @@ export interface Fault {
 }
 
 /**
- * Options of {@link make} and {@link layerWith}.
+ * Options of {@link make} and {@link layer}.
  *
  * @since 0.1.0
  * @category models
@@ -216,7 +216,7 @@ export interface TestServerService {
  *   yield* server.failNext({ verb: "get", kind: Kind.ConfigMap, code: 503 })
  *   const error = yield* Effect.flip(client.get(Kind.ConfigMap, { namespace: "default", name: "x" }))
  *   return error._tag // "ServerError"
- * }).pipe(Effect.provide(TestServer.layer))
+ * }).pipe(Effect.provide(TestServer.layer()))
  * ```
  *
  * @since 0.1.0
@@ -334,28 +334,8 @@ export const make = Effect.fnUntraced(function*(options: ServerOptions = {}) {
 })
 
 /**
- * The Client over a fresh in-memory API server, and the server's handle, with options.
- *
- * @example
- * ```ts
- * import { Kind } from "operatorkit"
- * import { TestServer } from "operatorkit/testing"
- *
- * const Widget = Kind.custom({ group: "example.com", version: "v1", kind: "Widget", namespaced: true, spec: Kind.Open({}) })
- * const TestLive = TestServer.layerWith({ kinds: [Widget], bookmarkInterval: false })
- * ```
- *
- * @since 0.1.0
- * @category layers
- */
-export const layerWith = (options: ServerOptions): Layer.Layer<Client.Client | TestServer> =>
-  Layer.effectContext(
-    Effect.map(make(options), (server) =>
-      Context.make(TestServer, server).pipe(Context.add(Client.Client, server.client)))
-  )
-
-/**
- * The Client over a fresh in-memory API server, and the server's handle.
+ * The Client over a fresh in-memory API server, and the server's handle; options add kinds and
+ * namespaces, set the bookmark interval, watch-list and the Client's options.
  *
  * @example
  * ```ts
@@ -368,10 +348,17 @@ export const layerWith = (options: ServerOptions): Layer.Layer<Client.Client | T
  *   yield* client.create(Kind.ConfigMap, { metadata: { name: "a", namespace: "default" } })
  *   const server = yield* TestServer.TestServer
  *   return yield* server.calls("create", Kind.ConfigMap) // 1
- * }).pipe(Effect.provide(TestServer.layer))
+ * }).pipe(Effect.provide(TestServer.layer()))
+ *
+ * const Widget = Kind.custom({ group: "example.com", version: "v1", kind: "Widget", namespaced: true, spec: Kind.Open({}) })
+ * const WithWidgets = TestServer.layer({ kinds: [Widget], bookmarkInterval: false })
  * ```
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<Client.Client | TestServer> = layerWith({})
+export const layer = (options: ServerOptions = {}): Layer.Layer<Client.Client | TestServer> =>
+  Layer.effectContext(
+    Effect.map(make(options), (server) =>
+      Context.make(TestServer, server).pipe(Context.add(Client.Client, server.client)))
+  )

@@ -113,7 +113,7 @@ export const settle = (steps = 40, step: Duration.Input = "5 millis"): Effect.Ef
   })
 
 /**
- * Provides a new in-memory API server (`TestServer.layer`) to this effect alone: Effect shares a Layer
+ * Provides a new in-memory API server (`TestServer.layer()`) to this effect alone: Effect shares a Layer
  * across `provide`s unless told otherwise, so without this two tests would see each other's objects.
  *
  * @example
@@ -134,4 +134,4 @@ export const settle = (steps = 40, step: Duration.Input = "5 millis"): Effect.Ef
 export const withServer = <A, E, R>(
   effect: Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, Exclude<R, Client.Client | TestServer.TestServer>> =>
-  Effect.provide(effect, TestServer.layer, { local: true })
+  Effect.provide(effect, TestServer.layer(), { local: true })

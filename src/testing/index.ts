@@ -2,7 +2,7 @@
  * operatorkit/testing: what tests of an operator need, kept out of the production entry points
  * (`operatorkit` and its modules never load it).
  *
- * - `TestServer`: the in-memory API server behind the same `Client` (`TestServer.layer`, and the
+ * - `TestServer`: the in-memory API server behind the same `Client` (`TestServer.layer()`, and the
  *   `TestServer.TestServer` handle for fault injection), held to kube-apiserver's behaviour by a
  *   contract suite.
  * - `Envtest`: a real control plane (etcd, kube-apiserver, optionally kube-controller-manager) of
@@ -23,7 +23,7 @@
 export * as Envtest from "./Envtest.ts"
 
 /**
- * The in-memory API server: `TestServer.layer` provides a `Client` backed by it and the
+ * The in-memory API server: `TestServer.layer()` provides a `Client` backed by it and the
  * `TestServer.TestServer` handle that injects faults, cuts watches and counts calls.
  *
  * @since 0.1.0

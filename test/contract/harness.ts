@@ -101,7 +101,7 @@ export const contract = (
     )
   }
   if (only === undefined || only === "in-memory") {
-    layer(memoryBackend.pipe(Layer.provideMerge(TestServer.layer)), { excludeTestServices: true })(
+    layer(memoryBackend.pipe(Layer.provideMerge(TestServer.layer())), { excludeTestServices: true })(
       `${name} [in-memory server]`,
       tests
     )

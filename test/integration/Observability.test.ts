@@ -64,5 +64,5 @@ layer(cluster(), { excludeTestServices: true })("observability/ on a running ope
       assert.isNotEmpty(references("rate(controller_runtime_reconcile_totl[5m])").flatMap((r) => unexported(r, series)))
       assert.isNotEmpty(references("sum by (kontroller) (controller_runtime_reconcile_total)").flatMap((r) => unexported(r, series)))
       yield* admin.delete(Tenant, { name: "observed" }).pipe(Effect.ignore)
-    }).pipe(Effect.scoped, Effect.provide(Layer.mergeAll(Metrics.layer, Crd.layer), { local: true })))
+    }).pipe(Effect.scoped, Effect.provide(Layer.mergeAll(Metrics.layer(), Crd.layer), { local: true })))
 })

@@ -89,5 +89,5 @@ layer(cluster(), { excludeTestServices: true })("secure metrics on kube-apiserve
       const plainMetrics = yield* plain(`${server.url}/metrics`)
       assert.strictEqual(plainMetrics.status, 404)
       assert.include(plainMetrics.body, "HTTPS")
-    }).pipe(Effect.scoped, Effect.provide(Metrics.layer, { local: true })))
+    }).pipe(Effect.scoped, Effect.provide(Metrics.layer(), { local: true })))
 })

@@ -6,7 +6,7 @@ import * as TestServer from "../../src/testing/TestServer.ts"
 
 export const isolated = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   effect.pipe(
-    Effect.provide(TestServer.layer, { local: true }),
+    Effect.provide(TestServer.layer(), { local: true }),
     Effect.provideService(Metric.MetricRegistry, new Map()),
     Effect.provideService(Controller.Registry, new Set()),
     Effect.provideService(LeaderElection.Registry, new Set())

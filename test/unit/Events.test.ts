@@ -41,7 +41,7 @@ describe("Events.Recorder (in-memory API server, TestClock)", () => {
       assert.strictEqual(event!.lastTimestamp, "1970-01-01T00:01:30Z")
       assert.deepStrictEqual(event!.source, { component: "tenant-operator", host: "pod-1" })
       assert.strictEqual(event!.reportingComponent, "tenant-operator")
-    }).pipe(Effect.provide(TestServer.layer, { local: true })))
+    }).pipe(Effect.provide(TestServer.layer(), { local: true })))
 
   it.effect("repeats of the same event patch count and lastTimestamp of one Event", () =>
     Effect.gen(function*() {
@@ -64,7 +64,7 @@ describe("Events.Recorder (in-memory API server, TestClock)", () => {
       yield* recorder.flush
       assert.strictEqual((yield* events()).length, 4)
       assert.deepStrictEqual(yield* recorder.stats, { recorded: 6, created: 4, aggregated: 2, dropped: 0, failed: 0 })
-    }).pipe(Effect.provide(TestServer.layer, { local: true })))
+    }).pipe(Effect.provide(TestServer.layer(), { local: true })))
 
   it.effect("more than ten different messages for one reason within ten minutes are combined into one Event", () =>
     Effect.gen(function*() {
@@ -83,7 +83,7 @@ describe("Events.Recorder (in-memory API server, TestClock)", () => {
       yield* recorder.warning(cm, "Failed", "a new problem")
       yield* recorder.flush
       assert.isTrue((yield* events()).some((e) => e.message === "a new problem"))
-    }).pipe(Effect.provide(TestServer.layer, { local: true })))
+    }).pipe(Effect.provide(TestServer.layer(), { local: true })))
 
   it.effect("a token bucket per object: a burst of 25, then one Event per 5 minutes; other objects are unaffected", () =>
     Effect.gen(function*() {
@@ -105,7 +105,7 @@ describe("Events.Recorder (in-memory API server, TestClock)", () => {
       assert.isFalse(reasons.includes("Late"))
       assert.isTrue(reasons.includes("Later"))
       assert.isFalse(reasons.includes("TooSoon"))
-    }).pipe(Effect.provide(TestServer.layer, { local: true })))
+    }).pipe(Effect.provide(TestServer.layer(), { local: true })))
 
   it.effect("writing never fails the caller: transient errors are retried, then the Event is given up with a log", () =>
     Effect.gen(function*() {
@@ -136,7 +136,7 @@ describe("Events.Recorder (in-memory API server, TestClock)", () => {
       yield* recorder.warning(cm, "D", "fourth")
       yield* recorder.flush
       assert.deepStrictEqual((yield* events()).map((e) => e.reason).sort(), ["A", "D"])
-    }).pipe(Effect.provide(TestServer.layer, { local: true })))
+    }).pipe(Effect.provide(TestServer.layer(), { local: true })))
 
   it.effect("a repeat of an Event that expired creates a new one", () =>
     Effect.gen(function*() {
@@ -153,7 +153,7 @@ describe("Events.Recorder (in-memory API server, TestClock)", () => {
       assert.strictEqual(all.length, 1)
       assert.notStrictEqual(all[0]!.metadata.name, first!.metadata.name)
       assert.strictEqual(all[0]!.count, 1)
-    }).pipe(Effect.provide(TestServer.layer, { local: true })))
+    }).pipe(Effect.provide(TestServer.layer(), { local: true })))
 
   it.effect("Events about cluster-scoped objects go to the default namespace; the component can be set per Event", () =>
     Effect.gen(function*() {
@@ -166,7 +166,7 @@ describe("Events.Recorder (in-memory API server, TestClock)", () => {
       assert.strictEqual(event!.involvedObject.kind, "Namespace")
       assert.isUndefined(event!.involvedObject.namespace)
       assert.strictEqual(event!.source?.component, "namespace-controller")
-    }).pipe(Effect.provide(TestServer.layer, { local: true })))
+    }).pipe(Effect.provide(TestServer.layer(), { local: true })))
 
   it.effect("long messages are truncated to 1024 characters", () =>
     Effect.gen(function*() {
@@ -176,7 +176,7 @@ describe("Events.Recorder (in-memory API server, TestClock)", () => {
       yield* recorder.flush
       const [event] = yield* events()
       assert.strictEqual(event!.message!.length, 1024)
-    }).pipe(Effect.provide(TestServer.layer, { local: true })))
+    }).pipe(Effect.provide(TestServer.layer(), { local: true })))
 
   it.effect("recordIfPresent records with a recorder in context and is a no-op without", () =>
     Effect.gen(function*() {
@@ -188,7 +188,7 @@ describe("Events.Recorder (in-memory API server, TestClock)", () => {
       )
       yield* recorder.flush
       assert.deepStrictEqual((yield* events()).map((e) => e.reason), ["Somebody"])
-    }).pipe(Effect.provide(TestServer.layer, { local: true })))
+    }).pipe(Effect.provide(TestServer.layer(), { local: true })))
 })
 
 describe("a Controller with a Recorder in context", () => {
@@ -219,5 +219,5 @@ describe("a Controller with a Recorder in context", () => {
       assert.strictEqual(event!.count, 4)
       assert.strictEqual(event!.involvedObject.uid, cm.metadata.uid)
       assert.strictEqual(event!.source?.component, "tenants")
-    }).pipe(Effect.provide(TestServer.layer, { local: true })))
+    }).pipe(Effect.provide(TestServer.layer(), { local: true })))
 })

@@ -140,7 +140,7 @@ describe("built-in kinds (generated)", () => {
       assert.deepStrictEqual(again.spec.containers[0].securityContext.appArmorProfile, { type: "RuntimeDefault" })
       assert.deepStrictEqual(again.spec.securityContext, pod130().spec.securityContext)
       assert.deepStrictEqual(again.futureTopLevel, { added: "in 1.40" })
-    }).pipe(Effect.provide(TestServer.layer, { local: true })))
+    }).pipe(Effect.provide(TestServer.layer(), { local: true })))
 
   it.effect("the in-memory server serves every kind Kind re-exports", () =>
     Effect.gen(function*() {
@@ -158,7 +158,7 @@ describe("built-in kinds (generated)", () => {
       assert.strictEqual((yield* client.get(Kind.StatefulSet, ns("db"))).spec?.template.spec?.containers[0]?.image, "nginx")
       assert.strictEqual((yield* client.list(Kind.Node)).items.length, 1)
       assert.strictEqual((yield* client.list(Kind.PersistentVolumeClaim, { namespace: "default" })).items.length, 1)
-    }).pipe(Effect.provide(TestServer.layer, { local: true })))
+    }).pipe(Effect.provide(TestServer.layer(), { local: true })))
 
   it("maps the apimachinery value types: int-or-string, quantities and times as on the wire", () => {
     const port = Schema.decodeUnknownSync(coreV1.ServicePort)

@@ -94,7 +94,7 @@ describe("LeaderElection (Lease elector, TestClock)", () => {
       assert.strictEqual(stats.holder, "a")
       assert.isTrue(stats.leading)
       assert.strictEqual(stats.lastRenewMillis, 2_000)
-    }).pipe(Effect.provide(TestServer.layer, { local: true })))
+    }).pipe(Effect.provide(TestServer.layer(), { local: true })))
 
   it.effect("of two candidates starting together exactly one leads; the other stands by and keeps standing by", () =>
     Effect.gen(function*() {
@@ -103,7 +103,7 @@ describe("LeaderElection (Lease elector, TestClock)", () => {
       const leaders = [yield* a.elector.isLeader, yield* b.elector.isLeader].filter(Boolean)
       assert.strictEqual(leaders.length, 1)
       assert.strictEqual((yield* getLease).spec?.leaseTransitions, 0)
-    }).pipe(Effect.provide(TestServer.layer, { local: true })))
+    }).pipe(Effect.provide(TestServer.layer(), { local: true })))
 
   it.effect("a standby takes over a dead leader's Lease only once it has not changed for the lease duration", () =>
     Effect.gen(function*() {
@@ -125,7 +125,7 @@ describe("LeaderElection (Lease elector, TestClock)", () => {
       assert.strictEqual(taken.spec?.leaseTransitions, 1)
       assert.isAtLeast(b.transitions[0]![0], 19_000)
       assert.strictEqual(Date.parse(taken.spec!.acquireTime!), b.transitions[0]![0], "acquireTime is the takeover")
-    }).pipe(Effect.provide(TestServer.layer, { local: true })))
+    }).pipe(Effect.provide(TestServer.layer(), { local: true })))
 
   it.effect("a leader that cannot renew stops leading at the renew deadline, before the standby may take over", () =>
     Effect.gen(function*() {
@@ -149,7 +149,7 @@ describe("LeaderElection (Lease elector, TestClock)", () => {
       yield* advance(10_000)
       assert.isFalse(yield* a.elector.isLeader)
       assert.isTrue(yield* b.elector.isLeader)
-    }).pipe(Effect.provide(TestServer.layer, { local: true })))
+    }).pipe(Effect.provide(TestServer.layer(), { local: true })))
 
   it.effect("on shutdown the leader stops leading and releases the Lease; a standby takes over within a retry period", () =>
     Effect.gen(function*() {
@@ -166,7 +166,7 @@ describe("LeaderElection (Lease elector, TestClock)", () => {
       assert.isTrue(yield* b.elector.isLeader)
       assert.isAtMost(b.transitions[0]![0] - before, 2_400, "within one jittered retry period")
       assert.strictEqual((yield* getLease).spec?.leaseTransitions, 1)
-    }).pipe(Effect.provide(TestServer.layer, { local: true })))
+    }).pipe(Effect.provide(TestServer.layer(), { local: true })))
 
   it.effect("a leader that sees another holder in the Lease stops leading at its next renewal", () =>
     Effect.gen(function*() {
@@ -181,7 +181,7 @@ describe("LeaderElection (Lease elector, TestClock)", () => {
       yield* advance(10_000)
       assert.isFalse(yield* a.elector.isLeader)
       assert.strictEqual((yield* getLease).spec?.holderIdentity, "intruder")
-    }).pipe(Effect.provide(TestServer.layer, { local: true })))
+    }).pipe(Effect.provide(TestServer.layer(), { local: true })))
 
   it.effect("API errors while renewing are retried until the deadline; one success keeps the lead", () =>
     Effect.gen(function*() {
@@ -195,7 +195,7 @@ describe("LeaderElection (Lease elector, TestClock)", () => {
       assert.deepStrictEqual(a.transitions, [])
       const stats = yield* a.elector.stats
       assert.strictEqual(stats.failures, 3)
-    }).pipe(Effect.provide(TestServer.layer, { local: true })))
+    }).pipe(Effect.provide(TestServer.layer(), { local: true })))
 
   it.effect("options that cannot give a safe election are refused", () =>
     Effect.gen(function*() {
@@ -204,7 +204,7 @@ describe("LeaderElection (Lease elector, TestClock)", () => {
       assert.include(tooLong.message, "renewDeadline (15000 ms) must be shorter than leaseDuration (15000 ms)")
       const tooShort = yield* Effect.flip(LeaderElection.make({ ...lease, renewDeadline: "2 seconds", retryPeriod: "2 seconds" }))
       assert.include(tooShort.message, "longer than 1.2 × retryPeriod")
-    }).pipe(Effect.provide(TestServer.layer, { local: true })))
+    }).pipe(Effect.provide(TestServer.layer(), { local: true })))
 
   it.effect("electors are registered while they run", () =>
     Effect.gen(function*() {
@@ -215,5 +215,5 @@ describe("LeaderElection (Lease elector, TestClock)", () => {
         yield* Scope.close(a.scope, Exit.void)
         assert.strictEqual(registry.size, 0)
       }).pipe(Effect.provideService(LeaderElection.Registry, registry))
-    }).pipe(Effect.provide(TestServer.layer, { local: true })))
+    }).pipe(Effect.provide(TestServer.layer(), { local: true })))
 })

@@ -62,7 +62,7 @@ describe("Metrics (prom-client Registry, bridged at scrape time)", () => {
       yield* client.create(Kind.ConfigMap, { metadata: { name: "ok", namespace: "default" } })
       yield* client.create(Kind.ConfigMap, { metadata: { name: "fail-once", namespace: "default" } })
       yield* until(Effect.map(controller.stats, (s) => s.reconciles === 3 && s.activeWorkers === 0 && s.queue.depth === 0), "3 reconciles")
-      const { families, contentType } = yield* scrape.pipe(Effect.provide(Metrics.layer, { local: true }))
+      const { families, contentType } = yield* scrape.pipe(Effect.provide(Metrics.layer(), { local: true }))
       assert.strictEqual(contentType, "text/plain; version=0.0.4; charset=utf-8")
 
       const c = { controller: "demo" }
@@ -116,7 +116,7 @@ describe("Metrics (prom-client Registry, bridged at scrape time)", () => {
         Effect.provideService(LeaderElection.Leadership, elector)
       )
       yield* until(Effect.map(elector.stats, (s) => s.decided), "the first attempt")
-      const { families } = yield* scrape.pipe(Effect.provide(Metrics.layer, { local: true }))
+      const { families } = yield* scrape.pipe(Effect.provide(Metrics.layer(), { local: true }))
       for (const result of Metrics.reconcileResults) {
         assert.strictEqual(valueOf(families, "controller_runtime_reconcile_total", { controller: "idle", result }), 0)
       }
@@ -156,10 +156,10 @@ describe("Metrics (prom-client Registry, bridged at scrape time)", () => {
       yield* Effect.scoped(Metrics.make({ registry }))
     })))
 
-  it.effect("Metrics.layer gives every layer build its own Registry", () =>
+  it.effect("Metrics.layer() gives every layer build its own Registry", () =>
     isolated(Effect.gen(function*() {
-      const a = yield* Effect.provide(Metrics.Metrics, Layer.fresh(Metrics.layer))
-      const b = yield* Effect.provide(Metrics.Metrics, Layer.fresh(Metrics.layer))
+      const a = yield* Effect.provide(Metrics.Metrics, Layer.fresh(Metrics.layer()))
+      const b = yield* Effect.provide(Metrics.Metrics, Layer.fresh(Metrics.layer()))
       assert.notStrictEqual(a.registry, b.registry)
     })))
 })
@@ -208,7 +208,7 @@ describe("the strict exposition parser the tests rely on", () => {
       yield* transport.request({ method: "POST", path: "/found", timeoutMs: 1000, info })
       yield* Stream.runDrain(transport.watch({ method: "GET", path: "/w", timeoutMs: 1000, info }))
       yield* Stream.runDrain(transport.watch({ method: "GET", path: "/refused", timeoutMs: 1000, info })).pipe(Effect.ignore)
-      const { families } = yield* scrape.pipe(Effect.provide(Metrics.layer, { local: true }))
+      const { families } = yield* scrape.pipe(Effect.provide(Metrics.layer(), { local: true }))
       const requests = families.get("rest_client_requests_total")!
       assert.strictEqual(requests.type, "counter")
       const count = (code: string, method: string) =>
@@ -236,13 +236,13 @@ describe("the strict exposition parser the tests rely on", () => {
       const controller = yield* Controller.make({ finalizerPrefix: "operatorkit.test", name: "finalizing", kind: Kind.ConfigMap, namespace: "default", resources: [stuck] })
       yield* client.create(Kind.ConfigMap, { metadata: { name: "going", namespace: "default" } })
       yield* until(Effect.map(controller.informer.store.list(), (l) => l.some((o) => (o.metadata.finalizers ?? []).includes(controller.finalizer))), "the finalizer")
-      const { families: before } = yield* scrape.pipe(Effect.provide(Metrics.layer, { local: true }))
+      const { families: before } = yield* scrape.pipe(Effect.provide(Metrics.layer(), { local: true }))
       assert.strictEqual(valueOf(before, "operatorkit_controller_finalizing_objects", { controller: "finalizing" }), 0)
       assert.strictEqual(valueOf(before, "operatorkit_controller_oldest_finalizing_seconds", { controller: "finalizing" }), 0)
       yield* client.delete(Kind.ConfigMap, { namespace: "default", name: "going" })
       yield* until(Effect.map(controller.informer.store.list(), (l) => l.some((o) => o.metadata.deletionTimestamp !== undefined)), "the deletion")
       yield* TestClock.adjust("120 seconds")
-      const { families } = yield* scrape.pipe(Effect.provide(Metrics.layer, { local: true }))
+      const { families } = yield* scrape.pipe(Effect.provide(Metrics.layer(), { local: true }))
       assert.strictEqual(valueOf(families, "operatorkit_controller_finalizing_objects", { controller: "finalizing" }), 1)
       assert.isAtLeast(valueOf(families, "operatorkit_controller_oldest_finalizing_seconds", { controller: "finalizing" })!, 119)
     })))

@@ -268,7 +268,7 @@ describe("Sharding (in-memory API server, TestClock)", () => {
       // the paused replica may have had reconciles in flight: fenced at their commit, never recorded
       assert.isTrue(ledger.fenced.every((f) => f.replica === paused.id || f.replica === sharder), JSON.stringify(ledger.fenced.slice(0, 5)))
       assert.isAbove(ledger.runs.length, N)
-    }).pipe(Effect.provide(TestServer.layer, { local: true })), 120_000)
+    }).pipe(Effect.provide(TestServer.layer(), { local: true })), 120_000)
 })
 
 describe("Sharding's metrics and RBAC", () => {
@@ -333,7 +333,7 @@ describe("Sharding's metrics and RBAC", () => {
       for (const guard of guards) assert.deepStrictEqual(yield* guard.missingRules, [])
       const made = new Set((yield* Effect.forEach(guards, (g) => g.calls)).flat().flatMap((c) => c.requests).map((r) => r._tag === "ResourceRequest" ? `${r.verb} ${r.resource}` : r.url))
       for (const call of ["watch leases", "create leases", "patch configmaps", "watch configmaps"]) assert.isTrue(made.has(call), `${call} was made: ${[...made].join(", ")}`)
-    }).pipe(Effect.provideService(Sharding.Registry, new Set()), Effect.provide(TestServer.layer, { local: true })), 60_000)
+    }).pipe(Effect.provideService(Sharding.Registry, new Set()), Effect.provide(TestServer.layer(), { local: true })), 60_000)
 })
 
 describe("Sharding.resolve", () => {

@@ -46,16 +46,16 @@ describe("Testing", () => {
           (yield* server.objects(Kind.Namespace)).map((o) => o.metadata.name),
           ["default", "kube-node-lease", "kube-public", "kube-system"]
         )
-      }).pipe(Effect.provide(TestServer.layer)))
+      }).pipe(Effect.provide(TestServer.layer())))
 
-    it.effect("layerWith: namespaces, extra kinds, client options", () =>
+    it.effect("layer(options): namespaces, extra kinds, client options", () =>
       Effect.gen(function*() {
         const client = yield* Client.Client
         const server = yield* TestServer.TestServer
         assert.deepStrictEqual((yield* server.objects(Kind.Namespace)).map((o) => o.metadata.name), ["team-a"])
         const w = yield* client.create(Widget, { metadata: { name: "w", namespace: "team-a" }, spec: { size: 1 } })
         assert.strictEqual(w.metadata.generation, 1)
-      }).pipe(Effect.provide(TestServer.layerWith({ namespaces: ["team-a"], kinds: [Widget] }))))
+      }).pipe(Effect.provide(TestServer.layer({ namespaces: ["team-a"], kinds: [Widget] }))))
 
     it.effect("makeServer gives independent servers", () =>
       Effect.gen(function*() {

@@ -182,7 +182,7 @@ describe("the trace of a reconcile (in-memory API server)", () => {
         assert.deepStrictEqual(childrenOf(again, spans()), ["resource.reader.ensureCreated"])
       }).pipe(
         Effect.provide(Tracing.layer({ serviceName: "test", exporter, processor: "simple" }), { local: true }),
-        Effect.provide(TestServer.layer, { local: true })
+        Effect.provide(TestServer.layer(), { local: true })
       )
     }))
 })

@@ -105,7 +105,7 @@ describe("Controller: objects that do not decode", () => {
       yield* TestClock.adjust("5 minutes")
       assert.strictEqual((yield* controller.stats).errors, errors, "no more failures once it decodes")
       assert.isAtLeast(at.length, 2)
-    }).pipe(Effect.provide(TestServer.layer, { local: true })))
+    }).pipe(Effect.provide(TestServer.layer(), { local: true })))
 
   it.effect("an object created undecodable (never in the cache) is reported too, and the informer's invalid stream names it until it decodes", () =>
     Effect.gen(function*() {
@@ -123,7 +123,7 @@ describe("Controller: objects that do not decode", () => {
       yield* write("born-bad", { size: 3 })
       yield* until(() => calls.length === 1, "reconciled once it decodes")
       assert.deepStrictEqual(calls, ["create born-bad size=3"])
-    }).pipe(Effect.provide(TestServer.layer, { local: true })))
+    }).pipe(Effect.provide(TestServer.layer(), { local: true })))
 
   it.effect("deleted with our finalizer, by default: the finalizer stays and it keeps being reported; a fix lets ensureDeleted run", () =>
     Effect.gen(function*() {
@@ -146,7 +146,7 @@ describe("Controller: objects that do not decode", () => {
       yield* until(() => calls.length === 2, "ensureDeleted after the fix", 5000)
       assert.deepStrictEqual(calls, ["create w size=1", "delete w size=1"])
       yield* until(() => Effect.map(server.client.get(Open, { namespace: ns, name: "w" }).pipe(Effect.option), Option.isNone), "gone")
-    }).pipe(Effect.provide(TestServer.layer, { local: true })))
+    }).pipe(Effect.provide(TestServer.layer(), { local: true })))
 
   it.effect("deleted with our finalizer, \"release\": the finalizer is removed without ensureDeleted, and said so", () =>
     Effect.gen(function*() {
@@ -164,7 +164,7 @@ describe("Controller: objects that do not decode", () => {
       assert.deepStrictEqual(calls, ["create w size=1"], "no ensureDeleted on the stale copy, ever")
       assert.isTrue((yield* warnings("w")).some((w) => w.startsWith("FinalizerReleased") && w.includes("spec.size")))
       assert.isTrue(logs.some((l) => l.includes("released") && l.includes("spec.size")))
-    }).pipe(Effect.provide(TestServer.layer, { local: true })))
+    }).pipe(Effect.provide(TestServer.layer(), { local: true })))
 
   it.effect("deleted with our finalizer, a hook: it gets the raw object; the finalizer goes once it succeeds, a failure is retried", () =>
     Effect.gen(function*() {
@@ -191,5 +191,5 @@ describe("Controller: objects that do not decode", () => {
       yield* TestClock.adjust("1 minute")
       assert.deepStrictEqual(calls, ["create w size=1"])
       assert.strictEqual(seen.length, 3, "not called again once the finalizer went")
-    }).pipe(Effect.provide(TestServer.layer, { local: true })))
+    }).pipe(Effect.provide(TestServer.layer(), { local: true })))
 })

@@ -18,9 +18,9 @@ import { make as makeClient } from "../../src/internal/http/client.ts"
 const ns = "default"
 
 const withWatchList = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.provide(effect, TestServer.layerWith({ watchList: true, bookmarkInterval: false }), { local: true })
+  Effect.provide(effect, TestServer.layer({ watchList: true, bookmarkInterval: false }), { local: true })
 const without = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.provide(effect, TestServer.layerWith({ bookmarkInterval: false }), { local: true })
+  Effect.provide(effect, TestServer.layer({ bookmarkInterval: false }), { local: true })
 
 const seed = (n: number) =>
   Effect.flatMap(Client.Client, (client) =>

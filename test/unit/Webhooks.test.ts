@@ -100,7 +100,7 @@ describe("Webhooks.handle", () => {
       assert.strictEqual(count(after), before + 1)
       assert.match(after, new RegExp(`^controller_runtime_webhook_latency_seconds_count\\{webhook="${mutate}"\\} \\d+$`, "m"))
       assert.match(after, new RegExp(`^controller_runtime_webhook_requests_in_flight\\{webhook="${mutate}"\\} 0$`, "m"))
-    }).pipe(Effect.provide(Metrics.layer)))
+    }).pipe(Effect.provide(Metrics.layer())))
 })
 
 describe("Webhooks configurations", () => {
@@ -208,7 +208,7 @@ describe("Webhooks certificates", () => {
       yield* server.sync
       assert.strictEqual(yield* presented(server.port, ca.cert), Certs.info(second.cert).fingerprint)
       yield* Effect.promise(() => Fs.rm(dir, { recursive: true }))
-    }).pipe(Effect.provide(TestServer.layer)))
+    }).pipe(Effect.provide(TestServer.layer())))
 
   it.live("a CA and a serving certificate made in-process: the certificate is the CA's, for the server's host", () =>
     Effect.gen(function*() {
@@ -245,7 +245,7 @@ describe("Webhooks shared CA", () => {
       assert.strictEqual(a.generation, 1)
       const secret = yield* client.get(Kind.Secret, { namespace: "default", name: "webhook-ca" })
       assert.strictEqual(Buffer.from(secret.data!["ca.crt"]!, "base64").toString(), a.ca.cert)
-    }).pipe(Effect.provide(TestServer.layer)))
+    }).pipe(Effect.provide(TestServer.layer())))
 
   it.live("a rotation: the new CA joins the bundle, signs only once every configuration trusts it, the old one leaves after its certificates expired", () =>
     Effect.gen(function*() {
@@ -278,7 +278,7 @@ describe("Webhooks shared CA", () => {
       // a CA is rotated on its own at two thirds of its life
       const aged = yield* sync(t0 + 20_000 + settings.caValidityMillis * 2 / 3 + 1000)
       assert.isDefined(aged.next)
-    }).pipe(Effect.provide(TestServer.layer)))
+    }).pipe(Effect.provide(TestServer.layer())))
 
   it.live("a Secret that holds no CA is an error naming it, not overwritten", () =>
     Effect.gen(function*() {
@@ -286,5 +286,5 @@ describe("Webhooks shared CA", () => {
       yield* client.create(Kind.Secret, { apiVersion: "v1", kind: "Secret", metadata: { namespace: "default", name: "webhook-ca" }, data: { other: "eA==" } })
       const error = yield* Effect.flip(Authority.sync(client, settings, { now: t0, rotate: false, propagated: () => Effect.succeed(true) }))
       assert.match(String((error as Error).message), /default\/webhook-ca does not hold a webhook CA: it has no ca\.crt and ca\.key/)
-    }).pipe(Effect.provide(TestServer.layer)))
+    }).pipe(Effect.provide(TestServer.layer())))
 })

@@ -17,7 +17,7 @@ const program = Effect.gen(function*() {
 })
 
 if (import.meta.main) {
-  const server: Layer.Layer<Client.Client, unknown> = process.argv[2] === "envtest" ? Envtest.layerClient() : TestServer.layer
+  const server: Layer.Layer<Client.Client, unknown> = process.argv[2] === "envtest" ? Envtest.layerClient() : TestServer.layer()
   const message = await Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(Crd.layer.pipe(Layer.provideMerge(server)))))
   process.stdout.write(`the operator wrote: ${message}\n`)
 }

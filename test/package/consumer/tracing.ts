@@ -10,6 +10,6 @@ const program = Effect.gen(function*() {
 }).pipe(Effect.withSpan("consumer.program"))
 
 await Effect.runPromise(program.pipe(
-  Effect.provide(TestServer.layer),
+  Effect.provide(TestServer.layer()),
   Effect.provide(Tracing.layer({ serviceName: "consumer", exporter: "console" }))
 ))
