@@ -495,6 +495,7 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
     const letGo = (shard: Sharding.ShardService, object: A, key: string): Effect.Effect<WorkQueue.Outcome, KubeError.KubeError> =>
       tracker.around(key, kind, refOf(object), client.patch(kind, refOf(object), shard.acknowledgement(object)), (answer) => ({ _tag: "Present" as const, object: answer, echo: true })).pipe(
         Effect.andThen(shard.acknowledged(object)),
+        Effect.tap(() => Effect.sync(() => probe?.handedOff(shard.config.ring, `${key}: drain acknowledged by controller ${name}`))),
         Effect.catchIf((e) => e._tag === "Invalid" || e._tag === "NotFound", () => Effect.void),
         Effect.as(undefined)
       )

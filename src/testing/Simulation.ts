@@ -17,7 +17,8 @@
  *   object converges (your {@link converges} predicates); no two reconciles of one object overlap,
  *   across replicas too; a finalizer is removed only after its controller's deletion pass
  *   succeeded; no deleted object keeps a controller's finalizer once quiet; no hot loop (requests
- *   per simulated second per replica are bounded, and low once quiet); and your own
+ *   per simulated second per replica are bounded, and low over ten quiet seconds, which start
+ *   again after each sharding hand-off: moving objects is not quiet); and your own
  *   {@link Invariant}s.
  * - **Check, shrink, replay**: {@link check} runs many seeds; the first failure is shrunk to the
  *   fewest events that still fail and reported with its seed, fault schedule, shrunk history and

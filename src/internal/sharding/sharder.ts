@@ -30,6 +30,7 @@ import * as Store from "../../Store.ts"
 import * as WorkQueue from "../../WorkQueue.ts"
 import * as Def from "../metrics.ts"
 import { whenTraced } from "../tracing.ts"
+import { Probe } from "../controller/probe.ts"
 import * as Labels from "./labels.ts"
 import * as Plan from "./plan.ts"
 import * as Ring from "./ring.ts"
@@ -91,6 +92,9 @@ const refOf = (object: Kind.KubeObject) => ({ name: object.metadata.name, namesp
 const describe = (kind: Kind.Any, object: Kind.KubeObject) =>
   `${kind.kind} ${object.metadata.namespace !== undefined ? `${object.metadata.namespace}/` : ""}${object.metadata.name}`
 
+const describeLabels = (set: Readonly<Record<string, string | undefined>>) =>
+  Object.entries(set).map(([k, v]) => (v === undefined ? `-${k}` : `${k}=${v}`)).join(", ")
+
 /** The ring position of a primary object: its group, kind, namespace and name. */
 export const hashKey = (kind: Kind.Any, object: { readonly metadata: { readonly name: string; readonly namespace?: string | undefined } }) =>
   `${kind.group}/${kind.kind}/${object.metadata.namespace ?? ""}/${object.metadata.name}`
@@ -144,6 +148,8 @@ export const watchLeases = (config: Config) =>
 export const run = (config: Config, client: Client.ClientService, sharderLease: LeaderElection.Elector, view: LeaseView) =>
   Effect.gen(function*() {
     const tag = `sharding ${config.ring}`
+    // a simulation's probe (internal/controller/probe.ts); none outside one
+    const probe = yield* Probe
     const transform = slim(config.shardLabel, config.drainLabel)
     const entries: Array<Entry> = []
     for (const [role, kinds] of [["primary", config.kinds], ["owned", config.owned]] as const) {
@@ -280,6 +286,7 @@ export const run = (config: Config, client: Client.ClientService, sharderLease: 
         const ops = Labels.move(object, set)
         if (ops.length === 1) return Effect.succeed(true)
         return client.patch(entry.meta, refOf(object), Patch.json(ops)).pipe(
+          Effect.tap(() => Effect.sync(() => probe?.handedOff(config.ring, `${describe(entry.kind, object)}: ${describeLabels(set)}`))),
           Effect.as(true),
           // moved on since this copy (422: the resourceVersion test), or gone: its event brings it back
           Effect.catchIf((e) => e._tag === "Invalid" || e._tag === "Conflict" || e._tag === "NotFound", () => Effect.succeed(false))
