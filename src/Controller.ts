@@ -407,8 +407,9 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
       Effect.withFiber((fiber) => {
         if (unfenced !== undefined && !sharded!.holds()) return unfenced
         // spans and their annotations only when a tracer records them (see internal/tracing.ts)
+        // inside withFiber already: timed at once, one step fewer per reconcile
         if (!isTraced(fiber)) return timed(reconcileObject(key, false), false)
-        return timed(reconcileObject(key, true), true).pipe(
+        return Effect.suspend(() => timed(reconcileObject(key, true), true)).pipe(
           Effect.withSpan("Controller.reconcile", {
             attributes: {
               "operatorkit.controller": name,
@@ -453,7 +454,8 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
       })
       const done = (): WorkQueue.Outcome =>
         state.requeueAfter !== undefined ? { requeueAfter: state.requeueAfter } : undefined
-      const run = (object: A) => Effect.provideService(Framework.runResources(options.resources, object, state), Client.Client, resourceClient)
+      // the resources' Client (resourceClient) is the workers' (see startWorkers)
+      const run = (object: A) => Framework.runResources(options.resources, object, state)
       // the common case, kept free of generators: a live object that already has our finalizer
       const steps = state.mode === "create" && Finalizers.has(names, object) && !Finalizers.hasLegacy(names, object)
         ? Effect.map(run(object), done)
@@ -643,27 +645,27 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
     const metrics = Def.reconcileSeries(name)
     // the clock of the controller's context (TestClock in tests), read without an Effect per reading
     const clock = yield* Clock.Clock
-    const timed = <X, E, R>(effect: Effect.Effect<X, E, R>, traced: boolean) =>
-      Effect.suspend(() => {
-        const start = clock.currentTimeMillisUnsafe()
-        counters.active++
-        return Effect.onExit(effect, (exit) => {
-          counters.active--
-          counters.reconciles++
-          const requeued = exit._tag === "Success" && exit.value !== undefined &&
-            (exit.value as { requeueAfter?: unknown }).requeueAfter !== undefined
-          const result = exit._tag === "Failure" ? "error" : requeued ? "requeue_after" : "success"
-          metrics.time.updateUnsafe((clock.currentTimeMillisUnsafe() - start) / 1000, metricContext)
-          if (exit._tag === "Failure") {
-            counters.errors++
-            metrics.error.updateUnsafe(1, metricContext)
-            metrics.errors.updateUnsafe(1, metricContext)
-          } else {
-            ;(requeued ? metrics.requeueAfter : metrics.success).updateUnsafe(1, metricContext)
-          }
-          return traced ? Effect.annotateCurrentSpan("operatorkit.result", result) : Effect.void
-        })
+    /** Counts and times a reconcile from now (called as it starts: inside `reconcile`'s withFiber). */
+    const timed = <X, E, R>(effect: Effect.Effect<X, E, R>, traced: boolean) => {
+      const start = clock.currentTimeMillisUnsafe()
+      counters.active++
+      return Effect.onExit(effect, (exit) => {
+        counters.active--
+        counters.reconciles++
+        const requeued = exit._tag === "Success" && exit.value !== undefined &&
+          (exit.value as { requeueAfter?: unknown }).requeueAfter !== undefined
+        const result = exit._tag === "Failure" ? "error" : requeued ? "requeue_after" : "success"
+        metrics.time.updateUnsafe((clock.currentTimeMillisUnsafe() - start) / 1000, metricContext)
+        if (exit._tag === "Failure") {
+          counters.errors++
+          metrics.error.updateUnsafe(1, metricContext)
+          metrics.errors.updateUnsafe(1, metricContext)
+        } else {
+          ;(requeued ? metrics.requeueAfter : metrics.success).updateUnsafe(1, metricContext)
+        }
+        return traced ? Effect.annotateCurrentSpan("operatorkit.result", result) : Effect.void
       })
+    }
 
     const onError = (failure: WorkQueue.Failure<string, unknown>) =>
       Effect.gen(function*() {
@@ -783,7 +785,9 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
     const startWorkers = Effect.suspend(() => {
       if (workers !== undefined) return Effect.void
       return Effect.map(
-        Effect.forkDetach(WorkQueue.run(queue, reconcile, { concurrency, onError })),
+        // the resources get resourceClient: provided once to the workers rather than per reconcile
+        // (outside a reconcile it tracks nothing; the controller's own calls use `client`)
+        Effect.forkDetach(Effect.provideService(WorkQueue.run(queue, reconcile, { concurrency, onError }), Client.Client, resourceClient)),
         (fiber) => void (workers = fiber)
       )
     })

@@ -16,6 +16,7 @@ import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
+import * as References from "effect/References"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
@@ -791,27 +792,37 @@ export const runResources = <A extends KubeObject, E, R>(
   resources: ReadonlyArray<Resource<A, E, R>>,
   object: A,
   state: ReconciliationState
-): Effect.Effect<void, E, Exclude<R, Reconciliation>> =>
+): Effect.Effect<void, E, Exclude<R, Reconciliation>> => {
   // a plain loop of flatMaps (this runs once per reconcile, so it stays cheap); each resource's
-  // operation is called when its turn comes, not when the program is built
-  Effect.provideService(Effect.suspend(() => runFrom(resources, object, state, 0)), Reconciliation, state) as Effect.Effect<
-    void,
-    E,
-    Exclude<R, Reconciliation>
-  >
+  // operation is called when its turn comes, not when the program is built. The state is provided
+  // with one context update, which for a lone resource also carries its log annotation.
+  const only = resources.length === 1 ? resources[0]!.name : undefined
+  return Effect.updateContext(
+    Effect.suspend(() => runFrom(resources, object, state, 0, only !== undefined)),
+    (context: Context.Context<Exclude<R, Reconciliation>>): Context.Context<R> => {
+      const provided = Context.add(context, Reconciliation, state) as Context.Context<R>
+      return only === undefined ? provided : withResourceAnnotation(provided, only)
+    }
+  ) as Effect.Effect<void, E, Exclude<R, Reconciliation>>
+}
+
+/** The context with the log annotation `resource`, as `Effect.annotateLogs` adds it. */
+const withResourceAnnotation = <R>(context: Context.Context<R>, resource: string): Context.Context<R> =>
+  Context.add(context, References.CurrentLogAnnotations, { ...Context.get(context, References.CurrentLogAnnotations), resource })
 
 const runFrom = <A extends KubeObject, E, R>(
   resources: ReadonlyArray<Resource<A, E, R>>,
   object: A,
   state: ReconciliationState,
-  index: number
+  index: number,
+  annotated: boolean
 ): Effect.Effect<void, E, R> => {
   const resource = resources[index]
   if (resource === undefined || state.reconciliationCanceled) return Effect.void
   state.resourceCanceled = false
-  const call = state.mode === "create" ? resource.ensureCreated(object) : resource.ensureDeleted(object)
-  return Effect.flatMap(
-    Effect.annotateLogs(call, { resource: resource.name }),
-    () => Effect.suspend(() => runFrom(resources, object, state, index + 1))
-  )
+  const operation = state.mode === "create" ? resource.ensureCreated(object) : resource.ensureDeleted(object)
+  const call = annotated ? operation : Effect.annotateLogs(operation, { resource: resource.name })
+  // nothing follows the last resource: its operation is the rest of the run
+  if (index === resources.length - 1) return call
+  return Effect.flatMap(call, () => Effect.suspend(() => runFrom(resources, object, state, index + 1, false)))
 }

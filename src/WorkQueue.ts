@@ -386,8 +386,14 @@ export const make = <K = string>(options: Options = {}): Effect.Effect<WorkQueue
         return pipeArguments(this, arguments)
       }
     }
+    cores.set(queue, core)
+    clocks.set(queue, clock)
     return queue
   })
+
+/** The state machine and clock behind each queue `make` built, for {@link run}'s synchronous settling. */
+const cores = new WeakMap<WorkQueue<any>, internal.Core<any>>()
+const clocks = new WeakMap<WorkQueue<any>, Clock.Clock>()
 
 /**
  * What processing a key returns: nothing, or a request to see the key again after a delay
@@ -461,16 +467,24 @@ const runWorkers = <K, E, R>(
     })
   }
 
-  // the key is handed over and settled uninterruptibly: once taken, `done` always runs
+  // a queue made by `make`: a success without requeue is settled in one synchronous step
+  const core = cores.get(self) as internal.Core<K> | undefined
+  const clock = core !== undefined ? clocks.get(self)! : undefined
+  // the key is handed over and settled uninterruptibly: once taken, `done` always runs (the exit
+  // holds every outcome of the processing, so nothing skips the settling)
   const step = Effect.uninterruptibleMask((restore) =>
     Effect.flatMap(restore(self.take), (key) =>
-      restore(Effect.suspend(() => process(key))).pipe(
-        Effect.exit,
-        Effect.flatMap((exit) => settle(key, exit)),
-        Effect.ensuring(self.done(key))
-      ))
+      Effect.flatMap(Effect.exit(restore(Effect.suspend(() => process(key)))), (exit) => {
+        if (core !== undefined && exit._tag === "Success" && exit.value?.requeueAfter === undefined) {
+          core.forget(key)
+          core.done(key, clock!.currentTimeMillisUnsafe())
+          return Effect.void
+        }
+        return Effect.ensuring(settle(key, exit), self.done(key))
+      }))
   )
-  const worker = Effect.forever(step).pipe(Effect.catchTag("WorkQueueShutdown", () => Effect.void))
+  // the run loop yields to other fibers every few thousand steps by itself: no yield per key
+  const worker = Effect.forever(step, { disableYield: true }).pipe(Effect.catchTag("WorkQueueShutdown", () => Effect.void))
   const concurrency = Math.max(1, Math.floor(options.concurrency))
   return Effect.forEach(Array.from({ length: concurrency }), () => worker, {
     concurrency: "unbounded",
