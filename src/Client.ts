@@ -15,7 +15,7 @@ import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 
 import * as Http from "./internal/http/client.ts"
-import { instrument } from "./internal/http/clientMetrics.ts"
+import { instrument, rateLimitOf } from "./internal/http/clientMetrics.ts"
 import { BAD_WATCH_EVENT as BAD_EVENT, makeHttp, RESPONSE_TOO_LARGE as TOO_LARGE } from "./internal/http/transport.ts"
 import type * as Kind from "./Kind.ts"
 import { KubeConfig, type KubeConfigService } from "./KubeConfig.ts"
@@ -339,6 +339,16 @@ export interface ClientOptions {
   readonly maxRetryAfter?: Duration.Input
   /** Connections at once to the API server (default: no limit; one keep-alive pool). */
   readonly maxSockets?: number
+  /**
+   * A client-side rate limit, client-go's `QPS`: requests a second to the API server once `burst`
+   * are spent. Every request waits for a token (each list page, each 429 retry; not watches, as in
+   * client-go), and its wait is observed in `rest_client_rate_limiter_duration_seconds{verb, host}`,
+   * zero waits included. Default: none (the API server's Priority and Fairness protects it;
+   * client-go's own default is 5, burst 10). The in-memory server's Client does not limit.
+   */
+  readonly qps?: number
+  /** Requests sent at once before `qps` applies, client-go's `Burst`. Default 10. */
+  readonly burst?: number
 }
 
 /**
@@ -363,13 +373,13 @@ export interface ClientOptions {
 export const make = (config: KubeConfigService, options: ClientOptions = {}): Effect.Effect<ClientService, never, Scope.Scope> =>
   Effect.map(
     makeHttp(config, options.maxSockets !== undefined ? { maxSockets: options.maxSockets } : {}),
-    // client-go's rest_client_* metrics, by the API server's host:port
-    (transport) => Http.make(instrument(transport, new URL(config.server).host), options)
+    // client-go's rest_client_* metrics, by the API server's host:port, and its rate limiter
+    (transport) => Http.make(instrument(transport, new URL(config.server).host, rateLimitOf(options)), options)
   )
 
 /**
  * The Client over the cluster of the KubeConfig in context, with one keep-alive connection pool;
- * options set the default deadline, 429 retries and connections.
+ * options set the default deadline, 429 retries, connections and a rate limit.
  *
  * @example
  * ```ts

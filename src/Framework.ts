@@ -21,7 +21,7 @@ import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Def from "./internal/metrics.ts"
-import { TokenBucket } from "./internal/tokenBucket.ts"
+import { acquire as acquireToken, TokenBucket } from "./internal/tokenBucket.ts"
 import { whenTraced } from "./internal/tracing.ts"
 import type { KubeObject } from "./Kind.ts"
 import * as Rbac from "./Rbac.ts"
@@ -622,13 +622,8 @@ export const rateLimit: {
   <A extends KubeObject, E, R>(self: Resource<A, E, R>, options: { readonly perSecond: number; readonly burst?: number }): Resource<A, E, R>
 } = dual(2, <A extends KubeObject, E, R>(self: Resource<A, E, R>, options: { readonly perSecond: number; readonly burst?: number }) => {
   const bucket = new TokenBucket(options.perSecond, options.burst ?? 1)
-  // tokens are taken synchronously so concurrent calls never share one
-  const acquire = Effect.flatMap(Clock.currentTimeMillis, (now) => {
-    const waitMs = bucket.take(now)
-    if (waitMs === 0) return Effect.void
-    // a call interrupted while it waits (a timeout around it, a shutdown) gives its token back
-    return Effect.onInterrupt(Effect.sleep(Duration.millis(Math.ceil(waitMs))), () => Effect.sync(() => bucket.giveBack()))
-  })
+  // tokens are taken synchronously so concurrent calls never share one; an interrupted wait gives its token back
+  const acquire = acquireToken(bucket)
   return self.wrap((_, call) => Effect.andThen(acquire, call))
 })
 

@@ -36,8 +36,8 @@
  * | `operatorkit_controller_finalizing_objects` | gauge | controller | objects being deleted that still carry the controller's finalizer (its cache) |
  * | `operatorkit_controller_oldest_finalizing_seconds` | gauge | controller | how long the oldest of them has waited (0 when none) |
  * | `rest_client_requests_total` | counter | code, method, host | Client (every HTTP request and watch, as client-go) |
- * | `rest_client_request_duration_seconds` | histogram | verb, host | Client (to the answer; not watches, as client-go) |
- * | `rest_client_rate_limiter_duration_seconds` | histogram | verb, host | a client-side rate limiter's wait: none in operatorkit's Client, so no series (the family is there for dashboards) |
+ * | `rest_client_request_duration_seconds` | histogram | verb, host | Client (to the answer, the rate limiter's wait included; not watches, as client-go) |
+ * | `rest_client_rate_limiter_duration_seconds` | histogram | verb, host | Client with `qps` (client-go's `QPS`): each request's wait for its rate limiter, zero waits included; without one, no series |
  * | `controller_runtime_webhook_requests_total` | counter | webhook (path), code | Webhooks |
  * | `controller_runtime_webhook_latency_seconds` | histogram | webhook | Webhooks |
  * | `controller_runtime_webhook_requests_in_flight` | gauge | webhook | Webhooks |

@@ -1,10 +1,13 @@
 /**
  * A token bucket: `burst` tokens, refilled at `perSecond`, read against a clock the caller passes
  * (milliseconds), so it is synchronous and works in virtual time. The one implementation behind the
- * WorkQueue's retry limit, `Framework.rateLimit`, the Informer's resync spread and the Event
- * recorder's spam filter.
+ * WorkQueue's retry limit, `Framework.rateLimit`, the Client's rate limit (`qps`, `burst`), the
+ * Informer's resync spread and the Event recorder's spam filter.
  * @internal
  */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+
 export class TokenBucket {
   private tokens: number
   private at: number | undefined = undefined
@@ -45,3 +48,19 @@ export class TokenBucket {
     this.tokens = Math.min(this.burst, this.tokens + 1)
   }
 }
+
+/**
+ * Takes a token of `bucket`, sleeping (on the Effect clock, so virtual time in tests) until it may
+ * be used; a taker interrupted while it sleeps gives its token back. Succeeds with the milliseconds
+ * it waited (0 when a token was there).
+ */
+export const acquire = (bucket: TokenBucket): Effect.Effect<number> =>
+  Effect.clockWith((clock) => {
+    const start = clock.currentTimeMillisUnsafe()
+    const waitMs = bucket.take(start)
+    if (waitMs === 0) return Effect.succeed(0)
+    return Effect.sleep(Duration.millis(Math.ceil(waitMs))).pipe(
+      Effect.onInterrupt(() => Effect.sync(() => bucket.giveBack())),
+      Effect.map(() => clock.currentTimeMillisUnsafe() - start)
+    )
+  })

@@ -10,9 +10,12 @@ import * as LeaderElection from "../../src/LeaderElection.ts"
 import * as Metrics from "../../src/Metrics.ts"
 import { isolated } from "../support/isolated.ts"
 import { parse, valueOf } from "../support/promText.ts"
-import { instrument } from "../../src/internal/http/clientMetrics.ts"
+import { instrument, rateLimitOf } from "../../src/internal/http/clientMetrics.ts"
+import * as HttpClient from "../../src/internal/http/client.ts"
+import { transportOf } from "../../src/testing/fake/transport.ts"
+import * as TestServer from "../../src/testing/TestServer.ts"
 import { HttpStatus, type Transport } from "../../src/internal/http/transport.ts"
-import { Stream } from "effect"
+import { Fiber, Option, Stream } from "effect"
 
 type ConfigMap = Kind.Type<typeof Kind.ConfigMap>
 
@@ -228,6 +231,49 @@ describe("the strict exposition parser the tests rely on", () => {
       )
       assert.strictEqual(families.get("rest_client_rate_limiter_duration_seconds")?.type, "histogram")
     }).pipe(isolated))
+
+  it.effect("client-go's rest_client_rate_limiter_duration_seconds: each request's wait for the Client's rate limiter (qps, burst), zero waits and 429 retries included, by verb and host; watches do not wait", () =>
+    isolated(Effect.gen(function*() {
+      const server = yield* TestServer.TestServer
+      yield* server.client.create(Kind.ConfigMap, { metadata: { name: "limited", namespace: "default" } })
+      // the Client as Client.make builds it with qps 5 and burst 2, over the in-memory server
+      const client = HttpClient.make(instrument(transportOf(server), "10.0.0.1:6443", rateLimitOf({ qps: 5, burst: 2 })), {})
+      const get = client.get(Kind.ConfigMap, { name: "limited", namespace: "default" })
+      const waits = Effect.map(scrape.pipe(Effect.provide(Metrics.layer(), { local: true })), ({ families }) => {
+        const samples = families.get("rest_client_rate_limiter_duration_seconds")!.samples.filter((s) => s.labels["verb"] === "GET" && s.labels["host"] === "10.0.0.1:6443")
+        const value = (name: string, le?: string) => samples.find((s) => s.name === name && s.labels["le"] === le)?.value
+        return {
+          count: value("rest_client_rate_limiter_duration_seconds_count"),
+          sum: value("rest_client_rate_limiter_duration_seconds_sum"),
+          buckets: ["0.005", "0.25", "0.5", "1"].map((le) => value("rest_client_rate_limiter_duration_seconds_bucket", le))
+        }
+      })
+
+      // a 429 and its retry: two attempts, each takes a token (the burst: no wait)
+      yield* server.failNext({ verb: "get", code: 429, retryAfterSeconds: 1 })
+      const retried = yield* Effect.forkChild(get)
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(retried)
+      assert.deepStrictEqual(yield* waits, { count: 2, sum: 0, buckets: [2, 2, 2, 2] })
+
+      // six at once on a full bucket: two go at once, then one every 200 ms
+      yield* TestClock.adjust("10 seconds")
+      const burst = yield* Effect.forkChild(Effect.all(Array.from({ length: 6 }, () => get), { concurrency: "unbounded" }))
+      yield* TestClock.adjust("800 millis")
+      yield* Fiber.join(burst)
+      const after = yield* waits
+      assert.strictEqual(after.count, 8)
+      assert.closeTo(after.sum!, 0.2 + 0.4 + 0.6 + 0.8, 1e-9)
+      assert.deepStrictEqual(after.buckets, [4, 5, 6, 8])
+
+      // the bucket is empty now: a watch starts without waiting and without an observation
+      const watched = yield* Effect.forkChild(Stream.runHead(client.watch(Kind.ConfigMap, { namespace: "default" })))
+      yield* Effect.yieldNow
+      yield* server.client.create(Kind.ConfigMap, { metadata: { name: "seen", namespace: "default" } })
+      const event = yield* Fiber.join(watched)
+      assert.isTrue(Option.isSome(event))
+      assert.strictEqual((yield* waits).count, 8)
+    })))
 
   it.effect("objects waiting for a controller's finalizer: how many, and how long the oldest has waited", () =>
     isolated(Effect.gen(function*() {

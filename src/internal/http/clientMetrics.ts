@@ -1,15 +1,18 @@
 /**
  * client-go's REST client metrics, under its names and label sets, so dashboards and alerts written
- * for controller-runtime operators find what they query:
+ * for controller-runtime operators find what they query, and the client-side rate limiter they
+ * observe (client-go's `QPS` and `Burst`, the Client's `qps` and `burst`):
  *
  * - `rest_client_requests_total{code, method, host}`: every request, by HTTP status code (`<error>`
  *   when no answer came) and method (the one controller-runtime registers);
- * - `rest_client_request_duration_seconds{verb, host}`: the time to the answer, by method (not for
- *   watches, as in client-go: their requests are counted only);
- * - `rest_client_rate_limiter_duration_seconds{verb, host}`: the time a request waited for the
- *   client's own rate limiter, observed only when a client has one, as in client-go; operatorkit's
- *   Client has none, so `Metrics` exposes the family without series.
+ * - `rest_client_request_duration_seconds{verb, host}`: the time to the answer, by method, the wait
+ *   for the rate limiter included (not for watches, as in client-go: their requests are counted
+ *   only);
+ * - `rest_client_rate_limiter_duration_seconds{verb, host}`: the time each request waited for the
+ *   client's rate limiter, zero waits included, observed only when the client has one, as in
+ *   client-go (without `qps` the family has no series).
  *
+ * As in client-go, every attempt of a request (a 429 retry too) waits for a token; watches do not.
  * `host` is the API server's `host:port`; the buckets are client-go's.
  * @internal
  */
@@ -17,6 +20,7 @@ import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as Stream from "effect/Stream"
 import * as Def from "../metrics.ts"
+import { acquire, TokenBucket } from "../tokenBucket.ts"
 import type { ApiRequest, Transport } from "./transport.ts"
 
 /**
@@ -26,6 +30,7 @@ import type { ApiRequest, Transport } from "./transport.ts"
 export const makeRecorder = (host: string) => {
   const counters = new Map<string, Metric.Counter<number>>()
   const durations = new Map<string, Metric.Histogram<number>>()
+  const waits = new Map<string, Metric.Histogram<number>>()
   const counter = (code: string, method: string) => {
     const key = `${code} ${method}`
     let c = counters.get(key)
@@ -43,7 +48,16 @@ export const makeRecorder = (host: string) => {
     }
     return h
   }
+  const wait = (verb: string) => {
+    let h = waits.get(verb)
+    if (h === undefined) {
+      h = Def.histogram(Def.restClientRateLimiterDuration, { verb, host })
+      waits.set(verb, h)
+    }
+    return h
+  }
   return {
+    throttled: (method: string, seconds: number) => Metric.update(wait(method), seconds),
     request: (method: string, code: string, seconds: number) =>
       Effect.andThen(Metric.update(counter(code, method), 1), Metric.update(duration(method), seconds)),
     counted: (method: string, code: string) => Metric.update(counter(code, method), 1)
@@ -52,9 +66,27 @@ export const makeRecorder = (host: string) => {
 
 const codeOf = (status: number | undefined) => (status === undefined ? "<error>" : String(status))
 
-/** A transport that records every request (and watch start) in the REST client metrics. */
-export const instrument = (transport: Transport, host: string): Transport => {
+/** A client-side rate limit: client-go's `QPS` and `Burst`. */
+export interface RateLimit {
+  readonly qps: number
+  readonly burst: number
+}
+
+/** The rate limit of a Client's `qps` and `burst` options: none without a positive `qps`; burst 10 by default, as client-go's. */
+export const rateLimitOf = (options: { readonly qps?: number | undefined; readonly burst?: number | undefined }): RateLimit | undefined =>
+  options.qps !== undefined && options.qps > 0 ? { qps: options.qps, burst: Math.max(1, Math.floor(options.burst ?? 10)) } : undefined
+
+/**
+ * A transport that records every request (and watch start) in the REST client metrics; with a
+ * rate limit, each request first waits for a token of one bucket, its wait observed.
+ */
+export const instrument = (transport: Transport, host: string, limit?: RateLimit): Transport => {
   const recorder = makeRecorder(host)
+  const bucket = limit === undefined ? undefined : new TokenBucket(limit.qps, limit.burst)
+  const throttled = (req: ApiRequest) =>
+    bucket === undefined
+      ? transport.request(req)
+      : Effect.andThen(Effect.flatMap(acquire(bucket), (ms) => recorder.throttled(req.method, ms / 1000)), () => transport.request(req))
   const timed = <A, E, R>(req: ApiRequest, effect: Effect.Effect<A, E, R>, statusOf: (a: A) => number) =>
     Effect.clockWith((clock) => {
       const start = clock.currentTimeMillisUnsafe()
@@ -65,7 +97,7 @@ export const instrument = (transport: Transport, host: string): Transport => {
       )
     })
   return {
-    request: (req) => timed(req, transport.request(req), (res) => res.status),
+    request: (req) => timed(req, throttled(req), (res) => res.status),
     watch: (req) =>
       Stream.unwrap(Effect.sync(() => {
         let recorded = false
