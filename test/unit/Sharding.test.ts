@@ -6,7 +6,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as PromClient from "prom-client"
-import { Clock, Effect, Exit, Schema, Scope, Stream } from "effect"
+import { Clock, Effect, Exit, Schema, Scope, Stream, Tracer } from "effect"
 import * as Client from "../../src/Client.ts"
 import * as HttpClient from "../../src/internal/http/client.ts"
 import * as Controller from "../../src/Controller.ts"
@@ -333,6 +333,55 @@ describe("Sharding's metrics and RBAC", () => {
       for (const guard of guards) assert.deepStrictEqual(yield* guard.missingRules, [])
       const made = new Set((yield* Effect.forEach(guards, (g) => g.calls)).flat().flatMap((c) => c.requests).map((r) => r._tag === "ResourceRequest" ? `${r.verb} ${r.resource}` : r.url))
       for (const call of ["watch leases", "create leases", "patch configmaps", "watch configmaps"]) assert.isTrue(made.has(call), `${call} was made: ${[...made].join(", ")}`)
+    }).pipe(Effect.provideService(Sharding.Registry, new Set()), Effect.provide(TestServer.layer(), { local: true })), 60_000)
+})
+
+describe("Sharding's spans", () => {
+  it.effect("a sharded controller's reconcile spans carry the shard id of the replica that ran them; the sharder's moves are Sharding.move spans from one shard to another", () =>
+    Effect.gen(function*() {
+      const spans: Array<Tracer.NativeSpan> = []
+      const tracer = Tracer.make({
+        span(options) {
+          const span = new Tracer.NativeSpan(options)
+          spans.push(span)
+          return span
+        }
+      })
+      const server = yield* TestServer.TestServer
+      const clock = yield* Clock.Clock
+      const ledger = makeLedger(clock)
+      const n = 20
+      yield* Effect.forEach(Array.from({ length: n }, (_, i) => `cm-${i}`), (name) =>
+        server.client.create(Kind.ConfigMap, { metadata: { name, namespace: NS, labels: { app: "sharded" } } }), { discard: true })
+      const view = yield* Informer.make(Kind.ConfigMap, { namespace: NS, labelSelector: "app=sharded" }).pipe(Effect.provideService(Client.Client, server.client))
+      const replicas: Array<Replica> = []
+      const join = (id: string) =>
+        Effect.gen(function*() {
+          const before = yield* shards(view)
+          const since = clock.currentTimeMillisUnsafe()
+          replicas.push(yield* startReplica(id, ledger).pipe(Effect.withTracer(tracer)))
+          yield* eventually(converged(ledger, view, replicas, before, since, n), { timeout: "2 minutes", interval: "100 millis" })
+        })
+      yield* join("r0")
+      yield* join("r1")
+
+      const attribute = (span: Tracer.NativeSpan, key: string) => span.attributes.get(key)
+      const reconciles = spans.filter((s) => s.name === "Controller.reconcile" && attribute(s, "operatorkit.controller") === RING)
+      assert.isNotEmpty(reconciles)
+      assert.deepStrictEqual([...new Set(reconciles.map((s) => attribute(s, "operatorkit.shard")))].sort(), ["r0", "r1"])
+      // r1 reconciled exactly the objects that moved to it (none moves back to r0 here)
+      const onR1 = [...(yield* shards(view))].filter(([, shard]) => shard === "r1").map(([name]) => name).sort()
+      assert.isNotEmpty(onR1)
+      assert.deepStrictEqual([...new Set(reconciles.filter((s) => attribute(s, "operatorkit.shard") === "r1").map((s) => attribute(s, "k8s.name")))].sort(), onR1)
+      // the sharder drained each of them from r0 towards r1, then assigned it to r1
+      const moves = spans.filter((s) => s.name === "Sharding.move" && attribute(s, "operatorkit.ring") === RING)
+      const drained = moves.filter((s) => attribute(s, "operatorkit.action") === "Drain")
+      assert.deepStrictEqual([...new Set(drained.map((s) => attribute(s, "k8s.name")))].sort(), onR1)
+      for (const span of drained) {
+        assert.strictEqual(attribute(span, "operatorkit.shard.from"), "r0")
+        assert.strictEqual(attribute(span, "operatorkit.shard.to"), "r1")
+      }
+      assert.includeMembers(moves.filter((s) => attribute(s, "operatorkit.action") === "Assign" && attribute(s, "operatorkit.shard.to") === "r1").map((s) => attribute(s, "k8s.name")), onR1)
     }).pipe(Effect.provideService(Sharding.Registry, new Set()), Effect.provide(TestServer.layer(), { local: true })), 60_000)
 })
 
