@@ -303,10 +303,11 @@ export interface Admission<out R = never> {
   /** `/mutate-<group>-<version>-<kind>`. */
   readonly mutatePath: string
   /** @internal */
-  readonly handlers: ReturnType<typeof Review.compile>
-  /** @internal */
   readonly "~R"?: (_: never) => R
 }
+
+// the compiled handlers of each Admission, kept off its public shape
+const handlersOf = new WeakMap<Admission<any>, ReturnType<typeof Review.compile>>()
 
 const pathSegment = (kind: Kind.Any) => `${kind.group.replace(/\./g, "-")}-${kind.version}-${kind.kind.toLowerCase()}`
 
@@ -335,27 +336,30 @@ const pathSegment = (kind: Kind.Any) => `${kind.group.replace(/\./g, "-")}-${kin
 export const make = <K extends Kind.Any, E = never, R = never>(
   kind: K,
   options: Options<Kind.Type<K>, E, R>
-): Admission<R> => ({
-  [TypeId]: TypeId,
-  kind,
-  validating: true,
-  mutating: options.default !== undefined,
-  call: {
-    operations: options.operations ?? ["CREATE", "UPDATE"],
-    failurePolicy: options.failurePolicy ?? "Fail",
-    sideEffects: options.sideEffects ?? "None",
-    timeoutSeconds: options.timeoutSeconds ?? 10,
-    ...(options.namespaceSelector !== undefined ? { namespaceSelector: options.namespaceSelector } : {}),
-    ...(options.objectSelector !== undefined ? { objectSelector: options.objectSelector } : {})
-  },
-  validatePath: `/validate-${pathSegment(kind)}`,
-  mutatePath: `/mutate-${pathSegment(kind)}`,
-  handlers: Review.compile({
+): Admission<R> => {
+  const admission: Admission<R> = {
+    [TypeId]: TypeId,
+    kind,
+    validating: true,
+    mutating: options.default !== undefined,
+    call: {
+      operations: options.operations ?? ["CREATE", "UPDATE"],
+      failurePolicy: options.failurePolicy ?? "Fail",
+      sideEffects: options.sideEffects ?? "None",
+      timeoutSeconds: options.timeoutSeconds ?? 10,
+      ...(options.namespaceSelector !== undefined ? { namespaceSelector: options.namespaceSelector } : {}),
+      ...(options.objectSelector !== undefined ? { objectSelector: options.objectSelector } : {})
+    },
+    validatePath: `/validate-${pathSegment(kind)}`,
+    mutatePath: `/mutate-${pathSegment(kind)}`
+  }
+  handlersOf.set(admission, Review.compile({
     kind,
     validate: options.validate as Review.Spec["validate"],
     default: options.default as Review.Spec["default"]
-  })
-})
+  }))
+  return admission
+}
 
 /**
  * Whether a value is an {@link Admission}.
@@ -409,7 +413,8 @@ export interface Answer {
 export const handle = <R>(admission: Admission<R>, webhook: "validate" | "default", body: unknown): Effect.Effect<Answer, never, R> => {
   const request = Review.parseReview(body)
   if ("outcome" in request) return Effect.succeed(request as Review.Answer)
-  const run = webhook === "validate" ? admission.handlers.validate : admission.handlers.mutate
+  const handlers = handlersOf.get(admission)!
+  const run = webhook === "validate" ? handlers.validate : handlers.mutate
   return run(request) as Effect.Effect<Answer, never, R>
 }
 

@@ -72,6 +72,7 @@ import * as Informer from "./Informer.ts"
 import { causeMessage, logFailure } from "./internal/causeMessage.ts"
 import { decodeObject, isDecodeError } from "./internal/codec.ts"
 import { Probe } from "./internal/controller/probe.ts"
+import { makeReconciliation, runResources } from "./internal/controller/reconciliation.ts"
 import { cacheOf, finalizerClient, trackedClient, WriteTracker } from "./internal/controller/writeTracker.ts"
 import * as Def from "./internal/metrics.ts"
 import { retryOnConflict } from "./internal/retryOnConflict.ts"
@@ -447,7 +448,7 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
     /** Reconciles an object the cache holds (a simulation's probe counts it). */
     const reconcileFound = (object: A, key: string, traced: boolean): Effect.Effect<WorkQueue.Outcome, unknown, any> => {
       if (Finalizers.isPaused(names, object.metadata.annotations)) return Effect.succeed(undefined)
-      const state = Framework.makeReconciliation({
+      const state = makeReconciliation({
         controller: name,
         key,
         mode: object.metadata.deletionTimestamp !== undefined ? "delete" : "create"
@@ -455,7 +456,7 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
       const done = (): WorkQueue.Outcome =>
         state.requeueAfter !== undefined ? { requeueAfter: state.requeueAfter } : undefined
       // the resources' Client (resourceClient) is the workers' (see startWorkers)
-      const run = (object: A) => Framework.runResources(options.resources, object, state)
+      const run = (object: A) => runResources(options.resources, object, state)
       // the common case, kept free of generators: a live object that already has our finalizer
       const steps = state.mode === "create" && Finalizers.has(names, object) && !Finalizers.hasLegacy(names, object)
         ? Effect.map(run(object), done)
@@ -577,7 +578,7 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
             })
           }
           if (undecodableDeletion !== "release") {
-            const state = Framework.makeReconciliation({ controller: name, key, mode: "delete" })
+            const state = makeReconciliation({ controller: name, key, mode: "delete" })
             yield* undecodableDeletion(raw, decoded).pipe(
               Effect.provideService(Client.Client, resourceClient),
               Effect.provideService(Framework.Reconciliation, state)
@@ -632,8 +633,8 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
           return undefined
         }
         yield* Effect.logInfo(`controller ${name}: ${key} was deleted with our finalizer still on it; running its ensureDeleted`)
-        const state = Framework.makeReconciliation({ controller: name, key, mode: "delete" })
-        yield* probed(key, Effect.provideService(Framework.runResources(options.resources, object, state), Client.Client, resourceClient))
+        const state = makeReconciliation({ controller: name, key, mode: "delete" })
+        yield* probed(key, Effect.provideService(runResources(options.resources, object, state), Client.Client, resourceClient))
         if (state.reconciliationCanceled || state.finalizersKept) return state.requeueAfter ?? Duration.seconds(30)
         if (owed.get(key) === object) owed.delete(key)
         markCleanedUp(object.metadata.uid)

@@ -103,9 +103,10 @@ export interface Conversion {
   readonly steps: ReadonlyArray<Step>
   /** The annotation that keeps what `version` had and another version cannot hold. */
   readonly annotation: (version: string) => string
-  /** @internal */
-  readonly converter: Converter.Converter
 }
+
+// the converter of each Conversion, kept off its public shape
+const converterOf = new WeakMap<Conversion, Converter.Converter>()
 
 /**
  * The steps do not join each two adjacent versions of the CRD: each issue says what is wrong.
@@ -183,7 +184,9 @@ export const make = (
 ): Result.Result<Conversion, ConversionDefinitionError> => {
   const made = Converter.make(definition.kinds, steps, options)
   if (!("convert" in made)) return Result.fail(new ConversionDefinitionError({ crd: definition.name, issues: [...made] }))
-  return Result.succeed({ [TypeId]: TypeId, definition, steps, annotation: made.annotation, converter: made })
+  const conversion: Conversion = { [TypeId]: TypeId, definition, steps, annotation: made.annotation }
+  converterOf.set(conversion, made)
+  return Result.succeed(conversion)
 }
 
 /**
@@ -263,7 +266,7 @@ export const convert = (
   object: unknown,
   version: string
 ): Result.Result<{ readonly [key: string]: unknown }, ConversionError> => {
-  const out = conversion.converter.convert(object, version)
+  const out = converterOf.get(conversion)!.convert(object, version)
   return Converter.isFailure(out) ? Result.fail(new ConversionError({ detail: out.message })) : Result.succeed(out)
 }
 
@@ -346,7 +349,7 @@ export const handle = (conversions: ReadonlyArray<Conversion>, body: unknown): E
       const kind = isObject(object) && typeof object["kind"] === "string" ? object["kind"] : ""
       const conversion = conversions.find((c) => c.definition.group === group && c.definition.kind === kind)
       if (conversion === undefined) return answer({ status: "Failure", message: `this webhook does not convert ${kind}.${group}` }, [])
-      const out = conversion.converter.convert(object, version)
+      const out = converterOf.get(conversion)!.convert(object, version)
       if (Converter.isFailure(out)) return answer({ status: "Failure", message: out.message }, [])
       converted.push(out)
     }

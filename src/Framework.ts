@@ -16,7 +16,6 @@ import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
-import * as References from "effect/References"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
@@ -65,33 +64,6 @@ export interface ReconciliationState {
  * @category services
  */
 export class Reconciliation extends Context.Service<Reconciliation, ReconciliationState>()("operatorkit/Reconciliation") {}
-
-/**
- * A fresh reconciliation state (the Controller makes one per reconcile; tests may too).
- *
- * @example
- * ```ts
- * import { Effect } from "effect"
- * import { Framework } from "operatorkit"
- *
- * const state = Framework.makeReconciliation({ controller: "test", key: "a/b", mode: "create" })
- * const program = Framework.cancelReconciliation.pipe(Effect.provideService(Framework.Reconciliation, state))
- * ```
- *
- * @since 0.1.0
- * @category constructors
- */
-export const makeReconciliation = (options: {
-  readonly controller: string
-  readonly key: string
-  readonly mode: "create" | "delete"
-}): ReconciliationState => ({
-  ...options,
-  reconciliationCanceled: false,
-  resourceCanceled: false,
-  finalizersKept: false,
-  requeueAfter: undefined
-})
 
 /**
  * Skip every remaining resource of this reconciliation. It counts as success; on the delete path
@@ -763,61 +735,3 @@ export const withTracing = <A extends KubeObject, E, R>(self: Resource<A, E, R>)
  */
 export const isResource = (u: unknown): u is Resource<any, unknown, unknown> =>
   typeof u === "object" && u !== null && (u as { [TypeId]?: unknown })[TypeId] === TypeId
-
-/**
- * Runs resources in order for one object, as a Controller does: `ensureCreated` (mode "create")
- * or `ensureDeleted` (mode "delete"); a canceled reconciliation skips the rest, a canceled
- * resource skips to the next; the first error stops the run. Log annotations (`resource`) stay
- * with their resource.
- *
- * @example
- * ```ts
- * import { Effect } from "effect"
- * import { Framework } from "operatorkit"
- *
- * declare const resources: ReadonlyArray<Framework.Resource<any>>
- * const state = Framework.makeReconciliation({ controller: "c", key: "a/b", mode: "create" })
- * const program = Framework.runResources(resources, { metadata: { name: "b", namespace: "a" } }, state)
- * ```
- *
- * @since 0.1.0
- * @category running
- */
-export const runResources = <A extends KubeObject, E, R>(
-  resources: ReadonlyArray<Resource<A, E, R>>,
-  object: A,
-  state: ReconciliationState
-): Effect.Effect<void, E, Exclude<R, Reconciliation>> => {
-  // a plain loop of flatMaps (this runs once per reconcile, so it stays cheap); each resource's
-  // operation is called when its turn comes, not when the program is built. The state is provided
-  // with one context update, which for a lone resource also carries its log annotation.
-  const only = resources.length === 1 ? resources[0]!.name : undefined
-  return Effect.updateContext(
-    Effect.suspend(() => runFrom(resources, object, state, 0, only !== undefined)),
-    (context: Context.Context<Exclude<R, Reconciliation>>): Context.Context<R> => {
-      const provided = Context.add(context, Reconciliation, state) as Context.Context<R>
-      return only === undefined ? provided : withResourceAnnotation(provided, only)
-    }
-  ) as Effect.Effect<void, E, Exclude<R, Reconciliation>>
-}
-
-/** The context with the log annotation `resource`, as `Effect.annotateLogs` adds it. */
-const withResourceAnnotation = <R>(context: Context.Context<R>, resource: string): Context.Context<R> =>
-  Context.add(context, References.CurrentLogAnnotations, { ...Context.get(context, References.CurrentLogAnnotations), resource })
-
-const runFrom = <A extends KubeObject, E, R>(
-  resources: ReadonlyArray<Resource<A, E, R>>,
-  object: A,
-  state: ReconciliationState,
-  index: number,
-  annotated: boolean
-): Effect.Effect<void, E, R> => {
-  const resource = resources[index]
-  if (resource === undefined || state.reconciliationCanceled) return Effect.void
-  state.resourceCanceled = false
-  const operation = state.mode === "create" ? resource.ensureCreated(object) : resource.ensureDeleted(object)
-  const call = annotated ? operation : Effect.annotateLogs(operation, { resource: resource.name })
-  // nothing follows the last resource: its operation is the rest of the run
-  if (index === resources.length - 1) return call
-  return Effect.flatMap(call, () => Effect.suspend(() => runFrom(resources, object, state, index + 1, false)))
-}

@@ -361,20 +361,8 @@ export class Informers extends Context.Service<Informers, {
   readonly all: Effect.Effect<ReadonlyArray<Informer<any>>>
 }>()("operatorkit/Informers") {}
 
-/**
- * The key under which informers are shared (a {@link Kind.metadataOnly} kind's apart from the full one's).
- *
- * @example
- * ```ts
- * import { Informer, Kind } from "operatorkit"
- *
- * Informer.shareKey(Kind.ConfigMap, { namespace: "a", labelSelector: "app=x" }) // => "v1/ConfigMap|a|app=x|"
- * ```
- *
- * @since 0.1.0
- * @category constructors
- */
-export const shareKey = (kind: Kind.Any, options: Options<any> = {}) =>
+/** The key under which informers are shared (a metadata-only kind's apart from the full one's). */
+const shareKey = (kind: Kind.Any, options: Options<any> = {}) =>
   `${kind.apiVersion}/${kind.kind}${kind.metadataOnly === true ? "(metadata)" : ""}|${options.namespace ?? ""}|${
     options.labelSelector ?? ""
   }|${options.fieldSelector ?? ""}`

@@ -151,12 +151,17 @@ const fail = (source: string, detail: string) => new KubeConfigError({ source, d
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e))
 
-/** Options of the loading functions. */
-interface LoadOptions {
+/**
+ * Options of the loading functions and their layers.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface LoadOptions {
   /** Use this context instead of `current-context`. */
   readonly context?: string
   /** The environment proxies are read from (default `process.env`). */
-  readonly env?: Proxy.ProxyEnv
+  readonly env?: { readonly [name: string]: string | undefined }
 }
 
 const AUTH_PROVIDERS = ["oidc", "azure", "gcp"]
@@ -448,7 +453,7 @@ const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
  * @since 0.1.0
  * @category constructors
  */
-export const inCluster = (options: { readonly root?: string; readonly env?: Proxy.ProxyEnv } = {}) =>
+export const inCluster = (options: { readonly root?: string; readonly env?: LoadOptions["env"] } = {}) =>
   Effect.suspend(() => {
     const dir = Path.join(options.root ?? "", SERVICE_ACCOUNT_DIR)
     const host = process.env["KUBERNETES_SERVICE_HOST"]

@@ -39,6 +39,7 @@ import * as Client from "./Client.ts"
 import * as Kind from "./Kind.ts"
 import type * as KubeError from "./KubeError.ts"
 import * as Rbac from "./Rbac.ts"
+import { checkTiming } from "./internal/leaseTiming.ts"
 import { millis } from "./internal/options.ts"
 
 /**
@@ -121,36 +122,6 @@ export interface Options {
    * first read, so a Lease already seen unchanged for its duration is taken at once.
    */
   readonly observed?: { readonly resourceVersion: string; readonly atMillis: number } | undefined
-}
-
-/**
- * What is wrong with a set of durations, or undefined when they give a safe election: each
- * positive, `renewDeadline` shorter than `leaseDuration` and longer than 1.2 retry periods.
- *
- * @example
- * ```ts
- * import { LeaderElection } from "operatorkit"
- *
- * LeaderElection.checkTiming({ leaseDuration: "15 seconds", renewDeadline: "10 seconds", retryPeriod: "2 seconds" }) // => undefined
- * LeaderElection.checkTiming({ leaseDuration: "5 seconds", renewDeadline: "10 seconds", retryPeriod: "2 seconds" })
- * // => "renewDeadline (10000 ms) must be shorter than leaseDuration (5000 ms)"
- * ```
- *
- * @since 0.1.0
- * @category constructors
- */
-export const checkTiming = (timing: {
-  readonly leaseDuration: Duration.Input
-  readonly renewDeadline: Duration.Input
-  readonly retryPeriod: Duration.Input
-}): string | undefined => {
-  const leaseMs = millis(timing.leaseDuration)
-  const renewMs = millis(timing.renewDeadline)
-  const retryMs = millis(timing.retryPeriod)
-  if (!(leaseMs > 0 && renewMs > 0 && retryMs > 0)) return "leaseDuration, renewDeadline and retryPeriod must be positive"
-  if (renewMs >= leaseMs) return `renewDeadline (${renewMs} ms) must be shorter than leaseDuration (${leaseMs} ms)`
-  if (renewMs <= 1.2 * retryMs) return `renewDeadline (${renewMs} ms) must be longer than 1.2 × retryPeriod (${retryMs} ms)`
-  return undefined
 }
 
 /**

@@ -49,6 +49,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Client from "./Client.ts"
+import { checkTiming } from "./internal/leaseTiming.ts"
 import * as Labels from "./internal/sharding/labels.ts"
 import * as Ring from "./internal/sharding/ring.ts"
 import * as ShardClient from "./internal/sharding/shardClient.ts"
@@ -254,7 +255,7 @@ export const resolve = (options: Options): Effect.Effect<Config, ShardingConfigE
       renewDeadline: Duration.fromInputUnsafe(options.renewDeadline ?? LeaderElection.defaults.renewDeadline),
       retryPeriod: Duration.fromInputUnsafe(options.retryPeriod ?? LeaderElection.defaults.retryPeriod)
     }
-    const problem = LeaderElection.checkTiming(timing)
+    const problem = checkTiming(timing)
     if (problem !== undefined) return yield* invalid(problem)
     return {
       ...names(group, options.name),

@@ -273,22 +273,8 @@ export const defaultAssetsDir = (): string => {
   return Path.join(root, "envtest", provisionedVersion)
 }
 
-/**
- * The folder where `setup-envtest` keeps the versions it fetched (its `k8s/<version>-<os>-<arch>`
- * folders): `$XDG_DATA_HOME/kubebuilder-envtest` (default `~/.local/share/…`) on Linux,
- * `~/Library/Application Support/io.kubebuilder.envtest` on macOS.
- *
- * @example
- * ```ts
- * import { Envtest } from "operatorkit/testing"
- *
- * Envtest.setupEnvtestStore() // e.g. "/home/ada/.local/share/kubebuilder-envtest"
- * ```
- *
- * @since 0.1.0
- * @category constants
- */
-export const setupEnvtestStore = (): string =>
+// where setup-envtest keeps the versions it fetched (its k8s/<version>-<os>-<arch> folders)
+const setupEnvtestStore = (): string =>
   process.platform === "darwin"
     ? Path.join(Os.homedir(), "Library", "Application Support", "io.kubebuilder.envtest")
     : Path.join(process.env["XDG_DATA_HOME"] ?? Path.join(Os.homedir(), ".local", "share"), "kubebuilder-envtest")
@@ -414,7 +400,7 @@ const askVersion = (component: Component, file: string, source: string): Effect.
  * `options.assets/<name>`; `TEST_ASSET_ETCD`, `TEST_ASSET_KUBE_APISERVER`,
  * `TEST_ASSET_KUBE_CONTROLLER_MANAGER`; `$KUBEBUILDER_ASSETS/<name>`; else the first folder holding
  * etcd and kube-apiserver of: the provisioning cache ({@link defaultAssetsDir}), `setup-envtest`'s
- * store (newest supported version first, {@link setupEnvtestStore}), `/usr/local/kubebuilder/bin`.
+ * store (`$XDG_DATA_HOME/kubebuilder-envtest/k8s`, newest supported version first), `/usr/local/kubebuilder/bin`.
  * Fails with `AssetsMissing` naming the missing binary and how to get it, or `UnsupportedVersion`
  * naming the version found and the ones supported.
  *

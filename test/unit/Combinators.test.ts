@@ -5,13 +5,14 @@ import { TestClock } from "effect/testing"
 import * as Client from "../../src/Client.ts"
 import * as Controller from "../../src/Controller.ts"
 import * as Framework from "../../src/Framework.ts"
+import { makeReconciliation, runResources } from "../../src/internal/controller/reconciliation.ts"
 import * as Kind from "../../src/Kind.ts"
 import { withServer } from "../../src/testing/helpers.ts"
 
 type ConfigMap = Kind.Type<typeof Kind.ConfigMap>
 const ns = "default"
 const object: ConfigMap = { metadata: { name: "x", namespace: ns } }
-const reconciliation = () => Framework.makeReconciliation({ controller: "t", key: `${ns}/x`, mode: "create" })
+const reconciliation = () => makeReconciliation({ controller: "t", key: `${ns}/x`, mode: "create" })
 
 /** Moves the clock until a condition holds (fails the test after `maxSteps`). */
 const until = (check: () => boolean, what: string, maxSteps = 2000, step: Duration.Input = "10 millis") =>
@@ -39,7 +40,7 @@ describe("Framework.timeout", () => {
           }).pipe(Effect.onInterrupt(() => Effect.map(Clock.currentTimeMillis, (t) => void log.push(`interrupted ${t}`)))),
         ensureDeleted: () => Effect.void
       }).pipe(Framework.timeout("2 seconds"))
-      const late = yield* Framework.runResources([slow], object, reconciliation()).pipe(Effect.flip, Effect.forkChild)
+      const late = yield* runResources([slow], object, reconciliation()).pipe(Effect.flip, Effect.forkChild)
       yield* TestClock.adjust("10 seconds")
       const error = yield* Fiber.join(late)
       assert.instanceOf(error, Framework.ResourceTimeout)
@@ -52,7 +53,7 @@ describe("Framework.timeout", () => {
 
       log.length = 0
       sleep = 1_500
-      const inTime = yield* Framework.runResources([slow], object, reconciliation()).pipe(Effect.exit, Effect.forkChild)
+      const inTime = yield* runResources([slow], object, reconciliation()).pipe(Effect.exit, Effect.forkChild)
       yield* TestClock.adjust("10 seconds")
       assert.strictEqual((yield* Fiber.join(inTime))._tag, "Success")
       assert.deepStrictEqual(log, ["start 10000", "end 11500"])
@@ -108,7 +109,7 @@ describe("Framework.rateLimit", () => {
         ensureDeleted: () => Effect.void
       }).pipe(Framework.rateLimit({ perSecond: 5, burst: 2 }))
       const burst = (n: number) =>
-        Effect.forEach(Array.from({ length: n }), () => Framework.runResources([limited], object, reconciliation()), {
+        Effect.forEach(Array.from({ length: n }), () => runResources([limited], object, reconciliation()), {
           concurrency: "unbounded",
           discard: true
         })
@@ -135,7 +136,7 @@ describe("Framework.rateLimit", () => {
         ensureCreated: () => Effect.map(Clock.currentTimeMillis, (t) => void at.push(t)),
         ensureDeleted: () => Effect.void
       }).pipe(Framework.rateLimit({ perSecond: 1, burst: 1 }), Framework.timeout("500 millis"))
-      const call = Framework.runResources([limited], object, reconciliation()).pipe(Effect.exit)
+      const call = runResources([limited], object, reconciliation()).pipe(Effect.exit)
       // one call takes the token; five more wait for theirs and time out
       const burst = yield* Effect.forkChild(Effect.forEach(Array.from({ length: 6 }), () => call, { concurrency: "unbounded" }))
       yield* TestClock.adjust("1 second")

@@ -9,6 +9,7 @@ import { vi } from "vitest"
 import * as Client from "../../src/Client.ts"
 import * as Controller from "../../src/Controller.ts"
 import * as Framework from "../../src/Framework.ts"
+import { makeReconciliation, runResources } from "../../src/internal/controller/reconciliation.ts"
 import type { ApiRequest, Transport } from "../../src/internal/http/transport.ts"
 import * as Kind from "../../src/Kind.ts"
 import * as TestServer from "../../src/testing/TestServer.ts"
@@ -403,18 +404,18 @@ describe("Framework and Controller: the Go operatorkit's behaviours", () => {
         applyDeleteChange: (_, d: Array<string>) => Effect.sync(() => void steps.push(`delete[${d}]`)),
         applyUpdateChange: (_, u: Array<string>) => Effect.sync(() => void steps.push(`update[${u}]`))
       })
-      const state = (key: string) => Framework.makeReconciliation({ controller: "t", key, mode: "create" })
+      const state = (key: string) => makeReconciliation({ controller: "t", key, mode: "create" })
       const object: ConfigMap = { metadata: { name: "x", namespace: ns } }
       next = Framework.patch({ update: ["u"], create: [], delete: ["d"] })
-      yield* Framework.runResources([crud], object, state("a"))
+      yield* runResources([crud], object, state("a"))
       assert.deepStrictEqual(steps, ["current", "desired", "patch(cur,des)", "create[]", "delete[d]", "update[u]"])
       steps.length = 0
       next = Framework.patch({ update: ["u"] })
-      yield* Framework.runResources([crud], object, state("b"))
+      yield* runResources([crud], object, state("b"))
       assert.deepStrictEqual(steps, ["current", "desired", "patch(cur,des)", "update[u]"])
       steps.length = 0
       next = undefined
-      yield* Framework.runResources([crud], object, state("c"))
+      yield* runResources([crud], object, state("c"))
       assert.deepStrictEqual(steps, ["current", "desired", "patch(cur,des)"])
       // cancellation is checked before each step
       steps.length = 0
@@ -429,7 +430,7 @@ describe("Framework and Controller: the Go operatorkit's behaviours", () => {
         applyDeleteChange: () => Effect.void,
         applyUpdateChange: () => Effect.sync(() => void steps.push("update"))
       })
-      yield* Framework.runResources([canceling], object, state("d"))
+      yield* runResources([canceling], object, state("d"))
       assert.deepStrictEqual(steps, ["create"])
     }))
 
@@ -453,7 +454,7 @@ describe("Framework and Controller: the Go operatorkit's behaviours", () => {
         applyUpdateChange: () => Effect.void
       }).pipe(Framework.retry())
       const object: ConfigMap = { metadata: { name: "x", namespace: ns } }
-      const fiber = yield* Framework.runResources([flaky], object, Framework.makeReconciliation({ controller: "t", key: "k", mode: "create" })).pipe(
+      const fiber = yield* runResources([flaky], object, makeReconciliation({ controller: "t", key: "k", mode: "create" })).pipe(
         Effect.flip,
         Effect.forkChild
       )
@@ -468,7 +469,7 @@ describe("Framework and Controller: the Go operatorkit's behaviours", () => {
         ensureCreated: () => Effect.andThen(Effect.sync(() => cancels++), Framework.cancelReconciliation),
         ensureDeleted: () => Effect.void
       }).pipe(Framework.retry(Schedule.recurs(5)))
-      yield* Framework.runResources([canceling], object, Framework.makeReconciliation({ controller: "t", key: "k", mode: "create" }))
+      yield* runResources([canceling], object, makeReconciliation({ controller: "t", key: "k", mode: "create" }))
       assert.strictEqual(cancels, 1)
     }))
 
@@ -481,7 +482,7 @@ describe("Framework and Controller: the Go operatorkit's behaviours", () => {
         ensureDeleted: () => Effect.void
       }).pipe(Framework.withMetrics)
       const object: ConfigMap = { metadata: { name: "x", namespace: ns } }
-      const run = Framework.runResources([measured], object, Framework.makeReconciliation({ controller: "t", key: "k", mode: "create" }))
+      const run = runResources([measured], object, makeReconciliation({ controller: "t", key: "k", mode: "create" }))
       const first = yield* Effect.forkChild(Effect.exit(run))
       yield* TestClock.adjust("250 millis")
       yield* Fiber.await(first)

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
 import * as Client from "../../src/Client.ts"
-import * as Framework from "../../src/Framework.ts"
+import { makeReconciliation, runResources } from "../../src/internal/controller/reconciliation.ts"
 import * as Kind from "../../src/Kind.ts"
 import * as Owned from "../../src/Owned.ts"
 import { withServer } from "../../src/testing/helpers.ts"
@@ -15,7 +15,7 @@ describe("Owned", () => {
       const owner = yield* client.create(Kind.ConfigMap, { metadata: { name: "owner", namespace: ns } })
       const copy = Owned.configMap(Kind.ConfigMap, "copy", (o) => ({ metadata: { name: `${o.metadata.name}-copy`, namespace: ns }, data: { from: o.metadata.name } }))
       const run = (mode: "create" | "delete") =>
-        Framework.runResources([copy], owner, Framework.makeReconciliation({ controller: "copier", key: `${ns}/owner`, mode }))
+        runResources([copy], owner, makeReconciliation({ controller: "copier", key: `${ns}/owner`, mode }))
       yield* run("create")
       const created = yield* client.get(Kind.ConfigMap, { namespace: ns, name: "owner-copy" })
       assert.deepStrictEqual(created.metadata.ownerReferences?.map((r) => r.uid), [owner.metadata.uid])

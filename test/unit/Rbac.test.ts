@@ -8,6 +8,7 @@ import * as Crd from "../../src/Crd.ts"
 import * as CrdDefinition from "../../src/CrdDefinition.ts"
 import * as Events from "../../src/Events.ts"
 import * as Framework from "../../src/Framework.ts"
+import { makeReconciliation, runResources } from "../../src/internal/controller/reconciliation.ts"
 import * as LeaderElection from "../../src/LeaderElection.ts"
 import * as Owned from "../../src/Owned.ts"
 import * as Kind from "../../src/Kind.ts"
@@ -250,7 +251,7 @@ describe("Rbac", () => {
           const copy = Owned.secret(Kind.ConfigMap, "copy", (o) => ({ metadata: { name: `${o.metadata.name}-copy`, namespace: "default" } }), { cleanup })
           const guard = RbacGuard.guard(admin, Rbac.make({ name: "op", namespace: "ops", permissions: copy.permissions }))
           const run = (mode: "create" | "delete") =>
-            Framework.runResources([copy], owner, Framework.makeReconciliation({ controller: "c", key: "default/owner", mode })).pipe(
+            runResources([copy], owner, makeReconciliation({ controller: "c", key: "default/owner", mode })).pipe(
               Effect.provideService(Client.Client, guard.client)
             )
           yield* run("create")
