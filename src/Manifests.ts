@@ -16,9 +16,12 @@
  * - resource requests, a memory limit, a non-root, read-only, no-capabilities security context, and
  *   a termination grace period longer than the controllers' shutdown timeout.
  *
+ * With webhooks (`Webhooks`), the CRDs they convert get `conversion: Webhook`, the RBAC what the
+ * webhooks layer calls, and a Service points at the container's webhook port.
+ *
  * The container gets its settings as flags: `--health-port=<n>`, `--metrics-port=<n>`,
- * `--metrics-secure` (or `--metrics-insecure`) and `--leader-elect`; {@link parseFlags} reads them
- * back in the operator's main.
+ * `--metrics-secure` (or `--metrics-insecure`), `--leader-elect` and `--webhook-port=<n>`;
+ * {@link parseFlags} reads them back in the operator's main (a {@link FlagError} for a bad one).
  *
  * @since 0.1.0
  */
@@ -30,6 +33,7 @@ import * as CrdDefinition from "./CrdDefinition.ts"
 import { comment, documentWithComments } from "./internal/manifests/yaml.ts"
 import * as LeaderElection from "./LeaderElection.ts"
 import * as Rbac from "./Rbac.ts"
+import * as Webhooks from "./Webhooks.ts"
 
 /**
  * @since 0.1.0
@@ -100,6 +104,29 @@ export interface Options {
   readonly terminationGracePeriodSeconds?: number | undefined
   /** Emit the Namespace too (default true). */
   readonly createNamespace?: boolean | undefined
+  /** The webhooks it serves (`Webhooks.layer`), see {@link WebhookOptions}. */
+  readonly webhooks?: WebhookOptions | undefined
+}
+
+/**
+ * The webhooks an operator serves. The manifests get: the CRDs they convert with `conversion:
+ * Webhook` (the caBundle is the operator's to write), the RBAC of `Webhooks.permissions` (the CA
+ * Secret with self-signed certificates, the webhook configurations and the converted CRDs it
+ * keeps), a Service in front of the webhook port when the definition's `clientConfig` is a
+ * Service (in the operator's namespace, or none: `<name>-webhooks` is then used), the container
+ * port `webhook` and the flag `--webhook-port`. The webhook configurations themselves are not
+ * among the manifests: the webhooks layer creates and updates them with the CA bundle it serves
+ * with (`npx operatorkit webhooks` prints them).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface WebhookOptions {
+  readonly definition: Webhooks.Definition<unknown>
+  /** As given to `Webhooks.layer` (what the RBAC is for). */
+  readonly certificates: Webhooks.Certificates
+  /** The webhook server's port in the container (default 9443, controller-runtime's). */
+  readonly port?: number | undefined
 }
 
 /**
@@ -117,6 +144,10 @@ export interface Operator extends Pipeable {
   readonly healthPort: number
   readonly metricsPort: number
   readonly secureMetrics: boolean
+  /** The webhook server's port, when it serves webhooks. */
+  readonly webhookPort: number | undefined
+  /** How the API server reaches its webhooks (a Service of its namespace unless the definition says otherwise). */
+  readonly webhookClientConfig: Webhooks.ClientConfig | undefined
 }
 
 const OperatorProto = {
@@ -173,6 +204,7 @@ export const secureMetricsPermissions: ReadonlyArray<Rbac.Permission> = [
 export const make = (options: Options): Operator => {
   const secureMetrics = options.metrics?.secure ?? true
   const leaderElection = options.leaderElection ?? true
+  const webhooks = options.webhooks
   return Object.assign(Object.create(OperatorProto), {
     options,
     rbac: Rbac.make({
@@ -182,13 +214,18 @@ export const make = (options: Options): Operator => {
         ...options.permissions,
         // the Lease of the elector the Deployment turns on (named after the operator)
         ...(leaderElection ? LeaderElection.permissions({ name: options.name }) : []),
-        ...(secureMetrics ? secureMetricsPermissions : [])
+        ...(secureMetrics ? secureMetricsPermissions : []),
+        ...(webhooks !== undefined ? Webhooks.permissions(webhooks.definition, { certificates: webhooks.certificates }) : [])
       ]
     }),
     leaderElection,
     healthPort: options.healthPort ?? 8081,
     metricsPort: options.metrics?.port ?? (secureMetrics ? 8443 : 8080),
-    secureMetrics
+    secureMetrics,
+    webhookPort: webhooks !== undefined ? webhooks.port ?? 9443 : undefined,
+    webhookClientConfig: webhooks !== undefined
+      ? webhooks.definition.clientConfig ?? { service: { namespace: options.namespace, name: `${options.name}-webhooks` } }
+      : undefined
   })
 }
 
@@ -275,7 +312,8 @@ export const flags = (operator: Operator): ReadonlyArray<string> => [
   `--health-port=${operator.healthPort}`,
   `--metrics-port=${operator.metricsPort}`,
   operator.secureMetrics ? "--metrics-secure" : "--metrics-insecure",
-  ...(operator.leaderElection ? ["--leader-elect"] : [])
+  ...(operator.leaderElection ? ["--leader-elect"] : []),
+  ...(operator.webhookPort !== undefined ? [`--webhook-port=${operator.webhookPort}`] : [])
 ]
 
 /**
@@ -436,7 +474,16 @@ export const documents = (operator: Operator, only: ReadonlyArray<Part> = parts)
     out.push({ part: "namespace", object: { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace, labels } } })
   }
   if (want("crds")) {
-    for (const crd of options.crds ?? []) out.push({ part: "crds", object: crd.manifest as Manifest, comment: `The CRD of ${crd.kind} (${crd.name})` })
+    const webhooks = options.webhooks
+    for (const crd of options.crds ?? []) {
+      const converted = webhooks !== undefined && webhooks.definition.conversions.some((c) => c.definition.name === crd.name)
+      out.push({
+        part: "crds",
+        object: (converted ? Webhooks.crd(webhooks.definition, crd, { clientConfig: operator.webhookClientConfig }) : crd).manifest as Manifest,
+        comment: `The CRD of ${crd.kind} (${crd.name})` +
+          (converted ? `: its versions converted by the operator's webhook (it writes the caBundle)` : "")
+      })
+    }
   }
   if (want("rbac")) {
     const rbacRules = Rbac.rules(operator.rbac)
@@ -488,6 +535,19 @@ export const documents = (operator: Operator, only: ReadonlyArray<Part> = parts)
       },
       comment: `The operator's metrics (controller-runtime's names)${operator.secureMetrics ? ", over HTTPS for callers allowed to get /metrics" : ""}`
     })
+    const webhookConfig = operator.webhookClientConfig
+    if (webhookConfig !== undefined && "service" in webhookConfig) {
+      out.push({
+        part: "deployment",
+        object: {
+          apiVersion: "v1",
+          kind: "Service",
+          metadata: { name: webhookConfig.service.name, namespace: webhookConfig.service.namespace, labels },
+          spec: { selector, ports: [{ name: "webhook", port: webhookConfig.service.port ?? 443, targetPort: "webhook", protocol: "TCP" }] }
+        },
+        comment: `The operator's webhooks, called by the API server (HTTPS, the CA in the Secret the operator keeps)`
+      })
+    }
     out.push({ part: "deployment", object: deployment(operator), comment: deploymentComment(operator) })
   }
   if (want("servicemonitor") && options.metrics?.serviceMonitor === true) {
@@ -522,7 +582,8 @@ export const documents = (operator: Operator, only: ReadonlyArray<Part> = parts)
 const deploymentComment = (operator: Operator) =>
   [
     `The operator: ${operator.leaderElection ? `${replicasOf(operator)} replicas, one leads (Lease ${operator.options.namespace}/${operator.options.name}), the others keep their caches warm and take over within seconds` : `${replicasOf(operator)} replica(s)`}.`,
-    `Probes on :${operator.healthPort} (plain HTTP); metrics on :${operator.metricsPort}${operator.secureMetrics ? " (HTTPS, TokenReview and SubjectAccessReview)" : ""}.`
+    `Probes on :${operator.healthPort} (plain HTTP); metrics on :${operator.metricsPort}${operator.secureMetrics ? " (HTTPS, TokenReview and SubjectAccessReview)" : ""}` +
+      (operator.webhookPort !== undefined ? `; webhooks on :${operator.webhookPort} (HTTPS).` : ".")
   ].join("\n")
 
 const replicasOf = (operator: Operator) => operator.options.replicas ?? (operator.leaderElection ? 2 : 1)
@@ -556,7 +617,8 @@ const deployment = (operator: Operator) => {
             ],
             ports: [
               { name: "health", containerPort: operator.healthPort, protocol: "TCP" },
-              { name: "metrics", containerPort: operator.metricsPort, protocol: "TCP" }
+              { name: "metrics", containerPort: operator.metricsPort, protocol: "TCP" },
+              ...(operator.webhookPort !== undefined ? [{ name: "webhook", containerPort: operator.webhookPort, protocol: "TCP" }] : [])
             ],
             livenessProbe: { httpGet: { path: "/healthz", port: "health" }, initialDelaySeconds: 5, periodSeconds: 10, failureThreshold: 3 },
             readinessProbe: { httpGet: { path: "/readyz", port: "health" }, periodSeconds: 5 },

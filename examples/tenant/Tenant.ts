@@ -5,7 +5,8 @@
  * ResourceQuota from `spec.quota`, a RoleBinding that makes `spec.owner` admin of the namespace,
  * and a ConfigMap of `spec.settings`; `status` says whether all of it is in place.
  *
- * `npx operatorkit crd examples/tenant/Tenant.ts` prints the CRD (deploy/crd.yaml is its output).
+ * `npx operatorkit crd examples/tenant/Tenant.ts` prints the CRD of v1alpha1 alone; webhooks.ts adds
+ * v1beta1 and its conversion, and deploy/operator.yaml holds that CRD.
  */
 import { Schema } from "effect"
 import { CrdDefinition, Kind } from "operatorkit"
@@ -49,14 +50,17 @@ export const Tenant = Kind.custom({
 
 export type Tenant = Kind.Type<typeof Tenant>
 
+/** What `kubectl get tenants` shows. */
+export const printerColumns: ReadonlyArray<CrdDefinition.PrinterColumn> = [
+  { name: "Owner", type: "string", jsonPath: ".spec.owner" },
+  { name: "Ready", type: "string", jsonPath: ".status.conditions[?(@.type==\"Ready\")].status" },
+  { name: "Reason", type: "string", jsonPath: ".status.conditions[?(@.type==\"Ready\")].reason" },
+  { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" }
+]
+
 export const TenantCrd = CrdDefinition.makeUnsafe(Tenant, {
   // every check of the Schema must be in the CRD: the API server then refuses what the operator
   // could not decode (a check it cannot state fails this definition when the module loads)
   decoderOnlyChecks: "fail",
-  printerColumns: [
-    { name: "Owner", type: "string", jsonPath: ".spec.owner" },
-    { name: "Ready", type: "string", jsonPath: ".status.conditions[?(@.type==\"Ready\")].status" },
-    { name: "Reason", type: "string", jsonPath: ".status.conditions[?(@.type==\"Ready\")].reason" },
-    { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" }
-  ]
+  printerColumns
 })

@@ -1,21 +1,27 @@
 /**
- * The deployment manifests of deploy/, on a real API server: the CRD is the one Tenant.ts
- * generates, every manifest is accepted, the Deployment's probes and port match what main.ts
- * serves, rbac.yaml is what operator.ts declares, and the operator converges and cleans up with
- * exactly the rights of rbac.yaml, signed in with its ServiceAccount's token: zero 403s; with one
- * declared rule left out of its roles, the API server's 403 names it.
+ * The deployment manifests of deploy/, on a real API server: operator.yaml is what deployment.ts
+ * generates (`operatorkit manifests`; stale, the test fails), every manifest is accepted, the
+ * Deployment's arguments are exactly what main.ts reads (`Manifests.parseFlags`) and its ports and
+ * Services the ones it serves, and the operator with its webhooks converges and cleans up with
+ * exactly the rights of operator.yaml, signed in with its ServiceAccount's token: zero 403s (the
+ * webhooks' CA Secret, webhook configuration and CRD conversion included); with one declared rule
+ * left out of its roles, the API server's 403 names it.
  */
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect, Layer, Option, Schema } from "effect"
 import { Yaml } from "effect/encoding"
-import { Client, Crd, CrdDefinition, Informer, Kind, KubeConfig, Rbac } from "operatorkit"
+import { Client, Crd, Informer, Kind, KubeConfig, Manifests, Rbac, Webhooks } from "operatorkit"
+import { ValidatingWebhookConfiguration } from "operatorkit/kinds/admissionregistration/v1"
 import { Envtest, RbacGuard } from "operatorkit/testing"
+import { TenantDeployment } from "./deployment.ts"
+import { parseArgs } from "./main.ts"
 import * as TenantOperator from "./operator.ts"
 import { rbac } from "./operator.ts"
 import { samples } from "./samples.ts"
-import { Tenant, TenantCrd } from "./Tenant.ts"
+import { Tenant } from "./Tenant.ts"
+import { certificates, TenantCrdV1beta1, TenantV1beta1, tenantWebhooks, TenantWebhooks } from "./webhooks.ts"
 
 const deploy = (file: string) => Fs.readFileSync(Path.join(import.meta.dirname, "deploy", file), "utf8")
 
@@ -24,15 +30,6 @@ const documents = (text: string): Array<Record<string, any>> =>
   text.split(/^---$/m)
     .filter((doc) => doc.split("\n").some((line) => line.trim() !== "" && !line.trimStart().startsWith("#")))
     .map((doc) => Yaml.parse(doc) as Record<string, any>)
-
-/** A generated file without its header (the comment lines that say how to regenerate it). */
-const withoutHeader = (text: string) => {
-  const lines = text.split("\n")
-  const start = lines.findIndex((l) => !l.startsWith("#"))
-  return lines.slice(start).join("\n")
-}
-
-const manifests = ["crd.yaml", "namespace.yaml", "rbac.yaml", "deployment.yaml"]
 
 // kube-controller-manager: namespace deletion, and the ServiceAccount's token Secret
 const Cluster = Envtest.layerClient({ controllerManager: true }).pipe(Layer.orDie)
@@ -56,58 +53,74 @@ const kindOf = (doc: Record<string, any>): Kind.Any => {
 
 describe("deploy/ manifests", () => {
   layer(Cluster, { excludeTestServices: true })("on kube-apiserver 1.20.2", (it) => {
-    it.effect("crd.yaml is what Tenant.ts generates; samples.yaml holds the samples of samples.ts", () =>
+    it.effect("operator.yaml is what deployment.ts generates; samples.yaml holds the samples of samples.ts", () =>
       Effect.sync(() => {
-        const generated = deploy("crd.yaml").split("\n").filter((l) => !l.startsWith("#")).join("\n")
-        assert.strictEqual(
-          generated,
-          CrdDefinition.toYaml(TenantCrd),
-          "deploy/crd.yaml is stale: regenerate it with the command in its first lines"
+        const file = deploy("operator.yaml")
+        const generated = Manifests.toYaml(TenantDeployment)
+        // only comment lines (how to regenerate it) come before the generated documents
+        assert.isTrue(
+          file.endsWith(generated) && file.slice(0, file.length - generated.length).split("\n").every((l) => l === "" || l.startsWith("#")),
+          "deploy/operator.yaml is stale: regenerate it with the command in its first lines"
         )
-        assert.strictEqual(
-          withoutHeader(deploy("rbac.yaml")),
-          Rbac.toYaml(rbac),
-          "deploy/rbac.yaml is stale: regenerate it with the command in its first lines"
+        assert.deepStrictEqual(
+          deploy("kustomization.yaml").match(/^ {2}- (\S+)$/gm)?.map((l) => l.trim().slice(2)),
+          ["operator.yaml"]
         )
         const fromYaml = documents(deploy("samples.yaml")).map((doc) => Schema.decodeUnknownSync(Tenant.schema)(doc))
         assert.deepStrictEqual(fromYaml, samples.map((s) => Schema.decodeUnknownSync(Tenant.schema)(s)))
       }))
 
-    it.effect("the Deployment runs two replicas whose probes and port are the ones main.ts serves, as the ServiceAccount rbac.yaml binds", () =>
-      Effect.sync(() => {
-        const [deployment] = documents(deploy("deployment.yaml")).filter((d) => d["kind"] === "Deployment")
-        const spec = deployment!["spec"]
-        assert.strictEqual(spec.replicas, 2)
-        const pod = spec.template.spec
+    it.effect("the Deployment's arguments are exactly what main.ts reads; its ports, Services, CRD conversion and ServiceAccount match", () =>
+      Effect.gen(function*() {
+        const docs = documents(deploy("operator.yaml"))
+        const deployment = docs.find((d) => d["kind"] === "Deployment")!
+        assert.strictEqual(deployment["spec"].replicas, 2)
+        const pod = deployment["spec"].template.spec
         const [container] = pod.containers
-        assert.deepStrictEqual(container.args, ["--port=8080"])
-        assert.deepStrictEqual(container.ports, [{ name: "http", containerPort: 8080 }])
-        assert.deepStrictEqual(container.livenessProbe.httpGet, { path: "/healthz", port: "http" })
-        assert.deepStrictEqual(container.readinessProbe.httpGet, { path: "/readyz", port: "http" })
+        // main.ts takes every argument, and runs with the settings the manifests were made with
+        const options = yield* parseArgs(container.args)
+        assert.deepStrictEqual(options.flags, {
+          healthPort: TenantDeployment.healthPort,
+          metricsPort: TenantDeployment.metricsPort,
+          secureMetrics: true,
+          leaderElection: true,
+          webhookPort: 9443,
+          rest: []
+        })
+        assert.deepStrictEqual(container.ports.map((p: any) => [p.name, p.containerPort]), [["health", 8081], ["metrics", 8443], ["webhook", 9443]])
+        assert.deepStrictEqual(container.livenessProbe.httpGet, { path: "/healthz", port: "health" })
+        assert.deepStrictEqual(container.readinessProbe.httpGet, { path: "/readyz", port: "health" })
         assert.deepStrictEqual(container.env.slice(0, 2).map((e: any) => [e.name, e.valueFrom.fieldRef.fieldPath]), [
           ["POD_NAME", "metadata.name"],
           ["POD_NAMESPACE", "metadata.namespace"]
         ])
-        const subjects = documents(deploy("rbac.yaml")).flatMap((d) => d["subjects"] ?? [])
+        // the webhook Service is the one the webhooks' client config names, in front of the container's webhook port
+        const config = TenantWebhooks.clientConfig!
+        assert.isTrue("service" in config)
+        if (!("service" in config)) return
+        const service = docs.find((d) => d["kind"] === "Service" && d["metadata"].name === config.service.name)!
+        assert.strictEqual(service["metadata"].namespace, config.service.namespace)
+        assert.strictEqual(deployment["metadata"].namespace, config.service.namespace)
+        assert.deepStrictEqual(service["spec"].ports, [{ name: "webhook", port: 443, targetPort: "webhook", protocol: "TCP" }])
+        assert.deepStrictEqual(service["spec"].selector, deployment["spec"].selector.matchLabels)
+        const crd = docs.find((d) => d["kind"] === "CustomResourceDefinition")!
+        assert.deepStrictEqual(crd["spec"].versions.map((v: any) => [v.name, v.storage]), [["v1alpha1", true], ["v1beta1", false]])
+        assert.deepStrictEqual(crd["spec"].conversion.webhook.clientConfig.service, { ...config.service, port: 443, path: "/convert" })
+        const subjects = docs.flatMap((d) => d["subjects"] ?? [])
         assert.isNotEmpty(subjects)
         for (const s of subjects) {
-          assert.deepStrictEqual([s.kind, s.namespace, s.name], ["ServiceAccount", deployment!["metadata"].namespace, pod.serviceAccountName])
+          assert.deepStrictEqual([s.kind, s.namespace, s.name], ["ServiceAccount", deployment["metadata"].namespace, pod.serviceAccountName])
         }
-        assert.deepStrictEqual(
-          deploy("kustomization.yaml").match(/^ {2}- (\S+)$/gm)?.map((l) => l.trim().slice(2)),
-          manifests
-        )
       }))
 
-    it.effect("every manifest is accepted, and the operator converges all samples and cleans up with only the rights of rbac.yaml: zero 403s", () =>
+    it.effect("every manifest is accepted, and the operator and its webhooks converge all samples and clean up with only the rights of operator.yaml: zero 403s", () =>
       Effect.gen(function*() {
         const admin = yield* Client.Client
-        for (const file of manifests) {
-          for (const doc of documents(deploy(file))) {
-            yield* admin.create(kindOf(doc), doc as Kind.KubeObject)
-          }
+        for (const doc of documents(deploy("operator.yaml"))) {
+          yield* admin.create(kindOf(doc), doc as Kind.KubeObject)
         }
-        yield* (yield* Crd.Crd).ensureCreated(TenantCrd)
+        // Established; the conversion stated by operator.yaml is kept (the webhooks layer rewrites it)
+        yield* (yield* Crd.Crd).ensureCreated(TenantCrdV1beta1)
 
         const restricted = yield* signInAs("tenant-operator")
         // the rights really are restricted
@@ -115,9 +128,12 @@ describe("deploy/ manifests", () => {
         assert.strictEqual(forbidden._tag, "Forbidden")
 
         // every call the operator makes goes through the guard: it records what the API server refused
-        const guard = RbacGuard.guard(restricted, rbac)
+        const guard = RbacGuard.guard(restricted, TenantDeployment.rbac)
         const names = samples.map((s) => s.metadata.name)
         const results = yield* Effect.gen(function*() {
+          // the webhooks as main.ts serves them on this machine (kube-apiserver calls 127.0.0.1),
+          // their CA Secret where the Deployment's pods keep it
+          yield* Webhooks.serve(tenantWebhooks(), { certificates: certificates("tenant-operator"), host: "127.0.0.1", port: 0 })
           const running = yield* TenantOperator.start({ leaderElection: { namespace: "tenant-operator", identity: "pod-a" } })
           yield* running.controller.synced
           for (const sample of samples) yield* admin.create(Tenant, sample)
@@ -126,6 +142,14 @@ describe("deploy/ manifests", () => {
           }
           const quota = yield* admin.get(Kind.ResourceQuota, { namespace: names[0]!, name: "tenant-quota" })
           assert.strictEqual(quota.spec?.hard?.["pods"], String(samples[0]!.spec.quota.pods))
+          // the admission webhook (listing Tenants as the operator) refuses team-a's display name;
+          // the conversion webhook serves v1beta1
+          const twin = { ...samples[0]!, metadata: { name: "twin" } }
+          const refused = yield* poll(Effect.map(Effect.result(admin.create(Tenant, twin, { dryRun: true })), (r) =>
+            r._tag === "Failure" ? Option.some(r.failure) : Option.none()))
+          assert.strictEqual(refused._tag, "Invalid", refused.message)
+          assert.deepStrictEqual((refused as { causes: ReadonlyArray<{ field?: string }> }).causes.map((c) => c.field), ["spec.displayName"])
+          assert.deepStrictEqual((yield* admin.get(TenantV1beta1, { name: names[0]! })).spec.owners, [samples[0]!.spec.owner])
           for (const name of names) yield* admin.delete(Tenant, { name })
           yield* poll(Effect.gen(function*() {
             const exists = (kind: Kind.Any, name: string) =>
@@ -149,9 +173,15 @@ describe("deploy/ manifests", () => {
           Effect.provide(Informer.layer, { local: true }),
           Effect.provideService(Client.Client, guard.client)
         )
+        // the webhook server is gone: its configuration goes too, so the next test's writes are not refused
+        yield* admin.delete(ValidatingWebhookConfiguration, { name: TenantWebhooks.name })
         assert.deepStrictEqual((yield* guard.forbidden).map((c) => c.error?.message), [], "the API server refused calls")
         assert.deepStrictEqual(yield* guard.missingRules, [], "the operator made calls its RBAC does not declare")
-        assert.isAtLeast((yield* guard.calls).length, 20)
+        const calls = yield* guard.calls
+        assert.isAtLeast(calls.length, 20)
+        for (const resource of ["secrets", "validatingwebhookconfigurations", "customresourcedefinitions"]) {
+          assert.isTrue(calls.some((c) => c.requests.some((r) => r._tag === "ResourceRequest" && r.resource === resource)), `the webhooks layer called on ${resource}`)
+        }
         assert.isTrue(results.leading)
         assert.strictEqual(results.controller.errors, 0)
         assert.isAtLeast(results.informerErrors.length, 4)
@@ -170,7 +200,7 @@ describe("deploy/ manifests", () => {
     it.effect("with one declared rule left out of its roles, the API server refuses that call with a typed 403 naming it", () =>
       Effect.gen(function*() {
         const admin = yield* Client.Client
-        yield* (yield* Crd.Crd).ensureCreated(TenantCrd)
+        yield* (yield* Crd.Crd).ensureCreated(TenantCrdV1beta1)
         // the roles of the declaration without the settings ConfigMap's writes, for another ServiceAccount
         const less = Rbac.make({
           name: "tenant-operator-less",

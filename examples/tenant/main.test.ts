@@ -1,7 +1,9 @@
 /**
  * `npm start` as a newcomer runs it: main.ts in a child process on an embedded control plane.
- * It must converge, serve its endpoints, stop on Ctrl-C, and leave no etcd, kube-apiserver or
- * kube-controller-manager behind (nor its temporary folder).
+ * It must converge, serve its endpoints and its webhooks (kube-apiserver calls them by URL on
+ * 127.0.0.1: a duplicate display name refused with its field path, v1beta1 reads and writes
+ * converted), stop on Ctrl-C, and leave no etcd, kube-apiserver or kube-controller-manager behind
+ * (nor its temporary folder).
  */
 import * as ChildProcess from "node:child_process"
 import * as Crypto from "node:crypto"
@@ -76,14 +78,19 @@ const withTimeout = <A>(promise: Promise<A>, ms: number, what: string) =>
 describe("npm start (examples/tenant/main.ts)", () => {
   it.live("--check: converges the samples, cleans up a deleted Tenant, exits 0 and leaves nothing running", () =>
     Effect.promise(async () => {
-      const run = start(["--check", "--port=0"])
+      const run = start(["--check", "--health-port=0", "--webhook-port=0"])
       const code = await withTimeout(run.exited, 150_000, "the --check run")
       const output = run.output()
       assert.strictEqual(code, 0, output)
       assert.match(output, /starting an embedded control plane/)
-      assert.match(output, /CRD tenants\.tenancy\.example\.com: created/)
+      assert.match(output, /CRD tenants\.tenancy\.example\.com: created \(v1alpha1 stored, v1beta1 served; conversion: Webhook at https:\/\/127\.0\.0\.1:\d+\/convert\)/)
+      assert.match(output, /webhooks: https:\/\/127\.0\.0\.1:\d+ /)
       assert.match(output, /applied 3 sample Tenants: team-a, team-b, team-c/)
-      assert.match(output, /check: 3 Tenants Ready [\d.]+ s after they were applied; deleting team-c/)
+      assert.match(output, /check: 3 Tenants Ready [\d.]+ s after they were applied/)
+      // the webhooks, called by kube-apiserver: the admission refusal with its field path, conversion both ways
+      assert.match(output, /check: the webhook refused Tenant team-a-twin: spec\.displayName: Duplicate value: "Team A": Tenant team-a has it/)
+      assert.match(output, /check: team-a read as v1beta1 has owners \["alice"\]; team-b written as v1beta1 with owners \["bob","dave"\] reads as v1alpha1 with owner bob and as v1beta1 with both/)
+      assert.match(output, /check: deleting team-c/)
       assert.match(output, /check passed: Tenant team-c and its namespace were gone/)
       assert.match(output, /control plane stopped and its files removed/)
       assert.match(output, /tenants 2 \(ready 2, failing 0, deleting 0\) · owned 2 namespaces, 2 quotas, 2 role bindings, 2 config maps/)
@@ -92,11 +99,12 @@ describe("npm start (examples/tenant/main.ts)", () => {
 
   it.live("serves /metrics and the probes while it runs, and Ctrl-C stops everything and removes its files", () =>
     Effect.promise(async () => {
-      const run = start(["--port=0"])
+      const run = start(["--health-port=0", "--webhook-port=0"])
       try {
         const [, url] = await run.waitFor(/metrics and probes: (http:\/\/127\.0\.0\.1:\d+)\/metrics/)
         const [, kubeconfig] = await run.waitFor(/export KUBECONFIG=(\S+)/)
         await run.waitFor(/tenants 3 \(ready 3, failing 0, deleting 0\)/)
+        await run.waitFor(/webhooks answering: a Tenant with team-a's display name is refused/)
         assert.isTrue(Fs.existsSync(kubeconfig!))
 
         const readyz = await fetch(`${url}/readyz`)
@@ -108,6 +116,8 @@ describe("npm start (examples/tenant/main.ts)", () => {
         assert.match(metrics, /^tenant_operator_namespaces_created_total 3$/m)
         assert.match(metrics, /^leader_election_master_status\{name="tenant-operator"\} 1$/m)
         assert.match(metrics, /^operatorkit_controller_operation_total\{resource="namespace",operation="ensureCreated"\} [1-9]\d*$/m)
+        // the admission webhook's reviews, under controller-runtime's names
+        assert.match(metrics, /^controller_runtime_webhook_requests_total\{webhook="\/validate-tenancy-example-com-v1alpha1-tenant",code="200"\} [1-9]\d*$/m)
 
         run.child.kill("SIGINT")
         const code = await withTimeout(run.exited, 60_000, "stopping after SIGINT")

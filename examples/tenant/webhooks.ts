@@ -4,12 +4,18 @@
  * structural schema cannot state, checked by an admission webhook: no two Tenants share a display
  * name (the check lists the Tenants through the Client).
  *
+ * main.ts serves them (`Webhooks.layer`, certificates made in-process, the CA in a Secret): in a
+ * cluster the API server calls the Service `tenant-operator-webhooks` ({@link TenantWebhooks}, what
+ * deployment.ts deploys); on the embedded control plane it calls `https://127.0.0.1:<port>`
+ * ({@link tenantWebhooks} without a client config). The controller stays on v1alpha1, the stored
+ * version: its watch needs no conversion, so a webhook outage cannot stall it.
+ *
  * `npx operatorkit webhooks examples/tenant/webhooks.ts` prints the webhook configurations and the
- * CRD with `conversion: Webhook`; `Webhooks.layer(TenantWebhooks, …)` serves them (docs/webhooks.md).
+ * CRD with `conversion: Webhook` (docs/webhooks.md).
  */
 import { Effect, Schema } from "effect"
-import { Admission, Client, Conversion, CrdDefinition, Kind, Webhooks } from "operatorkit"
-import { Tenant, TenantSpec, TenantStatus } from "./Tenant.ts"
+import { Admission, Client, Conversion, CrdDefinition, Kind, Rbac, Webhooks } from "operatorkit"
+import { printerColumns, Tenant, TenantSpec, TenantStatus } from "./Tenant.ts"
 
 /** v1beta1: `owners` (at least one) replaces v1alpha1's single `owner`. */
 export const TenantV1beta1 = Kind.custom({
@@ -28,9 +34,12 @@ export const TenantV1beta1 = Kind.custom({
   subresources: { status: true }
 })
 
-/** The Tenant CRD with both versions, v1alpha1 stored. */
+/** The Tenant CRD with both versions, v1alpha1 stored (the same printer columns, the owner as each version holds it). */
 export const TenantCrdV1beta1 = CrdDefinition.makeUnsafe({
-  versions: [{ kind: Tenant, storage: true }, { kind: TenantV1beta1 }],
+  versions: [
+    { kind: Tenant, storage: true, printerColumns },
+    { kind: TenantV1beta1, printerColumns: printerColumns.map((c) => c.name === "Owner" ? { ...c, name: "Owners", jsonPath: ".spec.owners" } : c) }
+  ],
   decoderOnlyChecks: "fail"
 })
 
@@ -55,9 +64,23 @@ export const TenantAdmission = Admission.make(Tenant, {
     })
 })
 
-export const TenantWebhooks = Webhooks.makeUnsafe({
-  name: "tenant-operator",
-  clientConfig: { service: { namespace: "tenant-system", name: "tenant-operator-webhooks" } },
-  admissions: [TenantAdmission],
-  conversions: [TenantConversion]
-})
+/** What the validation reads beyond what the controller does: the Tenants, for display names taken. */
+export const admissionPermissions = [
+  Rbac.allow(Tenant, ["list"], { reason: "webhook validate.tenants.tenancy.example.com: lists the Tenants for display names taken" })
+]
+
+/** The webhooks, called where `clientConfig` says (none: the server's own URL, `https://<host>:<port>`). */
+export const tenantWebhooks = (clientConfig?: Webhooks.ClientConfig) =>
+  Webhooks.makeUnsafe({
+    name: "tenant-operator",
+    ...(clientConfig !== undefined ? { clientConfig } : {}),
+    admissions: [TenantAdmission],
+    conversions: [TenantConversion]
+  })
+
+/** In the cluster: through the Service deployment.ts makes, in the operator's namespace. */
+export const TenantWebhooks = tenantWebhooks({ service: { namespace: "tenant-operator", name: "tenant-operator-webhooks" } })
+
+/** Certificates made in-process; the CA in a Secret of the operator's namespace that every replica shares. */
+export const certificates = (namespace: string) =>
+  Webhooks.selfSigned({ secret: { namespace, name: "tenant-operator-webhook-ca" } })

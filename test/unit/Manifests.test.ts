@@ -1,10 +1,13 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Result, Schema } from "effect"
 import { Yaml } from "effect/encoding"
+import * as Admission from "../../src/Admission.ts"
+import * as Conversion from "../../src/Conversion.ts"
 import * as CrdDefinition from "../../src/CrdDefinition.ts"
 import * as Kind from "../../src/Kind.ts"
 import * as Manifests from "../../src/Manifests.ts"
 import * as Rbac from "../../src/Rbac.ts"
+import * as Webhooks from "../../src/Webhooks.ts"
 
 const Widget = Kind.custom({
   group: "example.com",
@@ -153,6 +156,69 @@ describe("Manifests", () => {
       assert.strictEqual(error._tag, "FlagError")
       assert.strictEqual(error.flag, "--health-port")
     }))
+
+  it("with webhooks: the converted CRD with conversion: Webhook, their RBAC, a Service on the webhook port, --webhook-port", () => {
+    const WidgetV2 = Kind.custom({
+      group: "example.com",
+      version: "v2",
+      kind: "Widget",
+      namespaced: true,
+      spec: Schema.Struct({ sizes: Schema.Array(Schema.Int) })
+    })
+    const TwoVersions = CrdDefinition.makeUnsafe({ versions: [{ kind: Widget, storage: true }, { kind: WidgetV2 }] })
+    const definition = Webhooks.makeUnsafe({
+      name: "widget-operator",
+      admissions: [Admission.make(Widget, {})],
+      conversions: [Conversion.makeUnsafe(TwoVersions, [Conversion.step(Widget, WidgetV2, {
+        decode: (w) => ({ ...w, spec: { sizes: [w.spec.size] } }),
+        encode: (w) => ({ ...w, spec: { size: w.spec.sizes[0] ?? 0 } })
+      })])]
+    })
+    const certificates = Webhooks.selfSigned({ secret: { namespace: "widgets", name: "widget-operator-webhook-ca" } })
+    const withWebhooks = Manifests.make({
+      name: "widget-operator",
+      namespace: "widgets",
+      image: "widget-operator:1",
+      crds: [TwoVersions],
+      permissions: [],
+      webhooks: { definition, certificates }
+    })
+    const docs = Manifests.documents(withWebhooks)
+    assert.deepStrictEqual(docs.filter((d) => d.part === "deployment").map((d) => `${d.object.kind}/${d.object.metadata.name}`), [
+      "Service/widget-operator-metrics",
+      "Service/widget-operator-webhooks",
+      "Deployment/widget-operator"
+    ])
+    const crd = docs.find((d) => d.object.kind === "CustomResourceDefinition")!.object as any
+    assert.deepStrictEqual(crd.spec.conversion, {
+      strategy: "Webhook",
+      webhook: {
+        conversionReviewVersions: ["v1"],
+        clientConfig: { service: { namespace: "widgets", name: "widget-operator-webhooks", port: 443, path: "/convert" } }
+      }
+    })
+    const service = docs.find((d) => d.object.metadata.name === "widget-operator-webhooks")!.object as any
+    assert.deepStrictEqual(service.spec.ports, [{ name: "webhook", port: 443, targetPort: "webhook", protocol: "TCP" }])
+    assert.deepStrictEqual(service.spec.selector, { "app.kubernetes.io/name": "widget-operator" })
+    const [container] = (docs.find((d) => d.object.kind === "Deployment")!.object as any).spec.template.spec.containers
+    assert.deepStrictEqual(container.ports.map((p: any) => [p.name, p.containerPort]), [["health", 8081], ["metrics", 8443], ["webhook", 9443]])
+    assert.deepStrictEqual(Effect.runSync(Manifests.parseFlags(container.args)).webhookPort, 9443)
+    // the RBAC of what the webhooks layer calls, with the operator's
+    const rules = Rbac.rules(withWebhooks.rbac)
+    const all = [...rules.cluster, ...rules.namespaces.flatMap((n) => n.rules)].map((r) => r.rule)
+    for (const resource of ["secrets", "validatingwebhookconfigurations", "customresourcedefinitions"]) {
+      assert.isTrue(all.some((r) => r.resources?.includes(resource)), resource)
+    }
+    assert.deepStrictEqual(withWebhooks.rbac.permissions.slice(-5).map((p) => p._tag === "ResourcePermission" && p.resource), [
+      "secrets",
+      "secrets",
+      "validatingwebhookconfigurations",
+      "validatingwebhookconfigurations",
+      "customresourcedefinitions"
+    ])
+    // without webhooks, none of it
+    assert.notInclude(Manifests.toYaml(operator), "webhook")
+  })
 
   it("the Dockerfile: Node 24 slim, production dependencies only, the built dist/ as the non-root user", () => {
     const text = Manifests.dockerfile()
