@@ -143,7 +143,13 @@ export const metadataOf = (object: unknown): JsonObject => {
 
 export const str = (u: unknown) => (typeof u === "string" ? u : undefined)
 
-export const timestamp = (millis: number) => new Date(millis).toISOString().replace(/\.\d{3}Z$/, "Z")
+let lastStamp = { millis: NaN, text: "" }
+
+/** RFC 3339 to the second; the last one is kept (writes in one instant, under a TestClock many, share it). */
+export const timestamp = (millis: number): string => {
+  if (millis !== lastStamp.millis) lastStamp = { millis, text: new Date(millis).toISOString().replace(/\.\d{3}Z$/, "Z") }
+  return lastStamp.text
+}
 
 /** The resource a CustomResourceDefinition's spec defines (served at its storage version first). */
 export const resourceOfCrd = (name: string, spec: JsonObject): Resource | undefined => {

@@ -30,7 +30,22 @@ export interface Request {
 /** The manager kube-apiserver derives from the Client's User-Agent (`operatorkit/0.1.0`). */
 export const DEFAULT_MANAGER = "operatorkit"
 
+/**
+ * Parsed paths, by path: one request parses its path several times (faults, conversion, the
+ * representation, the handler) and clients ask for the same paths over and over. Targets are
+ * read, never changed; the cache is dropped whole when it fills.
+ */
+const parsed = new Map<string, Target | undefined>()
+
 export const parsePath = (path: string): Target | undefined => {
+  if (parsed.has(path)) return parsed.get(path)
+  if (parsed.size >= 4096) parsed.clear()
+  const target = parse(path)
+  parsed.set(path, target)
+  return target
+}
+
+const parse = (path: string): Target | undefined => {
   const url = new URL(path, "http://fake.invalid")
   let segments: Array<string>
   try {
