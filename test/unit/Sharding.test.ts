@@ -399,7 +399,7 @@ describe("Sharding.resolve", () => {
     assert.strictEqual(config.drainLabel, "drain.example.com/widgets")
     assert.strictEqual(config.leaseName("replica-0"), "widgets-shard-replica-0")
     assert.strictEqual(config.sharderLease, "widgets-sharder")
-    assert.strictEqual(config.virtualNodes, 100)
+    assert.strictEqual(config.virtualNodes, 1000)
     assert.deepStrictEqual(config.kinds.map((k) => k.kind.kind), ["Widget"])
   })
 

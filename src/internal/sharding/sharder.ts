@@ -203,8 +203,9 @@ export const run = (config: Config, client: Client.ClientService, sharderLease: 
 
     const recompute = Effect.gen(function*() {
       const live = Array.from(observed.keys()).filter(isLive)
+      // every retry period: the ring is made again only when its members changed
+      if (Ring.hasMembers(ring, live, config.virtualNodes)) return
       const next = Ring.make(live, config.virtualNodes)
-      if (Ring.sameMembers(next, ring)) return
       const added = next.members.filter((m) => !ring.members.includes(m))
       const removed = ring.members.filter((m) => !next.members.includes(m))
       ring = next
