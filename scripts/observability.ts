@@ -143,6 +143,61 @@ const rows: ReadonlyArray<readonly [string, ReadonlyArray<Panel>]> = [
       description: "99th percentile of the time to an answer (a watch: to its first bytes), by verb.",
       unit: "s",
       targets: [[`histogram_quantile(0.99, sum by (verb, le) (rate(rest_client_request_duration_seconds_bucket${sel()}[5m])))`, "{{verb}}"]]
+    },
+    {
+      title: "Client-side throttling",
+      description: "99th percentile of the time requests waited for the Client's own rate limiter (its qps and burst), by verb; empty when the Client has none.",
+      unit: "s",
+      targets: [[`histogram_quantile(0.99, sum by (verb, le) (rate(rest_client_rate_limiter_duration_seconds_bucket${sel()}[5m])))`, "{{verb}}"]]
+    }
+  ]],
+  ["Sharding", [
+    {
+      title: "Objects per shard",
+      description: "Objects of each ring's kinds assigned to each shard, and those with no shard yet (reported by the replica that is the sharder).",
+      unit: "short",
+      stack: true,
+      targets: [
+        [`max by (ring, shard) (operatorkit_sharding_objects${sel()})`, "{{ring}} {{shard}}"],
+        [`max by (ring) (operatorkit_sharding_unassigned_objects${sel()})`, "{{ring}} unassigned"]
+      ]
+    },
+    {
+      title: "Shards",
+      description: "Live shards in each ring (their Lease held and current), objects drained and not yet acknowledged, and changes of the ring.",
+      unit: "short",
+      targets: [
+        [`max by (ring) (operatorkit_sharding_live_shards${sel()})`, "{{ring}} live shards"],
+        [`max by (ring) (operatorkit_sharding_draining_objects${sel()})`, "{{ring}} draining"],
+        [`sum by (ring) (increase(operatorkit_sharding_ring_changes_total${sel()}[5m]))`, "{{ring}} ring changes (5m)"]
+      ]
+    },
+    {
+      title: "Shard Leases",
+      description: "1 while a replica holds its shard Lease (it may reconcile); writes it refused because the Lease lapsed (a replica paused or cut off).",
+      unit: "short",
+      targets: [
+        [`min by (ring, shard) (operatorkit_sharding_lease_held${sel()})`, "{{ring}} {{shard}} held"],
+        [`sum by (ring, shard) (rate(operatorkit_sharding_fenced_writes_total${sel()}[5m]))`, "{{ring}} {{shard}} fenced writes/s"]
+      ]
+    }
+  ]],
+  ["Shard moves", [
+    {
+      title: "Moves",
+      description: "Objects moved off each shard per second: rebalance (drained and acknowledged, when the ring changes) or gone (its Lease expired or was released).",
+      unit: "ops",
+      stack: true,
+      targets: [[`sum by (ring, shard, reason) (rate(operatorkit_sharding_moves_total${sel()}[5m]))`, "{{ring}} off {{shard}} ({{reason}})"]]
+    },
+    {
+      title: "Drain time",
+      description: "From the sharder marking an object draining to its shard acknowledging (the reconcile in flight there finished): 50th and 99th percentile.",
+      unit: "s",
+      targets: [0.5, 0.99].map((q) => [
+        `histogram_quantile(${q}, sum by (ring, le) (rate(operatorkit_sharding_drain_seconds_bucket${sel()}[5m])))`,
+        `{{ring}} p${q * 100}`
+      ] as const)
     }
   ]],
   ["Leadership and deletions", [
@@ -214,7 +269,7 @@ export const dashboard = () => {
   return {
     title: "operatorkit operator",
     uid: "operatorkit-operator",
-    description: "An operatorkit operator: reconciles, work queues, informers, API client, leadership (controller-runtime's metric names).",
+    description: "An operatorkit operator: reconciles, work queues, informers, API client, shards, leadership (controller-runtime's metric names).",
     tags: ["kubernetes", "operator", "operatorkit"],
     timezone: "browser",
     schemaVersion: 39,
@@ -294,6 +349,31 @@ export const alerts: ReadonlyArray<Alert> = [
     severity: "warning",
     summary: "The informer of {{ $labels.kind }} relists again and again",
     description: "The informer of {{ $labels.kind }}.{{ $labels.group }} ({{ $labels.namespace }}/{{ $labels.job }}) relisted {{ $value }} times in 15 minutes: its watch keeps expiring (410 Gone), so every relist reads the whole collection. Check the API server's watch cache and the operator's connection to it."
+  },
+  {
+    alert: "OperatorShardObjectsUnassigned",
+    expr: "max by (namespace, job, ring) (operatorkit_sharding_unassigned_objects) > 0",
+    for: "10m",
+    severity: "critical",
+    summary: "Objects of ring {{ $labels.ring }} have no shard",
+    description: "{{ $value }} objects of the ring {{ $labels.ring }} ({{ $labels.namespace }}/{{ $labels.job }}) have had no shard for 10 minutes, so no replica reconciles them: no replica holds a current shard Lease (operatorkit_sharding_live_shards), or the sharder cannot label them (a 403 or other failure in its log)."
+  },
+  {
+    alert: "OperatorShardDrainStuck",
+    expr: "max by (namespace, job, ring) (operatorkit_sharding_draining_objects) > 0\n" +
+      "  unless sum by (namespace, job, ring) (rate(operatorkit_sharding_moves_total{reason=\"rebalance\"}[10m])) > 0",
+    for: "15m",
+    severity: "warning",
+    summary: "Drains in ring {{ $labels.ring }} are not acknowledged",
+    description: "{{ $value }} objects of the ring {{ $labels.ring }} ({{ $labels.namespace }}/{{ $labels.job }}) wait for their shard to let them go and none was acknowledged in 10 minutes: the old shard's reconcile of them hangs (see workqueue_longest_running_processor_seconds) or its acknowledgement fails (its log). Until then they are not reconciled by the new shard."
+  },
+  {
+    alert: "OperatorShardLeaseLost",
+    expr: "min by (namespace, job, ring, shard) (operatorkit_sharding_lease_held) < 1",
+    for: "5m",
+    severity: "warning",
+    summary: "Replica {{ $labels.shard }} of ring {{ $labels.ring }} does not hold its shard Lease",
+    description: "Shard {{ $labels.shard }} of {{ $labels.ring }} ({{ $labels.namespace }}/{{ $labels.job }}) has not held its shard Lease for 5 minutes, so it reconciles nothing and its objects moved to other shards: it cannot renew (the API server unreachable from it, or too slow) or another holder took the Lease (a duplicate shard id)."
   },
   {
     alert: "OperatorInformerNotSynced",
