@@ -13,12 +13,17 @@
  *   and generated names and identities (Effect's `Random`, seeded), uids. A crash abandons a
  *   replica: nothing it does afterwards reaches the server (no Lease release, no drain), unlike a
  *   scale-down, which shuts it down gracefully.
+ *   With {@link Options.webhooks}, the server calls the operator's admission and conversion
+ *   webhooks, served by its running replicas; with {@link Options.rbac}, each replica's Client is
+ *   held to the declared RBAC.
  * - **Invariants**: the caches (every controller's informers) equal the server once quiet; every
  *   object converges (your {@link converges} predicates); no two reconciles of one object overlap,
  *   across replicas too; a finalizer is removed only after its controller's deletion pass
  *   succeeded; no deleted object keeps a controller's finalizer once quiet; no hot loop (requests
  *   per simulated second per replica are bounded, and low over ten quiet seconds, which start
- *   again after each sharding hand-off: moving objects is not quiet); and your own
+ *   again after each sharding hand-off: moving objects is not quiet); with webhooks, no stored
+ *   object fails its validating admission's Schema and every stored object converts to each
+ *   version and back unchanged; with RBAC, every call of a replica is declared; and your own
  *   {@link Invariant}s.
  * - **Check, shrink, replay**: {@link check} runs many seeds; the first failure is shrunk to the
  *   fewest events that still fail and reported with its seed, fault schedule, shrunk history and
@@ -48,6 +53,8 @@ import * as Schema from "effect/Schema"
 import * as Client from "../Client.ts"
 import { retryOnConflict } from "../internal/retryOnConflict.ts"
 import type * as Kind from "../Kind.ts"
+import type * as Rbac from "../Rbac.ts"
+import type * as Webhooks from "../Webhooks.ts"
 import { runOnce } from "./simulation/run.ts"
 import { shrink } from "./simulation/shrink.ts"
 import { clock } from "./simulation/trace.ts"
@@ -286,6 +293,24 @@ export interface Options {
   readonly quietRequestsPerSecond?: number | undefined
   /** Options of the replicas' and the user's Clients. */
   readonly client?: Client.ClientOptions | undefined
+  /**
+   * The operator's webhooks, served by its replicas as in production: each review goes to a
+   * running replica (chosen by the seed), whose handlers run with that replica's Client, faults
+   * and all; while none runs, the webhook cannot be reached and its failure policy decides. The
+   * server calls the admissions on every create and update (the workload's, the operator's) and
+   * converts the CRDs the definition converts (installed as its `Webhooks.crd`) for every request
+   * in another version than the storage one. Invariants `admission-enforced` (no stored object
+   * fails its validating admission's Schema) and `conversion-round-trip` (every stored object
+   * converts to each version and back unchanged), after every change.
+   */
+  readonly webhooks?: Webhooks.Definition<Client.Client> | undefined
+  /**
+   * The operator's declared RBAC: each replica's Client (its webhooks' too) is guarded by it (as
+   * `RbacGuard` does), so a call the declaration does not allow is refused with a Forbidden, as
+   * the API server would refuse it in production, and fails the run (`rbac-declared`) naming the
+   * missing rule. The declaration's namespace (where the operator runs) is created at the start.
+   */
+  readonly rbac?: Rbac.Declaration | undefined
 }
 
 /**

@@ -16,6 +16,9 @@ export interface Regression {
 const echo = "echo suppression swallowed another writer's change (internal/controller/writeTracker.ts: only watch events " +
   "are echoes, and only of writes known to have made their version)"
 
+// The Tenant seeds were found before the simulation served the operator's webhooks, held it to its
+// RBAC and had v1beta1 users: their plans now hold more events (the v1beta1 and kubectl users'),
+// the same ones before. Each bug also has a focused test (test/unit/EchoSuppression.test.ts).
 export const tenant: ReadonlyArray<Regression> = [
   {
     seed: 55,

@@ -2,18 +2,24 @@
  * The simulation catches what it promises to catch: each built-in invariant is broken on purpose by
  * a small operator with that bug, and the run says so; a seed replays with the same trace; a
  * failure is shrunk to the events it needs, and its shrunk history replays to the same failure; a
- * crash abandons a replica (its Lease is never released), unlike a scale-down.
+ * crash abandons a replica (its Lease is never released), unlike a scale-down; webhooks run
+ * inside a run (served by its replicas) and RBAC is held to the declaration.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Option } from "effect"
+import { Effect, Layer, Option, Schema } from "effect"
+import * as Admission from "../../src/Admission.ts"
 import * as Client from "../../src/Client.ts"
 import * as Controller from "../../src/Controller.ts"
+import * as Conversion from "../../src/Conversion.ts"
+import * as CrdDefinition from "../../src/CrdDefinition.ts"
 import * as Watch from "../../src/Watch.ts"
 import * as Framework from "../../src/Framework.ts"
 import * as Kind from "../../src/Kind.ts"
 import * as LeaderElection from "../../src/LeaderElection.ts"
 import * as Patch from "../../src/Patch.ts"
+import * as Rbac from "../../src/Rbac.ts"
 import * as Simulation from "../../src/testing/Simulation.ts"
+import * as Webhooks from "../../src/Webhooks.ts"
 
 type ConfigMap = Kind.Type<typeof Kind.ConfigMap>
 const ns = "default"
@@ -41,7 +47,8 @@ const copier = (bug?: {
         if (bug?.ensureDeleted !== undefined) yield* bug.ensureDeleted(cm)
         const client = yield* Client.Client
         yield* client.delete(Kind.ConfigMap, { namespace: ns, name: `copy-${cm.metadata.name}` }).pipe(Effect.catchTag("NotFound", () => Effect.succeedNone))
-      })
+      }),
+    permissions: [Rbac.allow(Kind.ConfigMap, ["get", "create", "update", "delete"], { namespace: ns })]
   })
 
 const controller = (resource: ReturnType<typeof copier>, options: { readonly leaderElection?: boolean } = {}) =>
@@ -223,5 +230,95 @@ describe("Simulation", () => {
       assert.isUndefined(scaled.violation, scaled.violation?.message)
       assert.strictEqual(releases({ ...scaled, trace: early(scaled) }).length, 1)
       assert.isTrue(scaled.trace.some((l) => /replica-0 stopped/.test(l)))
+    }))
+})
+
+// ---------------------------------------------------------------------------------------------
+// webhooks and RBAC inside a run
+
+const group = "simulation.test"
+const GaugeV1 = Kind.custom({ group, version: "v1", kind: "Gauge", namespaced: true, spec: Schema.Struct({ level: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 9 })) }) })
+const GaugeV2 = Kind.custom({ group, version: "v2", kind: "Gauge", namespaced: true, spec: Schema.Struct({ levels: Schema.Array(Schema.Int).check(Schema.isMinLength(1)) }) })
+const GaugeCrd = CrdDefinition.makeUnsafe({ versions: [{ kind: GaugeV1, storage: true }, { kind: GaugeV2 }] })
+/** v1 ↔ v2; v2 cannot hold a level of 0 (`levels` is then empty, which its Schema refuses). */
+const gaugeConversion = Conversion.makeUnsafe(GaugeCrd, [Conversion.step(GaugeV1, GaugeV2, {
+  decode: (g) => ({ ...g, spec: { levels: g.spec.level === 0 ? [] : [g.spec.level] } }),
+  encode: (g) => ({ ...g, spec: { level: g.spec.levels[0] ?? 0 } })
+})])
+const gaugeOperator = Layer.effectDiscard(Controller.make({
+  name: "gauge",
+  kind: GaugeV1,
+  namespace: ns,
+  finalizerPrefix: prefix,
+  resources: [Framework.make<Kind.Type<typeof GaugeV1>>()({ name: "noop", ensureCreated: () => Effect.void, ensureDeleted: () => Effect.void })]
+}))
+/** The only replica crashes at 1 s and comes back at 21 s; in between a user creates a Gauge of level 0 (or in v2, `levels: []`). */
+const whileDown = (create: Simulation.Action): Simulation.Workload => ({
+  plan: () => [
+    { at: 1000, description: "kill the replica", action: { _tag: "Kill", replica: 0, restartAfterMillis: 20_000 } },
+    { at: 5000, description: "create a Gauge", action: create }
+  ]
+})
+/** As kubectl sends it: JSON the typed Client, which encodes with the Schema first, would not send. */
+const createGauge = (level: number): Simulation.Action => ({
+  _tag: "Call",
+  run: () =>
+    Client.Client.use((client) =>
+      client.raw({ method: "POST", path: `/apis/${group}/v1/namespaces/${ns}/gauges`, body: { apiVersion: `${group}/v1`, kind: "Gauge", metadata: { name: "g", namespace: ns }, spec: { level } } })
+    ).pipe(Effect.as("created"))
+})
+const gauges = (options: Partial<Simulation.Options>) =>
+  simulation({ operator: gaugeOperator, kinds: [GaugeV1], converged: [], workload: whileDown(createGauge(0)), duration: "30 seconds", ...options })
+
+describe("Simulation: webhooks and RBAC", () => {
+  it.effect("admission-enforced: while no replica serves the webhook, failurePolicy Ignore lets an object its Schema refuses into the store; Fail refuses the write", () =>
+    Effect.gen(function*() {
+      const webhooks = (failurePolicy: "Fail" | "Ignore") => Webhooks.makeUnsafe({ name: "gauges", admissions: [Admission.make(GaugeV1, { failurePolicy })] })
+      const ignored = yield* Simulation.run(gauges({ webhooks: webhooks("Ignore") }), 1)
+      assert.strictEqual(ignored.violation?.invariant, "admission-enforced")
+      assert.match(ignored.violation!.message, /Gauge default\/g reached the store though its admission \(Gauge v1\) refuses it/)
+      assert.isTrue(ignored.trace.some((l) => l.includes("no replica runs to answer")))
+      const refused = yield* Simulation.run(gauges({ webhooks: webhooks("Fail") }), 1)
+      assert.isUndefined(refused.violation, refused.violation?.message)
+      assert.isTrue(refused.trace.some((l) => /create a Gauge: failed: .*InternalError/.test(l)), "the write was refused")
+      // with the replica up, its webhook answers and denies
+      const served = yield* Simulation.run(gauges({ webhooks: webhooks("Ignore"), workload: { plan: () => [{ at: 5000, description: "create a Gauge", action: createGauge(0) }] } }), 1)
+      assert.isUndefined(served.violation, served.violation?.message)
+      assert.isTrue(served.trace.some((l) => /replica-0 webhook \/validate-simulation-test-v1-gauge → denied/.test(l)))
+    }))
+
+  it.effect("conversion-round-trip: a stored object its conversion cannot take to another version fails the run; writes in v2 are stored in v1 through the replicas' webhook", () =>
+    Effect.gen(function*() {
+      const webhooks = Webhooks.makeUnsafe({ name: "gauges", conversions: [gaugeConversion] })
+      const broken = yield* Simulation.run(gauges({ webhooks }), 1)
+      assert.strictEqual(broken.violation?.invariant, "conversion-round-trip")
+      assert.match(broken.violation!.message, /Gauge default\/g: v1 → v2 → v1 failed/)
+      const inV2: Simulation.Action = {
+        _tag: "Call",
+        run: () =>
+          Client.Client.use((client) =>
+            Effect.gen(function*() {
+              yield* client.create(GaugeV2, { metadata: { name: "g", namespace: ns }, spec: { levels: [3, 4] } })
+              const stored = yield* client.get(GaugeV1, { namespace: ns, name: "g" })
+              return `stored as level ${stored.spec.level}`
+            })
+          )
+      }
+      const fine = yield* Simulation.run(gauges({ webhooks, workload: { plan: () => [{ at: 5000, description: "create a Gauge in v2", action: inV2 }] } }), 1)
+      assert.isUndefined(fine.violation, fine.violation?.message)
+      assert.isTrue(fine.trace.some((l) => l.includes("create a Gauge in v2: stored as level 3")))
+      assert.isTrue(fine.trace.some((l) => /replica-0 webhook \/convert → Success/.test(l)))
+    }))
+
+  it.effect("rbac-declared: a call the declaration lacks fails the run naming the rule; the full declaration passes", () =>
+    Effect.gen(function*() {
+      const options = { name: "copier", kind: Kind.ConfigMap, namespace: ns, labelSelector: "role=source", resources: [copier()] }
+      const partial = Rbac.make({ name: "copier", namespace: ns, permissions: [Controller.permissions(options)] })
+      const lacking = yield* Simulation.run(simulation({ operator: controller(copier()), rbac: partial }), 1)
+      assert.strictEqual(lacking.violation?.invariant, "rbac-declared")
+      assert.match(lacking.violation!.message, /replica-0 made calls its RBAC copier does not declare .*leases.*coordination\.k8s\.io/)
+      const full = Rbac.make({ name: "copier", namespace: ns, permissions: [Controller.permissions(options), LeaderElection.permissions({ name: "copier" })] })
+      const declared = yield* Simulation.run(simulation({ operator: controller(copier()), rbac: full }), 1)
+      assert.isUndefined(declared.violation, declared.violation?.message)
     }))
 })

@@ -23,7 +23,8 @@ export const Invariants = {
   storeEqualsServer: "store-equals-server",
   converged: "converged",
   hotLoop: "no-hot-loop",
-  started: "replicas-start"
+  started: "replicas-start",
+  rbac: "rbac-declared"
 } as const
 
 // ---------------------------------------------------------------------------------------------

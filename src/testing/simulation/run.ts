@@ -29,19 +29,23 @@ import * as Client from "../../Client.ts"
 import * as HttpClient from "../../internal/http/client.ts"
 import * as Controller from "../../Controller.ts"
 import { decodeObject, isDecodeError } from "../../internal/codec.ts"
-import { builtinKinds, present, resourceKey, resourceOf } from "../fake/kinds.ts"
-import type { JsonObject } from "../fake/status.ts"
+import { builtinKinds, present, resourceKey, resourceOf, resourceOfCrd } from "../fake/kinds.ts"
+import { isObject, type JsonObject } from "../fake/status.ts"
 import * as Fake from "../fake/transport.ts"
 import { Probe, type ProbedInformer } from "../../internal/controller/probe.ts"
 import * as Kind from "../../Kind.ts"
 import * as LeaderElection from "../../LeaderElection.ts"
+import * as Rbac from "../../Rbac.ts"
 import * as Store from "../../Store.ts"
+import * as Webhooks from "../../Webhooks.ts"
+import * as RbacGuard from "../RbacGuard.ts"
 import { type Endpoint, Network } from "../fake/faults.ts"
 import * as Scheduler from "../fake/scheduler.ts"
 import type * as Simulation from "../Simulation.ts"
 import { FinalizerTracker, Invariants, OverlapTracker, RateTracker, type Violation } from "./checks.ts"
 import * as Draw from "./draw.ts"
 import { faultSchedule, plan, type PlannedEvent } from "./plan.ts"
+import { webhookChecks } from "./webhooks.ts"
 import { clock, Trace } from "./trace.ts"
 
 const NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"]
@@ -62,6 +66,9 @@ interface Replica {
   readonly name: string
   readonly index: number
   readonly endpoint: Endpoint
+  /** Its Client: over its endpoint, guarded by the declared RBAC when there is one. */
+  readonly client: Client.ClientService
+  readonly guard: RbacGuard.Guard | undefined
   readonly scope: Scope.Closeable
   readonly controllers: Array<ProbedController>
   readonly electors: Set<LeaderElection.Elector>
@@ -102,7 +109,17 @@ export const runOnce = (simulation: Simulation.Simulation, seed: number, keep: R
     // the server
     const fake = Fake.make({ historyLimit: 10_000, bookmarkMillis: 60_000 })
     for (const kind of [...builtinKinds, ...(options.kinds ?? [])]) fake.store.register(resourceOf(kind))
-    for (const name of NAMESPACES) {
+    // the CRDs the webhooks convert, as installed: every version served, the storage one first
+    for (const conversion of options.webhooks?.conversions ?? []) {
+      const resource = resourceOfCrd(conversion.definition.name, conversion.definition.manifest.spec as unknown as JsonObject)
+      if (resource === undefined) continue
+      const key = resourceKey(resource.group, resource.plural)
+      const known = fake.store.resources.get(key)?.versions ?? []
+      fake.store.register(resource)
+      fake.store.resources.set(key, { ...resource, versions: [...resource.versions, ...known.filter((v) => !resource.versions.includes(v))] })
+    }
+    const namespaces = options.rbac !== undefined && !NAMESPACES.includes(options.rbac.namespace) ? [...NAMESPACES, options.rbac.namespace] : NAMESPACES
+    for (const name of namespaces) {
       yield* fake.handle({ method: "POST", path: "/api/v1/namespaces?fieldManager=kube-apiserver", body: { metadata: { name } } })
     }
     const observer = HttpClient.make(fake.transport, options.client)
@@ -138,7 +155,13 @@ export const runOnce = (simulation: Simulation.Simulation, seed: number, keep: R
     }
     const always = (options.invariants ?? []).filter((i) => (i.when ?? "always") === "always")
     const quiet = (options.invariants ?? []).filter((i) => i.when === "quiet")
+    const webhookCheck = options.webhooks === undefined ? undefined : webhookChecks(options.webhooks as Webhooks.Definition<unknown>, fake.store)
     fake.store.observers.add((change) => {
+      if (webhookCheck !== undefined && change.type !== "DELETED") {
+        const resource = fake.store.resources.get(change.resource)
+        const problem = resource === undefined ? undefined : webhookCheck(resource, change.object as JsonObject, now())
+        if (problem !== undefined) fail(problem)
+      }
       const v = finalizers.observe({
         kind: fake.store.resources.get(change.resource)?.kind ?? change.resource,
         previous: change.previous,
@@ -177,10 +200,15 @@ export const runOnce = (simulation: Simulation.Simulation, seed: number, keep: R
       const index = started++
       const name = `replica-${index}`
       const scope = yield* Scope.make()
+      const endpoint = network.endpoint(name, { faults: true })
+      const base = HttpClient.make(endpoint.transport, options.client)
+      const guard = options.rbac === undefined ? undefined : RbacGuard.guard(base, options.rbac)
       const replica: Replica = {
         name,
         index,
-        endpoint: network.endpoint(name, { faults: true }),
+        endpoint,
+        client: guard?.client ?? base,
+        guard,
         scope,
         controllers: [],
         electors: new Set(),
@@ -219,7 +247,7 @@ export const runOnce = (simulation: Simulation.Simulation, seed: number, keep: R
           handOffs.push(now())
         }
       }
-      const services = Context.make(Client.Client, HttpClient.make(replica.endpoint.transport, options.client)).pipe(
+      const services = Context.make(Client.Client, replica.client).pipe(
         Context.add(Probe, probe),
         Context.add(Controller.Registry, new Set()),
         Context.add(LeaderElection.Registry, replica.electors),
@@ -388,13 +416,64 @@ export const runOnce = (simulation: Simulation.Simulation, seed: number, keep: R
         }
       })
 
+    /** A call of a replica its declared RBAC does not allow (the guard refused it with a Forbidden). */
+    const undeclared = Effect.gen(function*() {
+      if (options.rbac === undefined || violation !== undefined) return
+      for (const replica of replicas) {
+        const missing = replica.guard === undefined ? [] : yield* replica.guard.undeclared
+        if (missing.length === 0) continue
+        const declaration = options.rbac
+        fail({
+          invariant: Invariants.rbac,
+          at: now(),
+          message: `${replica.name} made calls its RBAC ${declaration.name} does not declare (refused with a Forbidden): ` +
+            missing.map((r) => `${Rbac.describeRequest(r)} needs ${Rbac.describePermission(Rbac.ruleFor(r), declaration.namespace)}`).join("; ")
+        })
+        return
+      }
+    })
+
     /** Moves the clock in steps until `done` or `millis` passed (or an invariant broke). */
     const drive = (millis: number, step: number, done: () => boolean = () => violation !== undefined) =>
       Effect.gen(function*() {
         const end = now() + millis
         while (now() < end && !done()) {
           yield* testClock.adjust(Duration.millis(Math.min(step, end - now())))
+          yield* undeclared
         }
+      })
+
+    /** The operator's webhooks, served by a running replica (seeded choice), with its Client. */
+    const serveWebhooks = (definition: Webhooks.Definition<Client.Client>) =>
+      Effect.gen(function*() {
+        const draw = yield* Draw.make(seed, "webhooks")
+        const timeouts = new Map<string, number>()
+        for (const a of definition.admissions) {
+          timeouts.set(a.validatePath, a.call.timeoutSeconds)
+          timeouts.set(a.mutatePath, a.call.timeoutSeconds)
+        }
+        fake.registerWebhooks({
+          definition: definition as Webhooks.Definition<unknown>,
+          run: (path, body) =>
+            Effect.suspend(() => {
+              const serving = replicas.filter((r) => r.status === "running")
+              if (serving.length === 0) {
+                trace.add(now(), "webhooks", `${path} → no replica runs to answer`)
+                return Effect.succeed<Webhooks.Answer>({ status: 503, body: { message: "no replica of the operator runs to serve its webhooks (simulated: connection refused)" } })
+              }
+              const replica = draw.pick(serving)
+              // kube-apiserver waits timeoutSeconds for an admission webhook, 30 s for a conversion
+              const seconds = timeouts.get(path) ?? 30
+              return Webhooks.handle(definition, path, body).pipe(
+                Effect.provideService(Client.Client, replica.client),
+                Effect.timeoutOrElse({
+                  duration: Duration.seconds(seconds),
+                  orElse: () => Effect.succeed<Webhooks.Answer>({ status: 504, body: { message: `the webhook did not answer within ${seconds} s` } })
+                }),
+                Effect.tap((answer) => Effect.sync(() => trace.add(now(), replica.name, `webhook ${path} → ${describeAnswer(answer)}`)))
+              )
+            })
+        })
       })
 
     // 1. setup, then the replicas
@@ -407,6 +486,7 @@ export const runOnce = (simulation: Simulation.Simulation, seed: number, keep: R
         fail({ invariant: Invariants.started, at: now(), message: `the simulation's setup failed: ${why}` })
       }
     }
+    if (options.webhooks !== undefined) yield* serveWebhooks(options.webhooks)
     yield* ensureReplicas
     const t0 = now()
 
@@ -436,6 +516,7 @@ export const runOnce = (simulation: Simulation.Simulation, seed: number, keep: R
     const settleEnd = now() + simulation.settleMillis
     while (violation === undefined && now() < settleEnd && stable < STABLE_CHECKS) {
       yield* testClock.adjust(Duration.seconds(1))
+      yield* undeclared
       problems = yield* quietProblems()
       stable = problems.length === 0 ? stable + 1 : 0
     }
@@ -595,5 +676,15 @@ export const runOnce = (simulation: Simulation.Simulation, seed: number, keep: R
     Random.withSeed(`${seed}/library`),
     Effect.provideService(Logger.CurrentLoggers, new Set())
   )
+
+/** A review's answer in a trace line. */
+const describeAnswer = (answer: Webhooks.Answer): string => {
+  const response = isObject(answer.body) && isObject(answer.body["response"]) ? answer.body["response"] : undefined
+  if (answer.status !== 200 || response === undefined) return `HTTP ${answer.status}`
+  if (isObject(response["result"])) return String(response["result"]["status"])
+  if (response["allowed"] === true) return typeof response["patch"] === "string" ? "allowed, patched" : "allowed"
+  const status = isObject(response["status"]) ? response["status"] : {}
+  return `denied: ${String(status["message"] ?? "")}`
+}
 
 const eventOf = (e: PlannedEvent): Simulation.Event => ({ id: e.id, at: e.at, source: e.source, description: e.description })
