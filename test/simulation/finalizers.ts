@@ -3,8 +3,11 @@
  * ConfigMap `paint-<widget>` with the Widget's color, `auditor` keeps `audit-<widget>` with its
  * size; each deletes its ConfigMap in its ensureDeleted (the auditor's fails one time in three, so
  * deletions are retried). Each operator elects its own leader on its own Lease, so the two
- * finalizers are added and removed by independent replicas. Every live Widget must carry both
- * finalizers and have both ConfigMaps as its spec says; no ConfigMap may outlive its Widget.
+ * finalizers are added and removed by independent replicas. The painter's ConfigMap is owned by its
+ * Widget and watched metadata only (`Watch.owns(Kind.metadataOnly(Kind.ConfigMap))`), so the
+ * caches the simulation holds equal to the server include a metadata-only one. Every live Widget
+ * must carry both finalizers and have both ConfigMaps as its spec says; no ConfigMap may outlive
+ * its Widget.
  */
 import { Effect, Layer, Option, Random, Schema } from "effect"
 import * as Client from "../../src/Client.ts"
@@ -13,6 +16,7 @@ import * as Framework from "../../src/Framework.ts"
 import * as Kind from "../../src/Kind.ts"
 import * as LeaderElection from "../../src/LeaderElection.ts"
 import * as Simulation from "../../src/testing/Simulation.ts"
+import * as Watch from "../../src/Watch.ts"
 
 export const Widget = Kind.custom({
   group: "simulation.operatorkit.dev",
@@ -30,8 +34,8 @@ const getOption = (name: string) =>
     client.get(Kind.ConfigMap, { namespace, name }).pipe(Effect.map(Option.some), Effect.catchTag("NotFound", () => Effect.succeedNone))
   )
 
-/** A resource keeping one ConfigMap per Widget, `<prefix>-<widget>`, with `data`. */
-const keeper = (prefix: string, data: (widget: Widget) => Record<string, string>, flakyCleanup: boolean) =>
+/** A resource keeping one ConfigMap per Widget, `<prefix>-<widget>`, with `data` (owned by the Widget when `owned`). */
+const keeper = (prefix: string, data: (widget: Widget) => Record<string, string>, options: { readonly flakyCleanup: boolean; readonly owned: boolean }) =>
   Framework.make<Widget>()({
     name: prefix,
     ensureCreated: (widget) =>
@@ -40,7 +44,10 @@ const keeper = (prefix: string, data: (widget: Widget) => Record<string, string>
         const name = `${prefix}-${widget.metadata.name}`
         const existing = yield* getOption(name)
         if (Option.isNone(existing)) {
-          yield* client.create(Kind.ConfigMap, { metadata: { name, namespace }, data: data(widget) }).pipe(
+          const ownerReferences = options.owned
+            ? [{ apiVersion: Widget.apiVersion, kind: Widget.kind, name: widget.metadata.name, uid: widget.metadata.uid!, controller: true }]
+            : undefined
+          yield* client.create(Kind.ConfigMap, { metadata: { name, namespace, ...(ownerReferences !== undefined ? { ownerReferences } : {}) }, data: data(widget) }).pipe(
             Effect.catchTag("AlreadyExists", () => Effect.void)
           )
         } else if (JSON.stringify(existing.value.data) !== JSON.stringify(data(widget))) {
@@ -50,7 +57,7 @@ const keeper = (prefix: string, data: (widget: Widget) => Record<string, string>
     ensureDeleted: (widget) =>
       Effect.gen(function*() {
         const client = yield* Client.Client
-        if (flakyCleanup && (yield* Random.nextIntBetween(0, 2)) === 0) {
+        if (options.flakyCleanup && (yield* Random.nextIntBetween(0, 2)) === 0) {
           return yield* Effect.fail(new Error(`${prefix}: cleanup of ${widget.metadata.name} failed (simulated)`))
         }
         yield* client.delete(Kind.ConfigMap, { namespace, name: `${prefix}-${widget.metadata.name}` }).pipe(
@@ -60,16 +67,21 @@ const keeper = (prefix: string, data: (widget: Widget) => Record<string, string>
   })
 
 /** One operator: a controller with its own finalizer, led on its own Lease. */
-const operator = (name: string, resource: Framework.Resource<Widget, unknown, Client.Client>) =>
+const operator = (name: string, resource: Framework.Resource<Widget, unknown, Client.Client>, watches: ReadonlyArray<Watch.Watch> = []) =>
   Layer.effectDiscard(Effect.gen(function*() {
     const elector = yield* LeaderElection.make({ name, namespace })
-    yield* Controller.make({ name, kind: Widget, namespace, resources: [resource] }).pipe(
+    yield* Controller.make({ name, kind: Widget, namespace, resources: [resource], watches }).pipe(
       Effect.provideService(LeaderElection.Leadership, elector)
     )
   }))
 
-export const painter = operator("painter", keeper("paint", (w) => ({ color: w.spec.color }), false))
-export const auditor = operator("auditor", keeper("audit", (w) => ({ size: String(w.spec.size) }), true))
+export const painter = operator(
+  "painter",
+  keeper("paint", (w) => ({ color: w.spec.color }), { flakyCleanup: false, owned: true }),
+  // its ConfigMaps, metadata only: a change or deletion of one brings its Widget back
+  [Watch.owns(Kind.metadataOnly(Kind.ConfigMap))]
+)
+export const auditor = operator("auditor", keeper("audit", (w) => ({ size: String(w.spec.size) }), { flakyCleanup: true, owned: false }))
 
 const finalizers = ["simulation.operatorkit.dev/painter", "simulation.operatorkit.dev/auditor"]
 

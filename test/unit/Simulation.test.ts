@@ -172,6 +172,19 @@ describe("Simulation", () => {
       const v = yield* violated(withSecret, [1])
       assert.strictEqual(v?.invariant, "store-equals-server")
       assert.match(v!.message, /replica-0, controller copier, cache of Secret: stale default\/s \(cached 1, server \d+\)/)
+      // a metadata-only cache is held to the server too
+      const skewedMeta = Layer.effectDiscard(Controller.make({
+        name: "copier",
+        kind: Kind.ConfigMap,
+        finalizerPrefix: prefix,
+        namespace: ns,
+        labelSelector: "role=source",
+        resources: [copier()],
+        watches: [Watch.owns(Kind.metadataOnly(Kind.Secret), { namespace: ns, transform: (s) => ({ ...s, metadata: { ...s.metadata, resourceVersion: "1" } }) })]
+      }))
+      const meta = yield* violated(simulation({ ...withSecret.options, operator: skewedMeta }), [1])
+      assert.strictEqual(meta?.invariant, "store-equals-server")
+      assert.match(meta!.message, /replica-0, controller copier, cache of Secret \(metadata only\): stale default\/s \(cached 1, server \d+\)/)
     }))
 
   it.effect("converged and your own invariants, after every change and once quiet", () =>

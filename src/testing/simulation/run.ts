@@ -609,7 +609,8 @@ export const runOnce = (simulation: Simulation.Simulation, seed: number, keep: R
             for (const probed of controller.informers) {
               const diff = yield* cacheDiff(probed)
               if (diff !== undefined) {
-                out.push({ invariant: Invariants.storeEqualsServer, at, message: `${replica.name}, controller ${controller.name}, cache of ${probed.kind.kind}: ${diff}` })
+                const what = `${probed.kind.kind}${probed.kind.metadataOnly === true ? " (metadata only)" : ""}`
+                out.push({ invariant: Invariants.storeEqualsServer, at, message: `${replica.name}, controller ${controller.name}, cache of ${what}: ${diff}` })
               }
             }
           }
