@@ -13,8 +13,11 @@ import { Deferred, Effect } from "effect"
 import * as Client from "../../src/Client.ts"
 import * as Controller from "../../src/Controller.ts"
 import * as Framework from "../../src/Framework.ts"
+import type * as Informer from "../../src/Informer.ts"
+import { cacheOf, WriteTracker } from "../../src/internal/controller/writeTracker.ts"
 import * as Kind from "../../src/Kind.ts"
 import * as Patch from "../../src/Patch.ts"
+import * as Store from "../../src/Store.ts"
 import { settle, withServer } from "../../src/testing/helpers.ts"
 import * as TestServer from "../../src/testing/TestServer.ts"
 
@@ -105,4 +108,54 @@ describe("Echo suppression (in-memory server, TestClock)", () => {
       yield* settle(100, "100 millis")
       assert.deepStrictEqual(seen, ["1", "2"])
     }).pipe(withServer))
+})
+
+describe("WriteTracker: what a write leaves to wait for", () => {
+  type Object = Kind.KubeObject
+  const at = (rv: number): Object => ({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "a", namespace: ns, uid: "u-a", resourceVersion: String(rv) } })
+  /** A cache over a Store the test drives, as the informer would (its Store first, then `observe`). */
+  const setup = () => {
+    const store = Store.makeCache<Object>()
+    const informer = { store: store.store, waitForResourceVersion: () => Effect.never } as unknown as Informer.Informer<Object>
+    const cache = cacheOf("primary", Kind.ConfigMap, informer, { namespace: ns })
+    const tracker = new WriteTracker([cache], () => Effect.void)
+    const show = (object: Object) => {
+      const old = store.set(object)
+      tracker.observe(cache, old === undefined ? { _tag: "Added", object, source: "watch" } : { _tag: "Updated", old, object, source: "watch" }, [])
+    }
+    const write = (answer: Object) =>
+      tracker.around("default/a", Kind.ConfigMap, { namespace: ns, name: "a" }, Effect.succeed(answer), (o) => ({ _tag: "Present", object: o, echo: true }))
+    return { tracker, show, write }
+  }
+
+  it.effect("the cache showing the written version ends the wait: nothing is kept for the key's next reconcile", () =>
+    Effect.gen(function*() {
+      const { tracker, show, write } = setup()
+      show(at(4))
+      yield* write(at(5))
+      // the echo has not come: the next reconcile would wait for it
+      assert.isTrue(tracker.waits("default/a"))
+      show(at(5))
+      assert.isFalse(tracker.waits("default/a"))
+    }))
+
+  it.effect("an echo that came before the write's answer leaves nothing to wait for", () =>
+    Effect.gen(function*() {
+      const { tracker, show, write } = setup()
+      show(at(4))
+      show(at(5))
+      yield* write(at(5))
+      assert.isFalse(tracker.waits("default/a"))
+    }))
+
+  it.effect("a version short of the written one keeps the wait", () =>
+    Effect.gen(function*() {
+      const { tracker, show, write } = setup()
+      show(at(4))
+      yield* write(at(6))
+      show(at(5))
+      assert.isTrue(tracker.waits("default/a"))
+      show(at(7))
+      assert.isFalse(tracker.waits("default/a"))
+    }))
 })

@@ -97,9 +97,18 @@ interface Waiter {
 
 const slotOf = (cache: Cache, key: string) => `${cache.id}\u0000${key}`
 
+/** Whether `held`, what a cache shows for the expectation's key, shows what the write left. */
+const shows = (e: Expectation, held: Kind.KubeObject | undefined): boolean => {
+  if (e.rv === undefined) return held === undefined || held.metadata.uid !== e.uid
+  if (held !== undefined && rvOf(held.metadata.resourceVersion) >= e.rv) return true
+  return !e.inScope && (held === undefined || held.metadata.uid !== e.uid)
+}
+
 /** The writes of one controller (see the module's header). */
 export class WriteTracker {
   private readonly expected = new Map<string, Array<Expectation>>()
+  /** The keys with expectations on each slot (a cache and an object), dropped as the cache shows them. */
+  private readonly expecting = new Map<string, Set<string>>()
   private readonly waiters = new Map<string, Set<Waiter>>()
   private readonly pending = new Map<string, Pending>()
   private readonly echoes = new Map<string, Map<string, Set<string>>>()
@@ -199,11 +208,50 @@ export class WriteTracker {
           expectation = { cache, key, uid: object.metadata.uid, rv, inScope }
         }
       }
-      if (expectation === undefined) return
+      // already shown (its echo came first): nothing to wait for, nothing to keep
+      if (expectation === undefined || shows(expectation, held)) return
       const list = this.expected.get(primary)
       if (list === undefined) this.expected.set(primary, [expectation])
       else list.push(expectation)
+      const slot = slotOf(cache, key)
+      const keys = this.expecting.get(slot)
+      if (keys === undefined) this.expecting.set(slot, new Set([primary]))
+      else keys.add(primary)
     })
+  }
+
+  /**
+   * Drops the expectations on a slot that `held` (what its cache shows now) satisfies: a key
+   * reconciled once and never again (its write's echo suppressed) keeps nothing.
+   */
+  private settle(cache: Cache, key: string, held: Kind.KubeObject | undefined): void {
+    const slot = slotOf(cache, key)
+    const keys = this.expecting.get(slot)
+    if (keys === undefined) return
+    for (const primary of keys) {
+      const list = this.expected.get(primary)
+      const left = list?.filter((e) => !(e.cache === cache && e.key === key && shows(e, held)))
+      if (left === undefined || !left.some((e) => e.cache === cache && e.key === key)) keys.delete(primary)
+      if (list === undefined || left!.length === list.length) continue
+      if (left!.length === 0) this.expected.delete(primary)
+      else this.expected.set(primary, left!)
+    }
+    if (keys.size === 0) this.expecting.delete(slot)
+  }
+
+  /** Forgets a key's expectations (its reconcile now waits for them). */
+  private take(primary: string): ReadonlyArray<Expectation> | undefined {
+    const list = this.expected.get(primary)
+    if (list === undefined) return undefined
+    this.expected.delete(primary)
+    for (const e of list) {
+      const slot = slotOf(e.cache, e.key)
+      const keys = this.expecting.get(slot)
+      if (keys === undefined) continue
+      keys.delete(primary)
+      if (keys.size === 0) this.expecting.delete(slot)
+    }
+    return list
   }
 
   private inScope(cache: Cache, object: Kind.KubeObject): boolean {
@@ -213,12 +261,7 @@ export class WriteTracker {
 
   /** Whether a cache shows what a write left. */
   private check(e: Expectation): Effect.Effect<boolean> {
-    return Effect.map(e.cache.informer.store.get(e.key), (cached) => {
-      const held = Option.getOrUndefined(cached) as Kind.KubeObject | undefined
-      if (e.rv === undefined) return held === undefined || held.metadata.uid !== e.uid
-      if (held !== undefined && rvOf(held.metadata.resourceVersion) >= e.rv) return true
-      return !e.inScope && (held === undefined || held.metadata.uid !== e.uid)
-    })
+    return Effect.map(e.cache.informer.store.get(e.key), (cached) => shows(e, Option.getOrUndefined(cached) as Kind.KubeObject | undefined))
   }
 
   private waitFor(e: Expectation): Effect.Effect<void> {
@@ -253,9 +296,8 @@ export class WriteTracker {
   /** Completes once every cache shows the writes made while reconciling `primary` before. */
   caughtUp(primary: string): Effect.Effect<void> {
     return Effect.suspend(() => {
-      const list = this.expected.get(primary)
+      const list = this.take(primary)
       if (list === undefined) return Effect.void
-      this.expected.delete(primary)
       return Effect.forEach(list, (e) => this.waitFor(e), { discard: true, concurrency: "unbounded" })
     })
   }
@@ -270,6 +312,7 @@ export class WriteTracker {
     const slot = slotOf(cache, key)
     const waiting = this.waiters.get(slot)
     if (waiting !== undefined) for (const w of waiting) Deferred.doneUnsafe(w.signal, Effect.void)
+    this.settle(cache, key, change._tag === "Deleted" ? undefined : change.object)
     if (change._tag === "Deleted") {
       this.echoes.delete(slot)
       return keys
