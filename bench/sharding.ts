@@ -11,9 +11,14 @@
  * - Heap: 10,000 ConfigMaps of about 1 KB, already labelled for the ring over n replicas; n
  *   replicas (not standing for the sharder) each reconcile their share, then report the heap they
  *   retain after a GC, from a baseline taken after their imports (`replica_heap_mb_<n>`, the
- *   largest of the n; `replica_heap_mb_0` is a replica with no object). The stores' part is the
- *   difference (`replica_store_heap_mb_<n>`), and its ratio to 1/n of the single replica's
- *   (`replica_store_heap_vs_share_<n>`).
+ *   largest of the n). What a replica holds whatever its objects (`replica_heap_mb_0`) is measured
+ *   on a warm replica: one that reconciled 2,000 such objects and saw them deleted, so the code its
+ *   work compiled (about 2 MB of optimized code and feedback, which a replica that never worked
+ *   does not hold) is in it and no object is. The stores' part is the rest
+ *   (`replica_store_heap_mb_<n>`), and its ratio to 1/n of the single replica's
+ *   (`replica_store_heap_vs_share_<n>`). Cross-checks: `replica_heap_mb_cold` (a replica that never
+ *   had an object, the baseline of earlier runs) and `replica_heap_mb_intercept` (the heap at zero
+ *   objects of the least-squares line through every replica's (objects, heap)).
  *   A process running only the sharder, started after them, reports its own on a line of its own
  *   (`sharder_heap_mb_<n>`): it watches the metadata of every object.
  *
@@ -37,6 +42,8 @@ const REPLICAS = [1, 2, 4] as const
 const RECONCILES = 2_000
 const WORK_MS = 20
 const HEAP_OBJECTS = 10_000
+/** Objects the warm baseline replica reconciles before they are deleted. */
+const WARM_OBJECTS = 2_000
 const PAYLOAD_CHARS = 900
 const SHARD_LABEL = "shard.operatorkit.test/work"
 const script = Path.join(import.meta.dirname, "../test/support/shardReplica.ts")
@@ -175,17 +182,35 @@ export const main = async (rounds = 1) => {
       }
 
       // --- heap ---------------------------------------------------------------------------------
-      // what a replica holds with no object (its modules' state, compiled code, Lease, informer,
-      // queue): the stores' share is the rest
+      // what a replica holds with no object (its modules' state, the code its work compiled,
+      // Lease, informer, queue): the stores' share is the rest
+      const points: Array<readonly [objects: number, mb: number]> = []
       if (part !== "throughput") {
-        const namespace = `heap-empty-${round}`
-        yield* client.create(Kind.Namespace, { metadata: { name: namespace } })
-        const empty = spawn({ ...base, namespace, id: "h0", concurrency: 4, workMillis: 0, sharder: false })
-        yield* Effect.promise(() => until(() => /holds its shard Lease/.test(empty.stderr), "the empty replica reconciling", [empty]))
+        // cold: a replica that never had an object (optimized code is compiled only for code that ran hot)
+        const coldNamespace = `heap-cold-${round}`
+        yield* client.create(Kind.Namespace, { metadata: { name: coldNamespace } })
+        const cold = spawn({ ...base, namespace: coldNamespace, id: "h0", concurrency: 4, workMillis: 0, sharder: false })
+        yield* Effect.promise(() => until(() => /holds its shard Lease/.test(cold.stderr), "the cold replica reconciling", [cold]))
         yield* Effect.sleep("1 second")
-        single.empty = (yield* Effect.promise(() => heapOf([empty])))[0]!
+        record("replica_heap_mb_cold", (yield* Effect.promise(() => heapOf([cold])))[0]!)
+        yield* Effect.promise(() => stopAll([cold]))
+        yield* client.delete(Kind.Namespace, { name: coldNamespace })
+        // warm: it reconciled WARM_OBJECTS objects, which were then deleted (it removes its finalizer
+        // from each, so none is left once the namespace holds no ConfigMap)
+        const namespace = `heap-warm-${round}`
+        yield* seed(namespace, ["h0"], WARM_OBJECTS, PAYLOAD_CHARS)
+        const warm = spawn({ ...base, namespace, id: "h0", concurrency: 4, workMillis: 0, sharder: false })
+        yield* Effect.promise(() => until(() => warm.reconciled.size >= WARM_OBJECTS, "the warm-up reconciled", [warm]))
+        yield* Effect.forEach(Array.from({ length: WARM_OBJECTS }, (_, i) => `cm-${i}`), (name) => client.delete(Kind.ConfigMap, { namespace, name }), { concurrency: 32, discard: true })
+        for (let left = Infinity; left > 0;) {
+          yield* Effect.sleep("1 second")
+          left = (yield* client.list(Kind.ConfigMap, { namespace, labelSelector: "app=sharded" })).items.length
+        }
+        // the last DELETED events reach the replica
+        yield* Effect.sleep("2 seconds")
+        single.empty = (yield* Effect.promise(() => heapOf([warm])))[0]!
         record("replica_heap_mb_0", single.empty)
-        yield* Effect.promise(() => stopAll([empty]))
+        yield* Effect.promise(() => stopAll([warm]))
         yield* client.delete(Kind.Namespace, { name: namespace })
       }
       for (const n of part === "throughput" ? [] : REPLICAS) {
@@ -197,6 +222,8 @@ export const main = async (rounds = 1) => {
         const procs = ids.map((id) => spawn({ ...base, namespace, id, concurrency: 4, workMillis: 0, sharder: false }))
         yield* Effect.promise(() => until(() => procs.every((p) => p.reconciled.size >= share.get(p.id)!), "every share reconciled", procs))
         const heaps = yield* Effect.promise(() => heapOf(procs))
+        procs.forEach((p, i) => points.push([share.get(p.id)!, heaps[i]!]))
+        log(`sharding: ${n} replica(s): objects ${procs.map((p) => share.get(p.id)).join(", ")}, heap (MB) ${heaps.map((h) => h.toFixed(2)).join(", ")}`)
         const largest = Math.max(...heaps)
         // the stores' part: less what a replica holds with no object
         const stores = largest - single.empty
@@ -216,6 +243,15 @@ export const main = async (rounds = 1) => {
         yield* Effect.promise(() => stopAll([...procs, sharder]))
         yield* client.delete(Kind.Namespace, { name: namespace })
       }
+      if (points.length > 2) {
+        // least squares through every replica's (objects, heap): the heap at zero objects
+        const mean = (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0) / xs.length
+        const mx = mean(points.map((p) => p[0]))
+        const my = mean(points.map((p) => p[1]))
+        const slope = points.reduce((a, [x, y]) => a + (x - mx) * (y - my), 0) / points.reduce((a, [x]) => a + (x - mx) ** 2, 0)
+        record("replica_heap_mb_intercept", my - slope * mx)
+        record("replica_heap_kb_per_object", slope * 1024)
+      }
     }
   })))
   const results = summarize(measurements)
@@ -223,6 +259,7 @@ export const main = async (rounds = 1) => {
     reconciles: RECONCILES,
     work_ms: WORK_MS,
     heap_objects: HEAP_OBJECTS,
+    warm_objects: WARM_OBJECTS,
     payload_chars: PAYLOAD_CHARS
   })
   printTable("sharding", results)
