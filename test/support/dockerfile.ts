@@ -1,7 +1,9 @@
 /**
  * A Dockerfile run without a container runtime: each stage in a folder of its own, its COPY and RUN
  * steps done there (RUN through `sh -c`, with the Node that runs the tests first on PATH), and the
- * final stage's CMD returned to be run. Enough for the multi-stage Dockerfiles operatorkit writes:
+ * final stage's CMD returned to be run. `npm cache clean` is not run: here it would empty the
+ * machine's npm cache, which every test and worktree shares (in a container it empties the image's).
+ * Enough for the multi-stage Dockerfiles operatorkit writes:
  * FROM … [AS name], WORKDIR, COPY [--from=stage] <sources…> <destination>, RUN, ENV, USER, CMD in
  * JSON form. Anything else is an error, so a Dockerfile this cannot follow fails its test rather
  * than pass untried.
@@ -92,6 +94,15 @@ const json = (args: string, what: string): Array<string> => {
 export const build = (dockerfile: string, context: string, root: string, options: { readonly runEnv?: Record<string, string> } = {}): Result => {
   const stages = parse(Fs.readFileSync(dockerfile, "utf8"))
   if (stages.length === 0) throw new Error(`${dockerfile} has no FROM`)
+  // npm, but `npm cache clean` skipped (see above)
+  const bin = Path.join(root, ".bin")
+  Fs.mkdirSync(bin, { recursive: true })
+  const npm = ChildProcess.spawnSync("sh", ["-c", "command -v npm"], { env: env(), encoding: "utf8" }).stdout.trim()
+  Fs.writeFileSync(
+    Path.join(bin, "npm"),
+    `#!/bin/sh\nif [ "$1" = cache ] && [ "$2" = clean ]; then echo "npm cache clean: not run outside a container" >&2; exit 0; fi\nexec "${npm}" "$@"\n`,
+    { mode: 0o755 }
+  )
   const dirs = new Map<string, string>()
   const runs: Array<{ stage: string; command: string }> = []
   let last: Result | undefined
@@ -146,7 +157,7 @@ export const build = (dockerfile: string, context: string, root: string, options
           runs.push({ stage: label, command: args })
           const out = ChildProcess.spawnSync("sh", ["-c", args], {
             cwd: workdir,
-            env: env({ ...stageEnv, ...options.runEnv }),
+            env: env({ ...stageEnv, ...options.runEnv, PATH: `${bin}${Path.delimiter}${env()["PATH"]}` }),
             encoding: "utf8",
             timeout: 600_000,
             maxBuffer: 64 * 1024 * 1024

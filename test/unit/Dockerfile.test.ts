@@ -3,13 +3,18 @@
  * machines): each stage in a folder of its own, its COPY and RUN steps done there
  * (test/support/dockerfile.ts), then the final stage's CMD. A project with a production and a
  * development dependency (local packages): the image's folder gets the built dist/ and the
- * production dependency only, never the sources, and its CMD runs dist/.
+ * production dependency only, never the sources, and its CMD runs dist/. The Tenant example's own
+ * Dockerfile, built from this repository (the library compiled, then the example against it; the
+ * runtime stage installs production dependencies only): its image folder holds the compiled example
+ * and its production dependencies (operatorkit as an installed package: dist/, no sources), its CMD
+ * answers --help, and it runs: /healthz answers.
  */
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
 import * as Manifests from "../../src/Manifests.ts"
 import { env } from "../../scripts/pack.ts"
 import { build } from "../support/dockerfile.ts"
@@ -68,4 +73,81 @@ describe("Manifests.dockerfile, its steps run in a temporary folder", () => {
       Fs.rmSync(dir, { recursive: true, force: true })
     }
   }, 120_000)
+
+  it.live("the Tenant example's Dockerfile: built dist/ of the library and the example, production dependencies only, non-root; its CMD runs and answers /healthz", () =>
+    Effect.promise(async () => {
+      const repo = Path.resolve(import.meta.dirname, "..", "..")
+      const dockerfile = Path.join(repo, "examples", "tenant", "Dockerfile")
+      const text = Fs.readFileSync(dockerfile, "utf8")
+      const stages = text.split("\n").filter((l) => l.startsWith("FROM "))
+      assert.deepStrictEqual(stages, ["FROM node:24-slim AS build", "FROM node:24-slim"])
+      assert.notInclude(text, "--conditions")
+      const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "operatorkit-tenant-image-"))
+      try {
+        // registry packages (the example needs effect, @kubernetes/client-node, …) from a cache of this
+        // test's own, kept between runs: the machine's ~/.npm is emptied by any `npm cache clean`
+        const cache = Path.join(Os.homedir(), ".cache", "operatorkit", "npm-dockerfile")
+        const image = build(dockerfile, repo, dir, { runEnv: { npm_config_cache: cache, npm_config_prefer_offline: "true" } })
+        assert.deepStrictEqual(image.runs.map((r) => r.stage), ["build", "build", "1"])
+        assert.include(image.runs.at(-1)!.command, "npm ci --omit=dev")
+        assert.strictEqual(image.user, "node")
+        assert.strictEqual(image.env["NODE_ENV"], "production")
+        assert.deepStrictEqual(image.cmd, ["node", "dist/main.js"])
+        // the image holds the compiled example, its lock and production dependencies; nothing else of the repository
+        assert.deepStrictEqual(Fs.readdirSync(image.dir).sort(), ["dist", "node_modules", "package-lock.json", "package.json"])
+        assert.deepStrictEqual(Fs.readdirSync(Path.join(image.dir, "..", "..", "..")), ["examples"])
+        const files = (Fs.readdirSync(Path.join(image.dir, "dist"), { recursive: true }) as Array<string>).filter((f) => !f.endsWith(".map"))
+        assert.includeMembers(files, ["main.js", "operator.js", "webhooks.js", "Tenant.js"])
+        assert.isFalse(files.some((f) => f.endsWith(".ts")), "no TypeScript sources")
+        const modules = Path.join(image.dir, "node_modules")
+        // operatorkit as an installed package: its dist/, not a link to the repository, no sources
+        assert.isFalse(Fs.lstatSync(Path.join(modules, "operatorkit")).isSymbolicLink())
+        assert.isTrue(Fs.existsSync(Path.join(modules, "operatorkit", "dist", "index.js")))
+        assert.isFalse(Fs.existsSync(Path.join(modules, "operatorkit", "src")))
+        for (const runtime of ["effect", "@effect/platform-node", "@kubernetes/client-node", "pkijs"]) assert.isTrue(Fs.existsSync(Path.join(modules, runtime)), runtime)
+        for (const dev of ["typescript", "vitest", "tstyche", "fast-check"]) assert.isFalse(Fs.existsSync(Path.join(modules, dev)), `${dev} is a development dependency`)
+
+        const ran = ChildProcess.spawnSync(process.execPath, [...image.cmd.slice(1), "--help"], { cwd: image.dir, env: env(image.env), encoding: "utf8" })
+        assert.strictEqual(ran.status, 0, ran.stderr)
+        assert.include(ran.stdout, "usage: npm start --")
+
+        // run as in a cluster whose API server cannot be reached: the probes still answer
+        const kubeconfig = Path.join(dir, "kubeconfig")
+        Fs.writeFileSync(kubeconfig, [
+          "apiVersion: v1",
+          "kind: Config",
+          "clusters: [{ name: none, cluster: { server: \"https://127.0.0.1:1\", insecure-skip-tls-verify: true } }]",
+          "users: [{ name: none, user: { token: none } }]",
+          "contexts: [{ name: none, context: { cluster: none, user: none } }]",
+          "current-context: none",
+          ""
+        ].join("\n"))
+        const child = ChildProcess.spawn(process.execPath, [...image.cmd.slice(1), "--no-crd", "--health-port=0", "--leader-elect=false"], {
+          cwd: image.dir,
+          env: env({ ...image.env, KUBECONFIG: kubeconfig }),
+          stdio: ["ignore", "pipe", "pipe"]
+        })
+        let output = ""
+        child.stdout.on("data", (c: Buffer) => (output += c.toString()))
+        child.stderr.on("data", (c: Buffer) => (output += c.toString()))
+        const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+        try {
+          const deadline = Date.now() + 60_000
+          let url: string | undefined
+          while (url === undefined && Date.now() < deadline && child.exitCode === null) {
+            url = /metrics and probes: (http:\/\/127\.0\.0\.1:\d+)\/metrics/.exec(output)?.[1]
+            await new Promise((r) => setTimeout(r, 100))
+          }
+          assert.isDefined(url, output)
+          const healthz = await fetch(`${url}/healthz`)
+          assert.strictEqual(healthz.status, 200, output)
+          child.kill("SIGTERM")
+          assert.strictEqual(await exited, 0, output)
+        } finally {
+          if (child.exitCode === null) child.kill("SIGKILL")
+        }
+      } finally {
+        Fs.rmSync(dir, { recursive: true, force: true })
+      }
+    }), 600_000)
 })
