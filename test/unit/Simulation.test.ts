@@ -14,6 +14,7 @@ import * as Conversion from "../../src/Conversion.ts"
 import * as CrdDefinition from "../../src/CrdDefinition.ts"
 import * as Watch from "../../src/Watch.ts"
 import * as Framework from "../../src/Framework.ts"
+import { Probe } from "../../src/internal/controller/probe.ts"
 import * as Kind from "../../src/Kind.ts"
 import * as LeaderElection from "../../src/LeaderElection.ts"
 import * as Patch from "../../src/Patch.ts"
@@ -151,6 +152,30 @@ describe("Simulation", () => {
       const poll = yield* violated(simulation({ operator: controller(copier({ ensureCreated: () => Framework.requeueAfter("100 millis") })) }))
       assert.strictEqual(poll?.invariant, "no-hot-loop")
       assert.match(poll!.message, /replica-0 sent \d+ requests in 10 quiet seconds \(at most 50 expected once settled\)/)
+    }))
+
+  it.effect("no-hot-loop: the quiet window starts again after a sharding hand-off; hand-offs that never stop fail the run", () =>
+    Effect.gen(function*() {
+      // stands in for a sharder: reports a hand-off at the given simulated times (millis from the start)
+      const handingOff = (at: (t: number) => boolean) =>
+        Layer.mergeAll(
+          controller(copier()),
+          Layer.effectDiscard(Effect.gen(function*() {
+            const probe = yield* Probe
+            yield* Effect.forkScoped(Effect.forever(Effect.gen(function*() {
+              yield* Effect.sleep("1 second")
+              const now = yield* Effect.clockWith((c) => c.currentTimeMillis)
+              if (at(now)) probe?.handedOff("ring", "Widget default/w: moved")
+            })))
+          }))
+        )
+      // one hand-off 2 s into the quiet window (the run settles about 23 s in): the window starts again after it
+      const once = yield* Simulation.run(simulation({ operator: handingOff((t) => t === 26_000) }), 1)
+      assert.isUndefined(once.violation, once.violation?.message)
+      assert.isTrue(once.trace.some((l) => l.includes("objects were handed off: the quiet window starts again")))
+      const forever = yield* Simulation.run(simulation({ operator: handingOff((t) => t > 20_000) }), 1)
+      assert.strictEqual(forever.violation?.invariant, "no-hot-loop")
+      assert.match(forever.violation!.message, /objects kept moving between replicas .* after the faults healed: \d+ hand-off writes since then/)
     }))
 
   it.effect("store-equals-server: a cache that does not hold what the server holds", () =>

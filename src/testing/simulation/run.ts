@@ -535,11 +535,12 @@ export const runOnce = (simulation: Simulation.Simulation, seed: number, keep: R
       // new shard's reconcile), bounded by the objects moved; so the window starts again after
       // the last hand-off write. Hand-offs that never stop are a hot loop of their own.
       let from = now()
-      const handedOffSince = (t: number) => handOffs.length > 0 && handOffs[handOffs.length - 1]! >= t
+      let seen = handOffs.length
+      const handedOff = () => handOffs.length > seen
       const deadline = Math.max(settleEnd, from + QUIET_WINDOW_MILLIS)
       while (violation === undefined) {
-        yield* drive(QUIET_WINDOW_MILLIS, 1000, () => violation !== undefined || handedOffSince(from))
-        if (!handedOffSince(from)) break
+        yield* drive(QUIET_WINDOW_MILLIS, 1000, () => violation !== undefined || handedOff())
+        if (!handedOff()) break
         if (now() >= deadline) {
           const healed = settleEnd - simulation.settleMillis
           const late = handOffs.filter((t) => t >= healed)
@@ -552,7 +553,9 @@ export const runOnce = (simulation: Simulation.Simulation, seed: number, keep: R
           break
         }
         trace.add(now(), "check", "objects were handed off: the quiet window starts again")
+        // the window starts after the step that saw the hand-off (each pass moves the clock)
         from = now()
+        seen = handOffs.length
       }
       const limit = (options.quietRequestsPerSecond ?? 5) * QUIET_WINDOW_MILLIS / 1000
       for (const [replica, n] of rate.since(from)) {
