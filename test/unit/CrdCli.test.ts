@@ -1,10 +1,15 @@
 import { assert, describe, it } from "@effect/vitest"
+import { vi } from "vitest"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { Effect } from "effect"
 import { Yaml } from "effect/encoding"
+
+// Each test runs the CLI as a child process (a few seconds of CPU to load the sources) up to three
+// times; on two shared cores under a full suite that took 80 s, so the bound is wider than the default.
+vi.setConfig({ testTimeout: 240_000 })
 
 const root = Path.resolve(import.meta.dirname, "..", "..")
 const bin = Path.join(root, "src", "bin", "operatorkit.ts")
