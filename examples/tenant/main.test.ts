@@ -11,6 +11,7 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { parseArgs } from "./main.ts"
 
 const main = Path.join(import.meta.dirname, "main.ts")
 
@@ -76,6 +77,22 @@ const withTimeout = <A>(promise: Promise<A>, ms: number, what: string) =>
   Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms))])
 
 describe("npm start (examples/tenant/main.ts)", () => {
+  it.effect("its arguments: Manifests.parseFlags' with this program's defaults, then its own; anything else a typed error naming it", () =>
+    Effect.gen(function*() {
+      const plain = yield* parseArgs([])
+      assert.deepStrictEqual(plain.flags, { healthPort: 8080, metricsPort: 8080, secureMetrics: false, leaderElection: true, webhookPort: 9443, rest: [] })
+      const check = yield* parseArgs(["--check", "--health-port=0", "--webhook-port=0", "--exit-after=5"])
+      assert.deepStrictEqual([check.check, check.flags.healthPort, check.flags.webhookPort, check.exitAfterSeconds], [true, 0, 0, 5])
+      assert.deepStrictEqual(check.given, { healthPort: true, metricsPort: false, webhookPort: true })
+      // the flag main.ts took before it read Manifests' flags
+      const unknown = yield* Effect.flip(parseArgs(["--port=8080"]))
+      assert.deepStrictEqual([unknown._tag, unknown.message], ["FlagError", "unknown flag --port=8080"])
+      const badPort = yield* Effect.flip(parseArgs(["--webhook-port=https"]))
+      assert.deepStrictEqual([badPort._tag, badPort.message], ["FlagError", `--webhook-port takes a port number from 0 to 65535 (--webhook-port=<n>), not "https"`])
+      const badExit = yield* Effect.flip(parseArgs([], "soon"))
+      assert.deepStrictEqual([badExit._tag, badExit.message], ["UsageError", `--exit-after: takes a number of seconds, not "soon"`])
+    }))
+
   it.live("--check: converges the samples, cleans up a deleted Tenant, exits 0 and leaves nothing running", () =>
     Effect.promise(async () => {
       const run = start(["--check", "--health-port=0", "--webhook-port=0"])
