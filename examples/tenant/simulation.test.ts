@@ -1,6 +1,7 @@
 /**
- * The Tenant operator under simulation (simulation.ts): two replicas with leader election, a
- * workload of Tenants and replica churn, the standard fault profile, through many seeds; first the
+ * The Tenant operator under simulation (simulation.ts): two replicas with leader election, serving
+ * its webhooks and held to its declared RBAC, a workload of Tenants in both versions and replica
+ * churn, the standard fault profile, through many seeds; first the
  * seeds that once found bugs (test/simulation/regressions.ts). SIMULATION_SEEDS sets how many
  * (`npm run simulate -- --seeds 10000` runs more on demand).
  */
