@@ -72,7 +72,8 @@ const parse = (path: string): Target | undefined => {
     rest = rest.slice(2)
   }
   if (rest.length < 1 || rest.length > 3) return undefined
-  return { group, version, plural: rest[0]!, namespace, name: rest[1], subresource: rest[2], query: url.searchParams }
+  // the query apart from its URL: a cached target holds no URL
+  return { group, version, plural: rest[0]!, namespace, name: rest[1], subresource: rest[2], query: new URLSearchParams(url.search) }
 }
 
 export const verbOf = (method: string, target: Target | undefined): Verb => {
