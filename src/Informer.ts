@@ -272,7 +272,7 @@ export const make = <A extends Kind.KubeObject>(
         Effect.acquireRelease(
           Effect.sync(() => {
             const subscriber = new Handoff<Change<A>>()
-            for (const object of reflector.cache.items.values()) subscriber.pending.push({ _tag: "Added", object, source: "list" })
+            for (const object of reflector.cache.values()) subscriber.pending.push({ _tag: "Added", object, source: "list" })
             subscribers.add(subscriber)
             return subscriber
           }),
@@ -322,7 +322,7 @@ const resync = <A extends Kind.KubeObject>(
     while (true) {
       yield* Effect.sleep(period)
       const bucket = new TokenBucket(rate.perSecond, rate.burst)
-      for (const key of Array.from(cache.items.keys())) {
+      for (const key of Array.from(cache.keys())) {
         const wait = bucket.take(clock.currentTimeMillisUnsafe())
         if (wait > 0) yield* Effect.sleep(Duration.millis(Math.ceil(wait)))
         const object = cache.get(key)

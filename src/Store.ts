@@ -125,19 +125,21 @@ export const makeCache = <A extends KubeObject>(options: {
  * @category models
  */
 export class Cache<A extends KubeObject> {
-  readonly items = new Map<string, A>()
+  /**
+   * The objects by namespace ("" for cluster-scoped ones), then by name. The names are the strings
+   * the objects hold, so no key string is kept per object (a `namespace/name` key costs about 32
+   * bytes per cached object); keys are made when asked for.
+   */
+  private readonly namespaces = new Map<string, Map<string, A>>()
+  private count = 0
+  /** The last namespace looked up by key, and its objects (most caches hold one namespace). */
+  private lastNamespace: string | undefined = undefined
+  private lastObjects: Map<string, A> | undefined = undefined
   private readonly indexes = new Map<string, { readonly fn: IndexFunction<A>; readonly values: Map<string, Set<string>> }>()
   private readonly labelKeys: ReadonlySet<string>
-  private readonly namespaceIndex: { readonly fn: IndexFunction<A>; readonly values: Map<string, Set<string>> } = {
-    fn: (o) => (o.metadata.namespace !== undefined ? [o.metadata.namespace] : []),
-    values: new Map()
-  }
-  /** The namespace index is built on its first lookup (an informer on one namespace never needs it). */
-  private namespaceIndexBuilt = false
 
   constructor(labels: ReadonlyArray<string>, indexers: Readonly<Record<string, IndexFunction<A>>>) {
     this.labelKeys = new Set(labels)
-    this.indexes.set("namespace", this.namespaceIndex)
     if (labels.length > 0) {
       this.indexes.set("~labels", {
         fn: (o) => {
@@ -152,50 +154,113 @@ export class Cache<A extends KubeObject> {
     for (const [name, fn] of Object.entries(indexers)) this.indexes.set(name, { fn, values: new Map() })
   }
 
+  /** The objects of a namespace ("" for cluster-scoped ones), if any. */
+  private objectsIn(namespace: string): Map<string, A> | undefined {
+    if (namespace === this.lastNamespace) return this.lastObjects
+    const objects = this.namespaces.get(namespace)
+    if (objects !== undefined) {
+      this.lastNamespace = namespace
+      this.lastObjects = objects
+    }
+    return objects
+  }
+
+  /** The objects of the key's namespace, if any (`located`), and the name in it. */
+  private locate(k: string): string {
+    const slash = k.indexOf("/")
+    if (slash === -1) {
+      this.located = this.objectsIn("")
+      return k
+    }
+    const last = this.lastNamespace
+    // the namespace of the last lookup, recognised without slicing the key
+    this.located = last !== undefined && slash === last.length && k.startsWith(last) ? this.lastObjects : this.objectsIn(k.slice(0, slash))
+    return k.slice(slash + 1)
+  }
+  private located: Map<string, A> | undefined = undefined
+
   get(k: string): A | undefined {
-    return this.items.get(k)
+    const name = this.locate(k)
+    return this.located?.get(name)
+  }
+
+  /** The object with this name in this namespace (none or "" for a cluster-scoped one). */
+  find(namespace: string | undefined, name: string): A | undefined {
+    return this.objectsIn(namespace ?? "")?.get(name)
   }
 
   /** Stores an object; returns the one it replaced. `k` spares a caller holding its key computing it again. */
-  set(object: A, k: string = keyOf(object)): A | undefined {
-    const old = this.items.get(k)
-    this.items.set(k, object)
-    if (old === undefined) this.index(k, object)
-    else this.reindex(k, old, object)
+  set(object: A, k?: string): A | undefined {
+    const namespace = object.metadata.namespace ?? ""
+    let objects = this.objectsIn(namespace)
+    if (objects === undefined) {
+      objects = new Map()
+      this.namespaces.set(namespace, objects)
+    }
+    const name = object.metadata.name
+    const old = objects.get(name)
+    objects.set(name, object)
+    if (old === undefined) this.count++
+    if (this.indexes.size > 0) {
+      const key = k ?? keyOf(object)
+      if (old === undefined) this.index(key, object)
+      else this.reindex(key, old, object)
+    }
     return old
   }
 
   delete(k: string): A | undefined {
-    const old = this.items.get(k)
+    const name = this.locate(k)
+    const objects = this.located
+    const old = objects?.get(name)
     if (old === undefined) return undefined
-    this.unindex(k, old)
-    this.items.delete(k)
+    if (this.indexes.size > 0) this.unindex(k, old)
+    objects!.delete(name)
+    this.count--
+    if (objects!.size === 0) {
+      this.namespaces.delete(old.metadata.namespace ?? "")
+      if (this.lastObjects === objects) this.lastNamespace = this.lastObjects = undefined
+    }
     return old
   }
 
   get size(): number {
-    return this.items.size
+    return this.count
+  }
+
+  /** Every key (made now: the cache keeps none). */
+  *keys(): IterableIterator<string> {
+    for (const [namespace, objects] of this.namespaces) {
+      if (namespace === "") yield* objects.keys()
+      else for (const name of objects.keys()) yield `${namespace}/${name}`
+    }
+  }
+
+  /** Every object. */
+  *values(): IterableIterator<A> {
+    for (const objects of this.namespaces.values()) yield* objects.values()
+  }
+
+  /** Every object by key, as a new Map (a snapshot). */
+  get items(): ReadonlyMap<string, A> {
+    const out = new Map<string, A>()
+    for (const object of this.values()) out.set(keyOf(object), object)
+    return out
   }
 
   private index(k: string, object: A) {
     for (const index of this.indexes.values()) {
-      if (index !== this.namespaceIndex || this.namespaceIndexBuilt) this.index1(index, k, object)
-    }
-  }
-
-  private index1(index: { readonly fn: IndexFunction<A>; readonly values: Map<string, Set<string>> }, k: string, object: A) {
-    for (const v of index.fn(object)) {
-      let keys = index.values.get(v)
-      if (keys === undefined) index.values.set(v, (keys = new Set()))
-      keys.add(k)
+      for (const v of index.fn(object)) {
+        let keys = index.values.get(v)
+        if (keys === undefined) index.values.set(v, (keys = new Set()))
+        keys.add(k)
+      }
     }
   }
 
   /** Moves a replaced object between index values, touching only the indexes whose values changed. */
   private reindex(k: string, old: A, object: A) {
     for (const index of this.indexes.values()) {
-      // the key holds the namespace, so a replacement never changes it
-      if (index === this.namespaceIndex) continue
       const { fn, values } = index
       const before = fn(old)
       const after = fn(object)
@@ -216,7 +281,6 @@ export class Cache<A extends KubeObject> {
 
   private unindex(k: string, object: A) {
     for (const index of this.indexes.values()) {
-      if (index === this.namespaceIndex && !this.namespaceIndexBuilt) continue
       const { fn, values } = index
       for (const v of fn(object)) {
         const keys = values.get(v)
@@ -228,35 +292,35 @@ export class Cache<A extends KubeObject> {
   }
 
   private lookup(index: string, value: string): ReadonlyArray<A> {
-    const entry = this.indexes.get(index)
-    if (entry === this.namespaceIndex && !this.namespaceIndexBuilt) {
-      this.namespaceIndexBuilt = true
-      for (const [k, object] of this.items) this.index1(entry, k, object)
+    // the namespace "index" is the cache's own layout (cluster-scoped objects are in none)
+    if (index === "namespace") {
+      const objects = Array.from(this.objectsIn(value)?.values() ?? [])
+      return value === "" ? objects.filter((o) => o.metadata.namespace !== undefined) : objects
     }
-    const keys = entry?.values.get(value)
+    const keys = this.indexes.get(index)?.values.get(value)
     if (keys === undefined) return []
     const out: Array<A> = []
-    for (const k of keys) out.push(this.items.get(k)!)
+    for (const k of keys) out.push(this.get(k)!)
     return out
   }
 
   readonly store: Store<A> = {
-    get: (k) => Effect.sync(() => Option.fromUndefinedOr(this.items.get(k))),
+    get: (k) => Effect.sync(() => Option.fromUndefinedOr(this.get(k))),
     list: (options) =>
-      Effect.sync(() =>
-        options?.namespace !== undefined ? this.lookup("namespace", options.namespace) : Array.from(this.items.values())
-      ),
+      Effect.sync(() => (options?.namespace !== undefined ? this.lookup("namespace", options.namespace) : Array.from(this.values()))),
     byLabel: (label, value) =>
       Effect.sync(() =>
         this.labelKeys.has(label)
           ? this.lookup("~labels", `${label}=${value}`)
-          : Array.from(this.items.values()).filter((o) => o.metadata.labels?.[label] === value)
+          : Array.from(this.values()).filter((o) => o.metadata.labels?.[label] === value)
       ),
     byIndex: (index, value) =>
       Effect.suspend(() =>
-        this.indexes.has(index) ? Effect.succeed(this.lookup(index, value)) : Effect.die(new Error(`no index named "${index}"`))
+        index === "namespace" || this.indexes.has(index)
+          ? Effect.succeed(this.lookup(index, value))
+          : Effect.die(new Error(`no index named "${index}"`))
       ),
-    keys: Effect.sync(() => Array.from(this.items.keys())),
-    size: Effect.sync(() => this.items.size)
+    keys: Effect.sync(() => Array.from(this.keys())),
+    size: Effect.sync(() => this.count)
   }
 }
