@@ -322,7 +322,7 @@ const resync = <A extends Kind.KubeObject>(
     while (true) {
       yield* Effect.sleep(period)
       const bucket = new TokenBucket(rate.perSecond, rate.burst)
-      for (const key of Array.from(cache.keys())) {
+      for (const key of cache.keys()) {
         const wait = bucket.take(clock.currentTimeMillisUnsafe())
         if (wait > 0) yield* Effect.sleep(Duration.millis(Math.ceil(wait)))
         const object = cache.get(key)

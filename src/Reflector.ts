@@ -274,7 +274,7 @@ export const make = <A extends Kind.KubeObject>(options: Options<A> = {}): Refle
       case "InitDone": {
         const seen = listed
         listed = undefined
-        if (seen !== undefined) for (const key of Array.from(cache.keys())) if (!seen.has(key)) remove(key, "list")
+        if (seen !== undefined) for (const key of cache.keys()) if (!seen.has(key)) remove(key, "list")
         return noEvents
       }
       case "Watch": {

@@ -228,17 +228,21 @@ export class Cache<A extends KubeObject> {
     return this.count
   }
 
-  /** Every key (made now: the cache keeps none). */
-  *keys(): IterableIterator<string> {
+  /** Every key, made now (the cache keeps none). */
+  keys(): Array<string> {
+    const out: Array<string> = []
     for (const [namespace, objects] of this.namespaces) {
-      if (namespace === "") yield* objects.keys()
-      else for (const name of objects.keys()) yield `${namespace}/${name}`
+      if (namespace === "") for (const name of objects.keys()) out.push(name)
+      else for (const name of objects.keys()) out.push(`${namespace}/${name}`)
     }
+    return out
   }
 
-  /** Every object. */
-  *values(): IterableIterator<A> {
-    for (const objects of this.namespaces.values()) yield* objects.values()
+  /** Every object (a snapshot). */
+  values(): Array<A> {
+    const out: Array<A> = []
+    for (const objects of this.namespaces.values()) for (const object of objects.values()) out.push(object)
+    return out
   }
 
   /** Every object by key, as a new Map (a snapshot). */
@@ -307,12 +311,12 @@ export class Cache<A extends KubeObject> {
   readonly store: Store<A> = {
     get: (k) => Effect.sync(() => Option.fromUndefinedOr(this.get(k))),
     list: (options) =>
-      Effect.sync(() => (options?.namespace !== undefined ? this.lookup("namespace", options.namespace) : Array.from(this.values()))),
+      Effect.sync(() => (options?.namespace !== undefined ? this.lookup("namespace", options.namespace) : this.values())),
     byLabel: (label, value) =>
       Effect.sync(() =>
         this.labelKeys.has(label)
           ? this.lookup("~labels", `${label}=${value}`)
-          : Array.from(this.values()).filter((o) => o.metadata.labels?.[label] === value)
+          : this.values().filter((o) => o.metadata.labels?.[label] === value)
       ),
     byIndex: (index, value) =>
       Effect.suspend(() =>
@@ -320,7 +324,7 @@ export class Cache<A extends KubeObject> {
           ? Effect.succeed(this.lookup(index, value))
           : Effect.die(new Error(`no index named "${index}"`))
       ),
-    keys: Effect.sync(() => Array.from(this.keys())),
+    keys: Effect.sync(() => this.keys()),
     size: Effect.sync(() => this.count)
   }
 }
