@@ -55,12 +55,9 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
-import * as SchemaIssue from "effect/SchemaIssue"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
@@ -70,12 +67,12 @@ import * as Finalizers from "./Finalizers.ts"
 import * as Framework from "./Framework.ts"
 import * as Informer from "./Informer.ts"
 import { causeMessage, logFailure } from "./internal/causeMessage.ts"
-import { decodeObject, isDecodeError } from "./internal/codec.ts"
 import { Probe } from "./internal/controller/probe.ts"
 import { makeReconciliation, runResources } from "./internal/controller/reconciliation.ts"
+import { Undecodables } from "./internal/controller/undecodable.ts"
+import { refreshOnLead, Workers } from "./internal/controller/workers.ts"
 import { cacheOf, finalizerClient, trackedClient, WriteTracker } from "./internal/controller/writeTracker.ts"
 import * as Def from "./internal/metrics.ts"
-import { retryOnConflict } from "./internal/retryOnConflict.ts"
 import { isTraced, whenTraced } from "./internal/tracing.ts"
 import * as LeaderElection from "./LeaderElection.ts"
 import * as Kind from "./Kind.ts"
@@ -305,7 +302,7 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
     const sharded = Option.getOrUndefined(shard)
     const client = sharded === undefined ? yield* Client.Client : sharded.client(yield* Client.Client)
     const names = yield* Effect.try({ try: () => Finalizers.names(options), catch: (e) => e }).pipe(Effect.orDie)
-    const { finalizer, legacyFinalizer } = names
+    const { finalizer } = names
     const concurrency = Math.max(1, options.concurrency ?? 4)
     const rywTimeout = options.readYourWritesTimeout ?? "10 seconds"
     const predicates = options.predicates ?? []
@@ -370,8 +367,22 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
     }
     // Objects that do not decode now (from the informer's `invalid` stream): their reconcile reads
     // them raw, reports them and applies the undecodableDeletion policy, never their stale copy.
-    const undecodables = new Map<string, Informer.Invalid>()
-    const undecodableDeletion = options.undecodableDeletion ?? "keep"
+    // A failed reconcile is a Warning Event on its object when an Events.Recorder is in context.
+    const recorder = yield* Effect.serviceOption(Events.Recorder)
+    const undecodables = new Undecodables<A>({
+      name,
+      kind,
+      client,
+      resourceClient,
+      informer,
+      names,
+      tracker,
+      policy: options.undecodableDeletion ?? "keep",
+      readYourWritesTimeout: rywTimeout,
+      recorder,
+      markCleanedUp,
+      failure: (fields) => new UndecodableObject(fields)
+    })
     const ours = (object: Kind.KubeObject) => Finalizers.ours(names, object)
     const refOf = (object: Kind.KubeObject) => ({ name: object.metadata.name, namespace: object.metadata.namespace })
     // the finalizer writes of a reconcile, tracked under its key (see finalizerClient)
@@ -426,7 +437,7 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
       }) as Effect.Effect<WorkQueue.Outcome, unknown, Exclude<Framework.Requirements<Rs[number]>, Framework.Reconciliation>>
 
     const reconcileObject = (key: string, traced: boolean): Effect.Effect<WorkQueue.Outcome, unknown, any> => {
-      if (undecodables.size > 0 && undecodables.has(key)) return probed(key, undecodable(key, traced))
+      if (undecodables.has(key)) return probed(key, undecodables.reconcile(key, () => reconcileObject(key, traced)))
       const main = Effect.flatMap(current(key), (found): Effect.Effect<WorkQueue.Outcome, unknown, any> => {
         if (Option.isNone(found)) return Effect.succeed(undefined) // deleted, or never ours: nothing to do
         const object = found.value
@@ -455,7 +466,7 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
       })
       const done = (): WorkQueue.Outcome =>
         state.requeueAfter !== undefined ? { requeueAfter: state.requeueAfter } : undefined
-      // the resources' Client (resourceClient) is the workers' (see startWorkers)
+      // the resources' Client (resourceClient) is the workers' (see Workers above)
       const run = (object: A) => runResources(options.resources, object, state)
       // the common case, kept free of generators: a live object that already has our finalizer
       const steps = state.mode === "create" && Finalizers.has(names, object) && !Finalizers.hasLegacy(names, object)
@@ -502,119 +513,6 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
         Effect.catchIf((e) => e._tag === "Invalid" || e._tag === "NotFound", () => Effect.void),
         Effect.as(undefined)
       )
-
-    /** An object as the API server sent it, never decoded, standing in for Events and errors. */
-    const standIn = (meta: { readonly name?: string | undefined; readonly namespace?: string | undefined; readonly uid?: string | undefined; readonly resourceVersion?: string | undefined }, key: string): Kind.KubeObject => {
-      const ref = Store.parseKey(key)
-      return {
-        apiVersion: kind.apiVersion,
-        kind: kind.kind,
-        metadata: {
-          name: meta.name ?? ref.name,
-          ...(ref.namespace !== undefined ? { namespace: ref.namespace } : {}),
-          ...(meta.uid !== undefined ? { uid: meta.uid } : {}),
-          ...(meta.resourceVersion !== undefined ? { resourceVersion: meta.resourceVersion } : {})
-        }
-      }
-    }
-
-    /** The first failing path of an undecodable object and what is wrong there. */
-    const problemOf = (raw: unknown): string => {
-      const result = Schema.decodeUnknownResult(kind.schema as Schema.Codec<unknown, unknown>)(raw, { errors: "all" })
-      if (Result.isSuccess(result)) return "does not match the Schema"
-      const [first, ...rest] = SchemaIssue.makeFormatterStandardSchemaV1()(result.failure.issue).issues
-      if (first === undefined) return "does not match the Schema"
-      const path = (first.path ?? []).map((p) => {
-        const k = typeof p === "object" && p !== null && "key" in p ? p.key : p
-        return typeof k === "number" ? `[${k}]` : `.${String(k)}`
-      }).join("").replace(/^\./, "")
-      return `${path === "" ? "<root>" : path}: ${first.message}${rest.length > 0 ? ` (and ${rest.length} more)` : ""}`
-    }
-
-    /**
-     * The reconcile of an object that does not decode: read it raw; if it decodes now, the normal
-     * reconcile (once the cache shows it); else report it, and when it is being deleted with our
-     * finalizer, apply the undecodableDeletion policy.
-     */
-    const undecodable = (key: string, traced: boolean): Effect.Effect<WorkQueue.Outcome, unknown, any> => {
-      const ref = Store.parseKey(key)
-      const path = Kind.objectPath(kind, kind.namespaced ? ref.namespace : undefined, ref.name)
-      // a lost race of the release patch reads the object again; nothing else of the pass does
-      return retryOnConflict((): Effect.Effect<WorkQueue.Outcome, unknown, any> =>
-        Effect.gen(function*() {
-          const fetched = yield* client.raw({ method: "GET", path }).pipe(
-            Effect.map(Option.some),
-            Effect.catchTag("NotFound", () => Effect.succeedNone)
-          )
-          if (Option.isNone(fetched)) {
-            undecodables.delete(key) // gone: its deletion comes through the informer
-            return undefined
-          }
-          const raw = fetched.value as RawObject
-          const decoded = decodeObject<A>(kind, raw)
-          if (!isDecodeError(decoded)) {
-            // fixed: reconcile it as usual once the cache shows this version
-            undecodables.delete(key)
-            const rv = raw.metadata.resourceVersion
-            if (rv !== undefined) yield* informer.waitForResourceVersion(rv).pipe(Effect.timeoutOption(rywTimeout))
-            return yield* reconcileObject(key, traced)
-          }
-          const meta = raw.metadata
-          if (Finalizers.isPaused(names, meta.annotations)) return undefined
-          const index = meta.finalizers?.findIndex((f) => f === finalizer || f === legacyFinalizer) ?? -1
-          const deleting = meta.deletionTimestamp !== undefined
-          if (deleting && index === -1) {
-            undecodables.delete(key) // going, and not ours to hold
-            return undefined
-          }
-          const problem = problemOf(raw)
-          if (!deleting || undecodableDeletion === "keep") {
-            return yield* new UndecodableObject({
-              kind: kind.kind,
-              ...(ref.namespace !== undefined ? { namespace: ref.namespace } : {}),
-              name: ref.name,
-              problem,
-              deleting
-            })
-          }
-          if (undecodableDeletion !== "release") {
-            const state = makeReconciliation({ controller: name, key, mode: "delete" })
-            yield* undecodableDeletion(raw, decoded).pipe(
-              Effect.provideService(Client.Client, resourceClient),
-              Effect.provideService(Framework.Reconciliation, state)
-            )
-          }
-          yield* tracker.around(
-            key,
-            kind,
-            ref,
-            client.raw({
-              method: "PATCH",
-              path,
-              contentType: "application/json-patch+json",
-              body: [
-                { op: "test", path: "/metadata/resourceVersion", value: meta.resourceVersion },
-                { op: "remove", path: `/metadata/finalizers/${index}` }
-              ]
-            }),
-            () => ({ _tag: "Nothing" as const })
-          ).pipe(
-            Effect.catchTag("NotFound", () => Effect.void),
-            Effect.catchIf((e) => e._tag === "Conflict" || e._tag === "Invalid", (e) => Effect.fail(new LostRace(e)))
-          )
-          // its deletion must not be taken for one that skipped our cleanup
-          markCleanedUp(meta.uid)
-          undecodables.delete(key)
-          const how = undecodableDeletion === "release" ? "without cleanup" : "after the undecodableDeletion hook"
-          yield* Effect.logWarning(`controller ${name}: ${key} does not decode (${problem}); our finalizer was released ${how}`)
-          if (Option.isSome(recorder)) {
-            yield* recorder.value.warning(standIn(meta, key), "FinalizerReleased", `${problem}: the object does not decode; our finalizer was released ${how}`, { component: name })
-          }
-          return undefined
-        }), { isConflict: (e) => e instanceof LostRace }).pipe(
-        Effect.catchIf((e): e is LostRace => e instanceof LostRace, (e) => Effect.fail(e.error))
-      )
-    }
 
     /**
      * The ensureDeleted owed to an object that went while carrying our finalizer, without a
@@ -675,21 +573,26 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
         if (Option.isSome(recorder)) {
           const undecodable = undecodables.get(failure.key)
           // an object that never decoded has no copy in the cache: what the server said stands in
-          const about = object ?? (undecodable !== undefined ? standIn(undecodable.meta, failure.key) : undefined)
+          const about = object ?? (undecodable !== undefined ? undecodables.standIn(undecodable.meta, failure.key) : undefined)
           const reason = Cause.squash(failure.cause) instanceof UndecodableObject ? "DecodeFailed" : "ReconcileError"
           if (about !== undefined) yield* recorder.value.warning(about, reason, causeMessage(failure.cause), { component: name })
         }
         if (options.onError !== undefined) yield* options.onError({ ...failure, controller: name, object })
       })
 
-    // A failed reconcile is a Warning Event on its object when an Events.Recorder is in context.
-    const recorder = yield* Effect.serviceOption(Events.Recorder)
 
     // While leading, each watch event that enqueues keys gets a short span; the next reconcile of
     // each key links to the spans of the events that caused it (the newest few).
     const causes = new Map<string, Array<Tracer.AnySpan>>()
-    // the workers' fiber while leading (declared here: the change streams below read it)
-    let workers: Fiber.Fiber<void> | undefined
+    // Workers run while this process leads (see internal/controller/workers.ts); declared here: the
+    // change streams below read whether they run. The resources get resourceClient: provided once
+    // to the workers rather than per reconcile (outside a reconcile it tracks nothing; the
+    // controller's own calls use `client`).
+    const workers = new Workers(
+      name,
+      Effect.provideService(WorkQueue.run(queue, reconcile, { concurrency, onError }), Client.Client, resourceClient),
+      () => causes.clear()
+    )
     const takeCauses = (key: string): ReadonlyArray<Tracer.SpanLink> => {
       const spans = causes.get(key)
       if (spans === undefined) return []
@@ -697,7 +600,7 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
       return spans.map((span) => ({ span, attributes: { "operatorkit.link": "watch event" } }))
     }
     const withEventSpan = (change: Informer.Change<Kind.KubeObject>, keys: ReadonlyArray<string>, add: Effect.Effect<void>) => {
-      if (change.source !== "watch" || workers === undefined || keys.length === 0) return add
+      if (change.source !== "watch" || !workers.running || keys.length === 0) return add
       return whenTraced(add, (add) => eventSpan(change, keys, add))
     }
     const eventSpan = (change: Informer.Change<Kind.KubeObject>, keys: ReadonlyArray<string>, add: Effect.Effect<void>) => {
@@ -727,13 +630,7 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
     yield* informer.changes.pipe(
       Stream.runForEach((change) => {
         const key = Store.keyOf(change.object)
-        if (undecodables.size > 0 && change._tag !== "Resynced") {
-          const entry = undecodables.get(key)
-          // a version that decodes (or the deletion) ends it
-          if (entry !== undefined && (change._tag === "Deleted" || !(rvOf(change.object.metadata.resourceVersion) < rvOf(entry.meta.resourceVersion)))) {
-            undecodables.delete(key)
-          }
-        }
+        undecodables.changed(change, key)
         if (change._tag === "Deleted") {
           const uid = change.object.metadata.uid
           if (uid !== undefined && cleanedUp.has(uid)) cleanedUp.delete(uid)
@@ -749,18 +646,9 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
     )
     // Objects that stop decoding: their key is reconciled from the raw object until they decode again.
     yield* informer.invalid.pipe(
-      Stream.runForEach((invalid) => {
-        if (invalid.deleted) {
-          undecodables.delete(invalid.key)
-          return Effect.void
-        }
-        return Effect.flatMap(informer.store.get(invalid.key), (cached) => {
-          // a newer version that decodes is in the cache already
-          if (Option.isSome(cached) && rvOf(cached.value.metadata.resourceVersion) > rvOf(invalid.meta.resourceVersion)) return Effect.void
-          undecodables.set(invalid.key, invalid)
-          return queue.add(invalid.key, { priority: invalid.source === "watch" ? "live" : "bulk" })
-        })
-      }),
+      Stream.runForEach((invalid) =>
+        undecodables.invalid(invalid, (key) => queue.add(key, { priority: invalid.source === "watch" ? "live" : "bulk" }))
+      ),
       Effect.forkScoped
     )
     // Secondary changes → the keys of the primaries they belong to.
@@ -780,84 +668,17 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
       )
     }
 
-    // Workers run while this process leads (always, without a Leadership service); losing the
-    // lead interrupts reconciles in flight at once (their keys go back in the queue), so two
-    // leaders never reconcile at the same time.
-    const startWorkers = Effect.suspend(() => {
-      if (workers !== undefined) return Effect.void
-      return Effect.map(
-        // the resources get resourceClient: provided once to the workers rather than per reconcile
-        // (outside a reconcile it tracks nothing; the controller's own calls use `client`)
-        Effect.forkDetach(Effect.provideService(WorkQueue.run(queue, reconcile, { concurrency, onError }), Client.Client, resourceClient)),
-        (fiber) => void (workers = fiber)
-      )
-    })
-    const stopWorkers = Effect.suspend(() => {
-      const fiber = workers
-      workers = undefined
-      causes.clear()
-      return fiber === undefined ? Effect.void : Fiber.interrupt(fiber)
-    })
-    // A shard's caches may hold objects that moved while it did not hold its Lease: each time it
-    // takes the Lease (again), they are listed afresh from etcd before any reconcile. A standby's
-    // may be far behind, its watches down and backing off while the leader deleted objects and
-    // removed their finalizers (found by the simulation): when it takes the lead, each cache whose
-    // watch failed, stalled or was cut short since its last such check is listed afresh too.
-    const troubles = new Map<Informer.Informer<any>, number>()
-    const refreshIfTroubled = (i: Informer.Informer<any>) =>
-      Effect.flatMap(i.stats, (stats) => {
-        const n = stats.errors + stats.stalls + stats.veryShortWatches
-        if (n === (troubles.get(i) ?? 0)) return Effect.void
-        troubles.set(i, n)
-        return i.relist
-      })
-    const refresh = sharded === undefined
-      ? Effect.forEach([informer, ...watched.map(({ secondary }) => secondary)], refreshIfTroubled, { concurrency: "unbounded", discard: true })
-      : Effect.forEach([informer, ...watched.filter(({ watch }) => sharded.role(watch.kind) === "owned").map(({ secondary }) => secondary)], (i) => i.relist, {
-        concurrency: "unbounded",
-        discard: true
-      })
     const leadership = sharded !== undefined ? Option.some(sharded.leadership) : yield* Effect.serviceOption(LeaderElection.Leadership)
-    const leadingLine = sharded !== undefined ? `holds its shard Lease (${sharded.config.id}), reconciling ${sharded.selector}` : "leading, reconciling"
-    if (Option.isNone(leadership)) {
-      yield* startWorkers
-    } else {
-      let first = true
-      yield* leadership.value.changes.pipe(
-        Stream.changes,
-        Stream.runForEach((leading) => {
-          const wasFirst = first
-          first = false
-          if (leading) {
-            // the lead may have gone again while the caches were listed
-            return Effect.andThen(
-              refresh,
-              Effect.flatMap(leadership.value.isLeader, (still) =>
-                still ? Effect.andThen(Effect.logInfo(`controller ${name}: ${leadingLine}`), startWorkers) : Effect.void)
-            )
-          }
-          // not leading at start is the normal wait for the first election, not news
-          return wasFirst
-            ? Effect.andThen(Effect.logDebug(`controller ${name}: waiting for leadership`), stopWorkers)
-            : Effect.andThen(Effect.logInfo(`controller ${name}: not leading, reconciles stopped`), stopWorkers)
-        }),
-        Effect.forkScoped
-      )
-    }
-    // On shutdown: stop taking keys, let reconciles in flight finish up to the deadline, then
-    // interrupt them.
-    yield* Effect.addFinalizer(() =>
-      Effect.gen(function*() {
-        yield* queue.shutdown
-        const fiber = workers
-        if (fiber === undefined) return
-        const finished = yield* Fiber.await(fiber).pipe(Effect.timeoutOption(options.shutdownTimeout ?? "30 seconds"))
-        if (Option.isNone(finished)) {
-          yield* Effect.logWarning(`controller ${name}: reconciles still running at the shutdown deadline; interrupting them`)
-          yield* Fiber.interrupt(fiber)
-        }
-      })
-    )
+    yield* workers.manage({
+      leadership,
+      leadingLine: sharded !== undefined ? `holds its shard Lease (${sharded.config.id}), reconciling ${sharded.selector}` : "leading, reconciling",
+      // a shard lists its caches afresh each time it takes its Lease; a leader, those that were in trouble
+      refresh: sharded === undefined
+        ? refreshOnLead([informer, ...watched.map(({ secondary }) => secondary)], false)
+        : refreshOnLead([informer, ...watched.filter(({ watch }) => sharded.role(watch.kind) === "owned").map(({ secondary }) => secondary)], true),
+      queue,
+      shutdownTimeout: options.shutdownTimeout ?? "30 seconds"
+    })
 
     const controller: Controller<A> = {
       name,
@@ -870,7 +691,7 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
         reconciles: counters.reconciles,
         errors: counters.errors,
         activeWorkers: counters.active,
-        leading: workers !== undefined,
+        leading: workers.running,
         maxConcurrentReconciles: concurrency,
         queue: q
       }))
@@ -888,19 +709,6 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
     yield* Effect.addFinalizer(() => Effect.sync(() => registry.delete(controller)))
     return controller
   })
-
-/** A lost race of the release of an undecodable object's finalizer: read it again. */
-class LostRace {
-  readonly error: KubeError.KubeError
-  constructor(error: KubeError.KubeError) {
-    this.error = error
-  }
-}
-
-const rvOf = (rv: string | undefined) => {
-  const n = rv === undefined || rv === "" ? NaN : Number(rv)
-  return Number.isSafeInteger(n) ? n : NaN
-}
 
 const keyAttributes = (key: string) => {
   const { name, namespace } = Store.parseKey(key)
