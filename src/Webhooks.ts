@@ -28,7 +28,6 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
@@ -38,10 +37,10 @@ import * as Conversion from "./Conversion.ts"
 import type * as CrdDefinition from "./CrdDefinition.ts"
 import * as Authority from "./internal/webhook/authority.ts"
 import * as Certs from "./internal/webhook/certificates.ts"
-import { jsonEqual } from "./internal/webhook/conversion.ts"
 import * as WebhookMetrics from "./internal/webhook/metrics.ts"
 import * as Listener from "./internal/webhook/server.ts"
-import { retryOnConflict } from "./internal/retryOnConflict.ts"
+import * as Configuration from "./internal/webhook/configuration.ts"
+import * as Ensure from "./internal/webhook/ensure.ts"
 import { whenTraced } from "./internal/tracing.ts"
 import * as Yaml from "./internal/crd/yaml.ts"
 import type * as Kind from "./Kind.ts"
@@ -350,13 +349,6 @@ export type ValidatingWebhookConfiguration = Kind.Type<typeof AdmissionRegistrat
  */
 export type MutatingWebhookConfiguration = Kind.Type<typeof AdmissionRegistration.MutatingWebhookConfiguration>
 
-const clientConfigFor = (config: ClientConfig, path: string, caBundle: string | undefined) => ({
-  ...("url" in config
-    ? { url: `${config.url.replace(/\/+$/, "")}${path}` }
-    : { service: { namespace: config.service.namespace, name: config.service.name, port: config.service.port ?? 443, path } }),
-  ...(caBundle !== undefined && caBundle !== "" ? { caBundle: Buffer.from(caBundle, "utf8").toString("base64") } : {})
-})
-
 const resolveClientConfig = (definition: Definition<unknown>, options: ManifestOptions | undefined): ClientConfig => {
   const config = options?.clientConfig ?? definition.clientConfig
   if (config === undefined) {
@@ -367,35 +359,6 @@ const resolveClientConfig = (definition: Definition<unknown>, options: ManifestO
   }
   return config
 }
-
-/** A webhook's name: qualified, as the API server wants it (`validate.widgets.example.com`). */
-const webhookName = (definition: Definition<unknown>, verb: string, kind: Kind.Any) =>
-  kind.group === "" ? `${verb}.${kind.plural}.${definition.name}.core` : `${verb}.${kind.plural}.${kind.group}`
-
-const metadataFor = (definition: Definition<unknown>, options: ManifestOptions | undefined) => ({
-  name: definition.name,
-  ...(definition.labels !== undefined ? { labels: { ...definition.labels } } : {}),
-  ...(options?.annotations !== undefined ? { annotations: { ...options.annotations } } : {})
-})
-
-const webhookOf = (definition: Definition<unknown>, a: Admission.Admission<unknown>, verb: "validate" | "default", config: ClientConfig, caBundle: string | undefined) => ({
-  name: webhookName(definition, verb, a.kind),
-  admissionReviewVersions: ["v1"],
-  clientConfig: clientConfigFor(config, verb === "validate" ? a.validatePath : a.mutatePath, caBundle),
-  rules: [{
-    apiGroups: [a.kind.group],
-    apiVersions: [a.kind.version],
-    operations: [...a.call.operations],
-    resources: [a.kind.plural],
-    scope: a.kind.namespaced ? "Namespaced" : "Cluster"
-  }],
-  failurePolicy: a.call.failurePolicy,
-  matchPolicy: "Equivalent",
-  sideEffects: a.call.sideEffects,
-  timeoutSeconds: a.call.timeoutSeconds,
-  namespaceSelector: a.call.namespaceSelector ?? {},
-  objectSelector: a.call.objectSelector ?? {}
-})
 
 /**
  * The ValidatingWebhookConfiguration and MutatingWebhookConfiguration of a definition (each
@@ -423,50 +386,28 @@ const webhookOf = (definition: Definition<unknown>, a: Admission.Admission<unkno
 export const configurations = (
   definition: Definition<unknown>,
   options?: ManifestOptions
-): { readonly validating: ValidatingWebhookConfiguration | undefined; readonly mutating: MutatingWebhookConfiguration | undefined } => {
-  const config = resolveClientConfig(definition, options)
-  const validating = definition.admissions.filter((a) => a.validating)
-  const mutating = definition.admissions.filter((a) => a.mutating)
-  return {
-    validating: validating.length === 0 ? undefined : {
-      apiVersion: "admissionregistration.k8s.io/v1",
-      kind: "ValidatingWebhookConfiguration",
-      metadata: metadataFor(definition, options),
-      webhooks: validating.map((a) => webhookOf(definition, a, "validate", config, options?.caBundle))
-    } as unknown as ValidatingWebhookConfiguration,
-    mutating: mutating.length === 0 ? undefined : {
-      apiVersion: "admissionregistration.k8s.io/v1",
-      kind: "MutatingWebhookConfiguration",
-      metadata: metadataFor(definition, options),
-      webhooks: mutating.map((a) => ({ ...webhookOf(definition, a, "default", config, options?.caBundle), reinvocationPolicy: "Never" }))
-    } as unknown as MutatingWebhookConfiguration
-  }
-}
-
-/** `spec.conversion` of a CRD converted by these webhooks. */
-const conversionSpec = (definition: Definition<unknown>, options?: ManifestOptions) => ({
-  strategy: "Webhook",
-  webhook: {
-    conversionReviewVersions: ["v1"],
-    clientConfig: clientConfigFor(resolveClientConfig(definition, options), Conversion.path, options?.caBundle)
-  }
-})
+): { readonly validating: ValidatingWebhookConfiguration | undefined; readonly mutating: MutatingWebhookConfiguration | undefined } =>
+  Configuration.configurations(definition, {
+    clientConfig: resolveClientConfig(definition, options),
+    caBundle: options?.caBundle,
+    annotations: options?.annotations
+  })
 
 /**
  * The CRD of `crdDefinition` with `conversion: Webhook` pointing at these webhooks (which must
- * convert it, see {@link conversion}).
+ * convert it: a `Conversion` of it in the definition's `conversions`).
  *
  * @example
  * ```ts
  * import { Schema } from "effect"
- * import { CrdDefinition, Kind, Webhooks } from "operatorkit"
+ * import { Conversion, CrdDefinition, Kind, Webhooks } from "operatorkit"
  *
  * const V1 = Kind.custom({ group: "example.com", version: "v1", kind: "Team", namespaced: true, spec: Schema.Struct({ owner: Schema.String }) })
  * const V2 = Kind.custom({ group: "example.com", version: "v2", kind: "Team", namespaced: true, spec: Schema.Struct({ owners: Schema.Array(Schema.String) }) })
  * const TeamCrd = CrdDefinition.makeUnsafe({ versions: [{ kind: V1, storage: true }, { kind: V2 }] })
  * const webhooks = Webhooks.makeUnsafe({
  *   name: "team-operator",
- *   conversions: [Webhooks.conversion(TeamCrd, [Webhooks.step(V1, V2, {
+ *   conversions: [Conversion.makeUnsafe(TeamCrd, [Conversion.step(V1, V2, {
  *     decode: (t) => ({ ...t, spec: { owners: [t.spec.owner] } }),
  *     encode: (t) => ({ ...t, spec: { owner: t.spec.owners[0] ?? "" } })
  *   })])],
@@ -482,10 +423,11 @@ export const crd = (definition: Definition<unknown>, crdDefinition: CrdDefinitio
   if (!definition.conversions.some((c) => c.definition.name === crdDefinition.name)) {
     throw new WebhookDefinitionError({ name: definition.name, issues: [`the webhooks do not convert ${crdDefinition.name}`] })
   }
-  const manifest = {
-    ...crdDefinition.manifest,
-    spec: { ...crdDefinition.manifest.spec, conversion: conversionSpec(definition, options) }
-  } as CrdDefinition.CustomResourceDefinition
+  const manifest = Configuration.crdManifest(crdDefinition, {
+    clientConfig: resolveClientConfig(definition, options),
+    caBundle: options?.caBundle,
+    annotations: options?.annotations
+  })
   return Object.assign(Object.create(Object.getPrototypeOf(crdDefinition)), crdDefinition, { manifest })
 }
 
@@ -734,28 +676,6 @@ export interface WebhooksService {
 export class Webhooks extends Context.Service<Webhooks, WebhooksService>()("operatorkit/Webhooks") {}
 
 
-const hostOf = (config: ClientConfig): ReadonlyArray<string> =>
-  "url" in config
-    ? [new URL(config.url).hostname.replace(/^\[|\]$/g, "")]
-    : [
-      `${config.service.name}.${config.service.namespace}.svc`,
-      `${config.service.name}.${config.service.namespace}.svc.cluster.local`
-    ]
-
-/** Where the CA generation a configuration carries is recorded: a domain of the user's. */
-const generationKey = (definition: Definition<unknown>) => {
-  const group = [...definition.admissions.map((a) => a.kind), ...definition.conversions.map((c) => c.definition.storageKind)]
-    .find((k) => !k.builtin)?.group
-  return `${group ?? definition.name}/webhook-ca-generation`
-}
-
-const caBundleOf = (u: unknown): string | undefined => {
-  const encoded = isObject(u) && isObject(u["clientConfig"]) ? u["clientConfig"]["caBundle"] : undefined
-  return typeof encoded === "string" ? Buffer.from(encoded, "base64").toString("utf8") : undefined
-}
-
-const CRD_KIND = KindModule.CustomResourceDefinition
-
 /**
  * Starts the webhook server; it answers until the scope closes. With `ensure` (the default) it
  * creates or updates the webhook configurations and the conversion of the CRDs it converts, with
@@ -825,7 +745,7 @@ export const serve = <R>(
 
     let clientConfig: ClientConfig | undefined = options.clientConfig ?? definition.clientConfig
     const hostsFor = (config: ClientConfig | undefined) =>
-      [...new Set([...(config !== undefined ? hostOf(config) : []), ...(certificates._tag === "SelfSigned" ? certificates.hosts : []),
+      [...new Set([...(config !== undefined ? Configuration.hostOf(config) : []), ...(certificates._tag === "SelfSigned" ? certificates.hosts : []),
         ...(options.host !== undefined && options.host !== "0.0.0.0" && options.host !== "::" ? [options.host] : [])])]
 
     const issueServing = (ca: Certs.KeyPair, config: ClientConfig | undefined) =>
@@ -839,26 +759,16 @@ export const serve = <R>(
         }).pipe(Effect.mapError(certificateError))
       })
 
-    const propagated = (expected: string) =>
-      Effect.gen(function*() {
-        if (!ensure) return true
-        const cas = Certs.splitBundle(expected)
-        const holds = (u: unknown) => {
-          const have = caBundleOf(u)
-          return have !== undefined && cas.every((c) => have.includes(c.trim()))
-        }
-        const { validating, mutating } = configurations(definition, { clientConfig: clientConfig! })
-        for (const [kind, desired] of [[AdmissionRegistration.ValidatingWebhookConfiguration, validating], [AdmissionRegistration.MutatingWebhookConfiguration, mutating]] as const) {
-          if (desired === undefined) continue
-          const current = yield* client.get(kind as Kind.Any, { name: definition.name })
-          if (!((current as { webhooks?: ReadonlyArray<unknown> }).webhooks ?? []).every(holds)) return false
-        }
-        for (const c of definition.conversions) {
-          const current = yield* client.get(CRD_KIND, { name: c.definition.name })
-          if (!holds((current.spec.conversion as { webhook?: unknown } | undefined)?.webhook)) return false
-        }
-        return true
-      }).pipe(Effect.catchTag("NotFound", () => Effect.succeed(false)))
+    // the configurations and the CRDs' conversion, written only from a CA generation at least as new
+    const ensurer = Ensure.make({
+      client,
+      definition,
+      clientConfig: () => resolveClientConfig(definition, { clientConfig }),
+      generation: () => state?.generation,
+      bundle: () => bundle
+    })
+    const propagated = (expected: string) => ensure ? ensurer.propagated(expected) : Effect.succeed(true)
+    const ensureAll = ensurer.ensureAll
 
     let rotateNext = false
     const syncAuthority = Effect.gen(function*() {
@@ -905,93 +815,6 @@ export const serve = <R>(
       }
     }
     const config = clientConfig
-
-    // -------------------------------------------------------------------------------------------
-    // the configurations and the CRDs' conversion, written only from a CA generation at least as new
-
-    const key = generationKey(definition)
-    type Written = "written" | "unchanged" | "stale"
-
-    const guarded = <A extends Kind.KubeObject>(
-      kind: Kind.Kind<A>,
-      name: string,
-      create: (() => A) | undefined,
-      update: (current: A) => A
-    ): Effect.Effect<Written, KubeError.KubeError> =>
-      // a lost race (created or changed by another replica meanwhile) reads again
-      retryOnConflict(() =>
-        Effect.gen(function*() {
-          const current = yield* client.get(kind, { name }).pipe(Effect.map(Option.some), Effect.catchTag("NotFound", () => Effect.succeedNone))
-          const generation = state?.generation
-          if (Option.isNone(current)) {
-            if (create === undefined) return "unchanged" as const
-            const object = create()
-            const annotated = generation === undefined ? object : {
-              ...object,
-              metadata: { ...object.metadata, annotations: { ...object.metadata.annotations, [key]: String(generation) } }
-            }
-            yield* client.create(kind, annotated)
-            return "written" as const
-          }
-          const seen = Number(current.value.metadata.annotations?.[key] ?? "0")
-          if (generation !== undefined && seen > generation) return "stale" as const
-          const desired = update(current.value)
-          const annotated = generation === undefined ? desired : {
-            ...desired,
-            metadata: { ...desired.metadata, annotations: { ...desired.metadata.annotations, [key]: String(generation) } }
-          }
-          if (jsonEqual(annotated, current.value)) return "unchanged" as const
-          yield* client.replace(kind, annotated)
-          return "written" as const
-        }), { isConflict: (e) => e._tag === "Conflict" || e._tag === "AlreadyExists" })
-
-    /** The server's caBundle of a webhook when this replica has none to give (cert-manager's injector owns it). */
-    const keepCaBundle = (desired: unknown, current: unknown) => {
-      if (bundle !== undefined) return desired
-      const have = isObject(current) && isObject(current["clientConfig"]) ? current["clientConfig"]["caBundle"] : undefined
-      if (!isObject(desired) || !isObject(desired["clientConfig"]) || have === undefined) return desired
-      return { ...desired, clientConfig: { ...desired["clientConfig"], caBundle: have } }
-    }
-
-    const ensureAll = Effect.gen(function*() {
-      const { validating, mutating } = configurations(definition, { clientConfig: config, caBundle: bundle })
-      const outcomes: Array<Written> = []
-      for (const [kind, desired] of [
-        [AdmissionRegistration.ValidatingWebhookConfiguration, validating],
-        [AdmissionRegistration.MutatingWebhookConfiguration, mutating]
-      ] as const) {
-        if (desired === undefined) continue
-        outcomes.push(yield* guarded(kind as Kind.Kind<any>, definition.name, () => desired, (current: any) => ({
-          ...current,
-          metadata: {
-            ...current.metadata,
-            ...(desired.metadata.labels !== undefined ? { labels: { ...current.metadata.labels, ...desired.metadata.labels } } : {})
-          },
-          webhooks: (desired.webhooks ?? []).map((w: any) =>
-            keepCaBundle(w, (current.webhooks ?? []).find((c: any) => c.name === w.name))
-          )
-        })))
-      }
-      for (const c of definition.conversions) {
-        const desired = conversionSpec(definition, { clientConfig: config, caBundle: bundle })
-        outcomes.push(yield* guarded(
-          CRD_KIND,
-          c.definition.name,
-          () => crd(definition, c.definition, { clientConfig: config, caBundle: bundle }).manifest,
-          (current) => ({
-            ...current,
-            spec: {
-              ...current.spec,
-              conversion: {
-                ...desired,
-                webhook: keepCaBundle(desired.webhook, (current.spec.conversion as { webhook?: unknown } | undefined)?.webhook)
-              }
-            } as typeof current.spec
-          })
-        ))
-      }
-      return outcomes
-    })
 
     const syncOnce: Effect.Effect<void, KubeError.KubeError | WebhookServerError> = Effect.gen(function*() {
       if (certificates._tag === "SelfSigned") {
