@@ -356,6 +356,14 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
     // our finalizer was added), whose ensureDeleted is still owed.
     const cleanedUp = new Set<string>()
     const owed = new Map<string, A>()
+    // the uids this replica let go to another shard (an acknowledged drain): they leave its cache
+    // with our finalizer on, and their cleanup is the new shard's, never owed here
+    const handedOff = new Set<string>()
+    const markHandedOff = (uid: string | undefined) => {
+      if (uid === undefined) return
+      handedOff.add(uid)
+      if (handedOff.size > 10_000) handedOff.delete(handedOff.values().next().value!)
+    }
     // a simulation's probe (see internal/controller/probe.ts); none outside one
     const probe = yield* Probe
     const markCleanedUp = (uid: string | undefined) => {
@@ -509,6 +517,7 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
     const letGo = (shard: Sharding.ShardService, object: A, key: string): Effect.Effect<WorkQueue.Outcome, KubeError.KubeError> =>
       tracker.around(key, kind, refOf(object), client.patch(kind, refOf(object), shard.acknowledgement(object)), (answer) => ({ _tag: "Present" as const, object: answer, echo: true })).pipe(
         Effect.andThen(shard.acknowledged(object)),
+        Effect.tap(() => Effect.sync(() => markHandedOff(object.metadata.uid))),
         Effect.tap(() => Effect.sync(() => probe?.handedOff(shard.config.ring, `${key}: drain acknowledged by controller ${name}`))),
         Effect.catchIf((e) => e._tag === "Invalid" || e._tag === "NotFound", () => Effect.void),
         Effect.as(undefined)
@@ -522,6 +531,11 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
      */
     const settleOwed = (key: string, object: A): Effect.Effect<Duration.Duration | undefined, unknown, any> =>
       Effect.gen(function*() {
+        // let go while its departure was on the way: the new shard cleans it up
+        if (object.metadata.uid !== undefined && handedOff.delete(object.metadata.uid)) {
+          owed.delete(key)
+          return undefined
+        }
         const fresh = yield* client.get(kind, refOf(object)).pipe(
           Effect.map(Option.some),
           Effect.catchTag("NotFound", () => Effect.succeedNone)
@@ -634,6 +648,7 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
         if (change._tag === "Deleted") {
           const uid = change.object.metadata.uid
           if (uid !== undefined && cleanedUp.has(uid)) cleanedUp.delete(uid)
+          else if (uid !== undefined && handedOff.has(uid)) handedOff.delete(uid)
           else if (ours(change.object)) owed.set(key, change.object)
         }
         const keys = tracker.observe(primaryCache, change, [key])

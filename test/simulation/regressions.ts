@@ -59,5 +59,13 @@ export const sharding: ReadonlyArray<Regression> = [
       "(drain, acknowledgement, assignment: about 5 requests per Widget), 56 requests in the 10 quiet seconds where 50 " +
       "were allowed. The quiet window now starts again after each hand-off write (simulation/run.ts); hand-offs that " +
       "never stop still fail the run"
+  },
+  {
+    seed: 342,
+    faults: "standard",
+    found: "a shard that acknowledged a drain saw the Widget leave its cache with its finalizer on and, finding it " +
+      "gone from the server (the new shard had just run its deletion pass and removed the finalizer), ran its " +
+      "ensureDeleted as owed, while the new shard's reconcile of it was still running: two replicas reconciling one " +
+      "object, and a second cleanup (Controller.ts: an object this replica let go is never owed its cleanup here)"
   }
 ]
