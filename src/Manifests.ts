@@ -54,7 +54,7 @@ export type TypeId = "~operatorkit/Manifests/Operator"
  * @category models
  */
 export interface MetricsOptions {
-  /** Default 8443 (secure) or 8080. */
+  /** The HTTPS metrics port (default 8443). Plain metrics are served on the probes' port (`healthPort`), as `Health` does. */
   readonly port?: number | undefined
   /** HTTPS with TokenReview and SubjectAccessReview (default true). */
   readonly secure?: boolean | undefined
@@ -220,7 +220,8 @@ export const make = (options: Options): Operator => {
     }),
     leaderElection,
     healthPort: options.healthPort ?? 8081,
-    metricsPort: options.metrics?.port ?? (secureMetrics ? 8443 : 8080),
+    // Health serves plain /metrics beside the probes; only secure metrics get a port of their own
+    metricsPort: secureMetrics ? options.metrics?.port ?? 8443 : options.healthPort ?? 8081,
     secureMetrics,
     webhookPort: webhooks !== undefined ? webhooks.port ?? 9443 : undefined,
     webhookClientConfig: webhooks !== undefined
@@ -310,7 +311,7 @@ export interface Document {
  */
 export const flags = (operator: Operator): ReadonlyArray<string> => [
   `--health-port=${operator.healthPort}`,
-  `--metrics-port=${operator.metricsPort}`,
+  ...(operator.secureMetrics ? [`--metrics-port=${operator.metricsPort}`] : []),
   operator.secureMetrics ? "--metrics-secure" : "--metrics-insecure",
   ...(operator.leaderElection ? ["--leader-elect"] : []),
   ...(operator.webhookPort !== undefined ? [`--webhook-port=${operator.webhookPort}`] : [])
@@ -325,7 +326,7 @@ export const flags = (operator: Operator): ReadonlyArray<string> => [
 export interface Flags {
   /** `--health-port=<n>`: the probes' plain HTTP port (default 8081). */
   readonly healthPort: number
-  /** `--metrics-port=<n>` (default 8443 with secure metrics, else 8080). */
+  /** `--metrics-port=<n>`: the HTTPS metrics port (default 8443); with plain metrics, the probes' port. */
   readonly metricsPort: number
   /** `--metrics-secure` or `--metrics-insecure` (default secure). */
   readonly secureMetrics: boolean
@@ -439,7 +440,7 @@ const readFlags = (argv: ReadonlyArray<string>, defaults: Partial<Omit<Flags, "r
   }
   return Result.succeed({
     healthPort,
-    metricsPort: metricsPort ?? defaults.metricsPort ?? (secureMetrics ? 8443 : 8080),
+    metricsPort: secureMetrics ? metricsPort ?? defaults.metricsPort ?? 8443 : healthPort,
     secureMetrics,
     leaderElection,
     webhookPort,
@@ -530,7 +531,12 @@ export const documents = (operator: Operator, only: ReadonlyArray<Part> = parts)
         metadata: { name: `${name}-metrics`, namespace, labels },
         spec: {
           selector,
-          ports: [{ name: operator.secureMetrics ? "https" : "http", port: operator.metricsPort, targetPort: "metrics", protocol: "TCP" }]
+          ports: [{
+            name: operator.secureMetrics ? "https" : "http",
+            port: operator.metricsPort,
+            targetPort: operator.secureMetrics ? "metrics" : "health",
+            protocol: "TCP"
+          }]
         }
       },
       comment: `The operator's metrics (controller-runtime's names)${operator.secureMetrics ? ", over HTTPS for callers allowed to get /metrics" : ""}`
@@ -617,7 +623,7 @@ const deployment = (operator: Operator) => {
             ],
             ports: [
               { name: "health", containerPort: operator.healthPort, protocol: "TCP" },
-              { name: "metrics", containerPort: operator.metricsPort, protocol: "TCP" },
+              ...(operator.secureMetrics ? [{ name: "metrics", containerPort: operator.metricsPort, protocol: "TCP" }] : []),
               ...(operator.webhookPort !== undefined ? [{ name: "webhook", containerPort: operator.webhookPort, protocol: "TCP" }] : [])
             ],
             livenessProbe: { httpGet: { path: "/healthz", port: "health" }, initialDelaySeconds: 5, periodSeconds: 10, failureThreshold: 3 },

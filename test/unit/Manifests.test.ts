@@ -69,7 +69,19 @@ describe("Manifests", () => {
     ])
     const insecure = Manifests.make({ name: "a", namespace: "b", image: "a:1", permissions: [], metrics: { secure: false }, leaderElection: false })
     assert.deepStrictEqual(insecure.rbac.permissions, [])
-    assert.strictEqual(insecure.metricsPort, 8080)
+  })
+
+  it("plain metrics: the metrics Service targets the probes' port, where Health serves /metrics without secureMetrics", () => {
+    const insecure = Manifests.make({ name: "a", namespace: "b", image: "a:1", permissions: [], metrics: { secure: false }, leaderElection: false })
+    assert.strictEqual(insecure.metricsPort, 8081)
+    const docs = Manifests.documents(insecure, ["deployment"]).map((d) => d.object as any)
+    const service = docs.find((o) => o.kind === "Service" && o.metadata.name === "a-metrics")
+    assert.deepStrictEqual(service.spec.ports, [{ name: "http", port: 8081, targetPort: "health", protocol: "TCP" }])
+    const container = docs.find((o) => o.kind === "Deployment").spec.template.spec.containers[0]
+    assert.deepStrictEqual(container.ports.map((p: any) => p.name), ["health"])
+    assert.deepStrictEqual(container.args, ["--health-port=8081", "--metrics-insecure"])
+    const flags = Effect.runSync(Manifests.parseFlags(container.args))
+    assert.deepStrictEqual([flags.healthPort, flags.metricsPort, flags.secureMetrics], [8081, 8081, false])
   })
 
   it("the Deployment: probes on the plain port, metrics on theirs, leader election, requests, non-root", () => {
@@ -103,7 +115,7 @@ describe("Manifests", () => {
       Effect.runSync(Effect.result(Manifests.parseFlags(argv, defaults)))
     assert.deepStrictEqual(
       parse(["--check", "--health-port=0", "--metrics-insecure", "--webhook-port=10443", "--leader-elect=true", "--exit-after=3"]),
-      Result.succeed({ healthPort: 0, metricsPort: 8080, secureMetrics: false, leaderElection: true, webhookPort: 10443, rest: ["--check", "--exit-after=3"] })
+      Result.succeed({ healthPort: 0, metricsPort: 0, secureMetrics: false, leaderElection: true, webhookPort: 10443, rest: ["--check", "--exit-after=3"] })
     )
     assert.deepStrictEqual(
       parse([]),
