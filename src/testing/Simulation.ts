@@ -287,7 +287,11 @@ export interface Options {
   readonly duration?: Duration.Input | undefined
   /** How long the run may take to settle afterwards (default three minutes of simulated time). */
   readonly settleTimeout?: Duration.Input | undefined
-  /** The most requests a replica may send in any simulated second (default 100). */
+  /**
+   * The most requests per second a replica may send on average over any ten simulated seconds
+   * (default 100): a loop is sustained, while a new leader's first reconciles of everything come
+   * in a burst.
+   */
   readonly maxRequestsPerSecond?: number | undefined
   /** The most requests per second a replica may send on average once quiet (default 5). */
   readonly quietRequestsPerSecond?: number | undefined

@@ -173,20 +173,23 @@ export class FinalizerTracker {
 // ---------------------------------------------------------------------------------------------
 // No hot loop: requests per simulated second are bounded
 
-/** Requests of each replica in the last simulated second, and all of them, for the quiet check. */
+/** The window the request rate is averaged over: a hot loop is sustained, a takeover's burst is not. */
+export const RATE_WINDOW_MILLIS = 10_000
+
+/** Requests of each replica in the last {@link RATE_WINDOW_MILLIS}, and all of them, for the quiet check. */
 export class RateTracker {
   private readonly recent = new Map<string, Array<number>>()
   private readonly totals = new Map<string, Array<number>>()
   private readonly limit: number
 
   constructor(limitPerSecond: number) {
-    this.limit = limitPerSecond
+    this.limit = limitPerSecond * RATE_WINDOW_MILLIS / 1000
   }
 
   record(replica: string, at: number): Violation | undefined {
     const window = this.recent.get(replica) ?? []
     window.push(at)
-    while (window.length > 0 && window[0]! <= at - 1000) window.shift()
+    while (window.length > 0 && window[0]! <= at - RATE_WINDOW_MILLIS) window.shift()
     this.recent.set(replica, window)
     const all = this.totals.get(replica) ?? []
     all.push(at)
@@ -195,7 +198,7 @@ export class RateTracker {
     return {
       invariant: Invariants.hotLoop,
       at,
-      message: `${replica} sent ${window.length} requests within one simulated second (the limit is ${this.limit})`
+      message: `${replica} sent ${window.length} requests within ${RATE_WINDOW_MILLIS / 1000} simulated seconds (the limit is ${this.limit})`
     }
   }
 
