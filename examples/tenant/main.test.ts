@@ -24,11 +24,11 @@ interface Run {
   readonly waitFor: (pattern: RegExp, timeoutMs?: number) => Promise<RegExpMatchArray>
 }
 
-const start = (args: ReadonlyArray<string>): Run => {
+const start = (args: ReadonlyArray<string>, env: Record<string, string> = {}): Run => {
   // the Envtest folder's name carries this tag: its processes can be found afterwards
   const tag = `example-${Crypto.randomBytes(4).toString("hex")}-`
   const child = ChildProcess.spawn(process.execPath, ["--conditions=@operatorkit/source", main, ...args], {
-    env: { ...process.env, OPERATORKIT_ENVTEST_TAG: tag, KUBECONFIG: "" },
+    env: { ...process.env, OPERATORKIT_ENVTEST_TAG: tag, KUBECONFIG: "", ...env },
     stdio: ["ignore", "pipe", "pipe"]
   })
   let output = ""
@@ -135,6 +135,16 @@ describe("npm start (examples/tenant/main.ts)", () => {
         assert.match(metrics, /^operatorkit_controller_operation_total\{resource="namespace",operation="ensureCreated"\} [1-9]\d*$/m)
         // the admission webhook's reviews, under controller-runtime's names
         assert.match(metrics, /^controller_runtime_webhook_requests_total\{webhook="\/validate-tenancy-example-com-v1alpha1-tenant",code="200"\} [1-9]\d*$/m)
+
+        // a second run on the same cluster through KUBECONFIG serves no webhooks: it must leave the
+        // two-version CRD with its conversion as it is (its own would be v1alpha1 only)
+        const second = start(["--health-port=0", "--exit-after=2"], { KUBECONFIG: kubeconfig! })
+        try {
+          await second.waitFor(/CRD tenants\.tenancy\.example\.com: exists, left as it is/)
+          assert.strictEqual(await withTimeout(second.exited, 90_000, "the KUBECONFIG run exiting"), 0, second.output())
+        } finally {
+          if (second.child.exitCode === null) second.child.kill("SIGKILL")
+        }
 
         run.child.kill("SIGINT")
         const code = await withTimeout(run.exited, 60_000, "stopping after SIGINT")

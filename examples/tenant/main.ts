@@ -2,7 +2,8 @@
  * `npm start`: the Tenant operator, running.
  *
  * Where it runs:
- * - `KUBECONFIG` is set: on that cluster. It installs the CRD (unless `--no-crd`) and, with
+ * - `KUBECONFIG` is set: on that cluster. It installs the CRD when missing (unless `--no-crd`; one
+ *   already there, deploy/'s with v1beta1 and its conversion, is left as it is) and, with
  *   `--samples`, applies the sample Tenants. It does not serve the webhooks there (that cluster's
  *   API server cannot call this machine; deploy/ runs them in the cluster).
  * - In a pod (the Deployment of deploy/operator.yaml): on its own cluster, with the service
@@ -249,7 +250,7 @@ const operate = (options: Options, target: Target, env: Envtest.EnvtestService |
     // own URL on 127.0.0.1; not on a cluster of KUBECONFIG (its API server cannot call this machine)
     const serveWebhooks = target._tag !== "KubeConfig"
     const crd = serveWebhooks ? TenantCrdV1beta1 : TenantCrd
-    const crdExisted = installCrd && serveWebhooks
+    const crdExisted = installCrd
       ? yield* client.get(Kind.CustomResourceDefinition, { name: crd.name }).pipe(Effect.as(true), Effect.catchTag("NotFound", () => Effect.succeed(false)))
       : true
     let webhooks: Webhooks.WebhooksService | undefined
@@ -261,7 +262,10 @@ const operate = (options: Options, target: Target, env: Envtest.EnvtestService |
         Webhooks.serve(definition, { certificates: certificates(podNamespace), port: port ?? flags.webhookPort, ...(host !== undefined ? { host } : {}) }), (e) =>
         e._tag === "WebhookServerError" && e.reason === "Listen")
     }
-    if (installCrd) {
+    if (installCrd && !serveWebhooks && crdExisted) {
+      // it may be deploy/'s, with v1beta1 and the conversion webhook: the v1alpha1-only CRD would take them away
+      yield* step(`CRD ${crd.name}: exists, left as it is ` + dim("(installed by deploy/ or an earlier run)"))
+    } else if (installCrd) {
       const crds = yield* Crd.Crd
       const desired = webhooks !== undefined
         ? Webhooks.crd(tenantWebhooks(), crd, { clientConfig: webhooks.clientConfig, caBundle: yield* webhooks.caBundle })
