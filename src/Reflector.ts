@@ -141,29 +141,20 @@ const withoutManagedFields = (metadata: Kind.ObjectMeta): Kind.ObjectMeta => {
   return copy as Kind.ObjectMeta
 }
 
-/** Distinct strings remembered by one cache's interning: past it, new values are stored as they come. */
-const INTERNED_MAX = 4096
-
-const makeIntern = () => {
+/**
+ * Interning bounded to `max` distinct strings. When full, `"keep"` stores new values as they come
+ * (values that repeat across objects: label keys, namespaces), `"restart"` starts a new table
+ * (values that repeat in bursts: the creation timestamps of objects made together).
+ */
+const makeIntern = (max: number, whenFull: "keep" | "restart") => {
   const strings = new Map<string, string>()
   return (s: string): string => {
     const known = strings.get(s)
     if (known !== undefined) return known
-    if (strings.size < INTERNED_MAX) strings.set(s, s)
-    return s
-  }
-}
-
-/** Distinct recent values remembered (creation timestamps): a full table starts again. */
-const RECENT_MAX = 1024
-
-/** Interning of values that repeat in bursts (the timestamps of objects made together), bounded. */
-const makeRecent = () => {
-  const strings = new Map<string, string>()
-  return (s: string): string => {
-    const known = strings.get(s)
-    if (known !== undefined) return known
-    if (strings.size >= RECENT_MAX) strings.clear()
+    if (strings.size >= max) {
+      if (whenFull === "keep") return s
+      strings.clear()
+    }
     strings.set(s, s)
     return s
   }
@@ -197,7 +188,7 @@ export const make = <A extends Kind.KubeObject>(options: Options<A> = {}): Refle
     ...(options.indexLabels !== undefined ? { labels: options.indexLabels } : {}),
     ...(options.indexers !== undefined ? { indexers: options.indexers } : {})
   })
-  const transform = options.transform ?? compactDefault(makeIntern(), makeRecent())
+  const transform = options.transform ?? compactDefault(makeIntern(4096, "keep"), makeIntern(1024, "restart"))
   const onChange = options.onChange
   const listening = options.listening ?? (() => onChange !== undefined)
   const onInvalid = options.onInvalid
