@@ -28,39 +28,30 @@ import type { ApiRequest, Transport } from "./transport.ts"
  * update would key the series again each time).
  */
 export const makeRecorder = (host: string) => {
-  const counters = new Map<string, Metric.Counter<number>>()
-  const durations = new Map<string, Metric.Histogram<number>>()
-  const waits = new Map<string, Metric.Histogram<number>>()
-  const counter = (code: string, method: string) => {
-    const key = `${code} ${method}`
-    let c = counters.get(key)
-    if (c === undefined) {
-      c = Def.counter(Def.restClientRequests, { code, method, host })
-      counters.set(key, c)
-    }
-    return c
-  }
-  const duration = (verb: string) => {
-    let h = durations.get(verb)
-    if (h === undefined) {
-      h = Def.histogram(Def.restClientRequestDuration, { verb, host })
-      durations.set(verb, h)
-    }
-    return h
-  }
-  const wait = (verb: string) => {
-    let h = waits.get(verb)
-    if (h === undefined) {
-      h = Def.histogram(Def.restClientRateLimiterDuration, { verb, host })
-      waits.set(verb, h)
-    }
-    return h
-  }
+  const counter = memo((key: string) => {
+    const [code, method] = key.split(" ") as [string, string]
+    return Def.counter(Def.restClientRequests, { code, method, host })
+  })
+  const duration = memo((verb: string) => Def.histogram(Def.restClientRequestDuration, { verb, host }))
+  const wait = memo((verb: string) => Def.histogram(Def.restClientRateLimiterDuration, { verb, host }))
   return {
     throttled: (method: string, seconds: number) => Metric.update(wait(method), seconds),
     request: (method: string, code: string, seconds: number) =>
-      Effect.andThen(Metric.update(counter(code, method), 1), Metric.update(duration(method), seconds)),
-    counted: (method: string, code: string) => Metric.update(counter(code, method), 1)
+      Effect.andThen(Metric.update(counter(`${code} ${method}`), 1), Metric.update(duration(method), seconds)),
+    counted: (method: string, code: string) => Metric.update(counter(`${code} ${method}`), 1)
+  }
+}
+
+/** One value per key, made on first use. */
+const memo = <A>(make: (key: string) => A) => {
+  const made = new Map<string, A>()
+  return (key: string): A => {
+    let value = made.get(key)
+    if (value === undefined) {
+      value = make(key)
+      made.set(key, value)
+    }
+    return value
   }
 }
 
