@@ -36,6 +36,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Client from "./Client.ts"
 import * as Controller from "./Controller.ts"
+import { listening } from "./internal/http/listen.ts"
 import * as MetricsAuth from "./internal/http/metricsAuth.ts"
 import * as Certificates from "./internal/webhook/certificates.ts"
 import * as Informer from "./Informer.ts"
@@ -351,16 +352,9 @@ const shownHost = (host: string | undefined) =>
 /** Listens on a port until the scope closes. */
 const listen = (create: () => Http.Server, host: string | undefined, requestedPort: number) =>
   Effect.acquireRelease(
-    Effect.callback<Http.Server, HealthServerError>((resume) => {
-      const s = create()
-      const onError = (error: Error) =>
-        resume(Effect.fail(new HealthServerError({ host: host ?? "*", port: requestedPort, reason: error.message })))
-      s.once("error", onError)
-      s.listen({ port: requestedPort, ...(host !== undefined ? { host } : {}) }, () => {
-        s.off("error", onError)
-        resume(Effect.succeed(s))
-      })
-    }),
+    Effect.suspend(() =>
+      listening(create(), requestedPort, host, (error) => new HealthServerError({ host: host ?? "*", port: requestedPort, reason: error.message }))
+    ),
     (s) =>
       Effect.callback<void>((resume) => {
         s.close(() => resume(Effect.void))

@@ -8,6 +8,7 @@ import * as Https from "node:https"
 import type * as Net from "node:net"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import { listening } from "../http/listen.ts"
 
 /** controller-runtime's limit on a review's size. */
 export const maxBodyBytes = 7 * 1024 * 1024
@@ -31,7 +32,7 @@ export const listen = (options: {
 }): Effect.Effect<Listener, Error, Scope.Scope> =>
   Effect.map(
     Effect.acquireRelease(
-      Effect.callback<Https.Server, Error>((resume) => {
+      Effect.suspend(() => {
         const server = Https.createServer({ cert: options.certificate.cert, key: options.certificate.key }, (req, res) => {
           const reply = (status: number, body: unknown) => {
             const text = JSON.stringify(body)
@@ -73,12 +74,7 @@ export const listen = (options: {
         })
         // a client that misbehaves on TLS must not take the server down
         server.on("tlsClientError", () => {})
-        const onError = (error: Error) => resume(Effect.fail(options.onError(error.message)))
-        server.once("error", onError)
-        server.listen({ port: options.port, ...(options.host !== undefined ? { host: options.host } : {}) }, () => {
-          server.off("error", onError)
-          resume(Effect.succeed(server))
-        })
+        return listening(server, options.port, options.host, (error) => options.onError(error.message))
       }),
       (server) =>
         Effect.callback<void>((resume) => {
