@@ -480,6 +480,65 @@ describe("WorkQueue", () => {
         assert.strictEqual(yield* queue.retries("a"), 0)
       }))
 
+    it.effect("a processing that throws before returning an effect is a defect, requeued and reported", () =>
+      Effect.gen(function*() {
+        const queue = yield* WorkQueue.make({ qps: Infinity })
+        const failures: Array<WorkQueue.Failure<string, never>> = []
+        let attempts = 0
+        yield* queue.pipe(
+          WorkQueue.run(() => {
+            if (attempts++ === 0) throw new Error("bug")
+            return Effect.void
+          }, { concurrency: 1, onError: (failure) => Effect.sync(() => failures.push(failure)) }),
+          Effect.forkChild
+        )
+        yield* queue.add("a")
+        yield* settle
+        assert.strictEqual(failures.length, 1)
+        assert.isTrue(Cause.hasDies(failures[0]!.cause))
+        yield* TestClock.adjust("200 millis")
+        assert.strictEqual(attempts, 2)
+        assert.strictEqual((yield* queue.stats).processing, 0)
+      }))
+
+    it.effect("a processing that interrupts itself puts its key back and the runner goes on", () =>
+      Effect.gen(function*() {
+        const queue = yield* WorkQueue.make()
+        const runs: Array<string> = []
+        yield* queue.pipe(
+          WorkQueue.run((key) =>
+            Effect.suspend(() => {
+              runs.push(key)
+              return runs.length === 1 ? Effect.interrupt : Effect.void
+            }), { concurrency: 1 }),
+          Effect.forkChild
+        )
+        yield* queue.add("a")
+        yield* settle
+        assert.deepStrictEqual(runs, ["a", "a"])
+        yield* queue.add("b")
+        yield* settle
+        assert.deepStrictEqual(runs, ["a", "a", "b"])
+        assert.strictEqual(yield* queue.retries("a"), 0)
+      }))
+
+    it.effect("interrupting the runner takes no more keys: only those in flight go back, once", () =>
+      Effect.gen(function*() {
+        const queue = yield* WorkQueue.make()
+        for (let i = 0; i < 10; i++) yield* queue.add(`k${i}`)
+        const runner = yield* queue.pipe(
+          WorkQueue.run(() => Effect.never, { concurrency: 2 }),
+          Effect.forkChild
+        )
+        yield* settle
+        assert.strictEqual((yield* queue.stats).processing, 2)
+        yield* Fiber.interrupt(runner)
+        const stats = yield* queue.stats
+        // ten adds, and one each for the two keys in flight put back; nothing else was taken
+        assert.deepStrictEqual([stats.processing, stats.depth, stats.adds], [0, 10, 12])
+        assert.deepStrictEqual(yield* drainReady(queue), ["k2", "k3", "k4", "k5", "k6", "k7", "k8", "k9", "k0", "k1"])
+      }))
+
     it.effect("without onError a failure is logged at error level with the key", () => {
       const logs: Array<{ level: string; message: unknown; cause: string; annotations: Record<string, unknown> }> = []
       const capture = Logger.make((options) =>
