@@ -467,30 +467,77 @@ const runWorkers = <K, E, R>(
     })
   }
 
-  // a queue made by `make`: a success without requeue is settled in one synchronous step
+  // the key is handed over and settled uninterruptibly: once taken, `done` always runs (the
+  // processing's exit, success, failure or interruption, always reaches the settling)
+  const settleSlowly = (key: K, exit: Exit.Exit<Outcome, E>) => Effect.ensuring(settle(key, exit), self.done(key))
   const core = cores.get(self) as internal.Core<K> | undefined
-  const clock = core !== undefined ? clocks.get(self)! : undefined
-  // the key is handed over and settled uninterruptibly: once taken, `done` always runs (the exit
-  // holds every outcome of the processing, so nothing skips the settling)
-  const step = Effect.uninterruptibleMask((restore) =>
-    Effect.flatMap(restore(self.take), (key) =>
-      Effect.flatMap(Effect.exit(restore(Effect.suspend(() => process(key)))), (exit) => {
-        if (core !== undefined && exit._tag === "Success" && exit.value?.requeueAfter === undefined) {
-          core.forget(key)
-          core.done(key, clock!.currentTimeMillisUnsafe())
-          return Effect.void
-        }
-        return Effect.ensuring(settle(key, exit), self.done(key))
-      }))
-  )
+  const worker = core === undefined
+    ? Effect.forever(
+      Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(restore(self.take), (key) =>
+          Effect.flatMap(Effect.exit(restore(Effect.suspend(() => process(key)))), (exit) => settleSlowly(key, exit)))
+      ),
+      { disableYield: true }
+    )
+    : fastWorker(core, clocks.get(self)!, self, process, settleSlowly)
   // the run loop yields to other fibers every few thousand steps by itself: no yield per key
-  const worker = Effect.forever(step, { disableYield: true }).pipe(Effect.catchTag("WorkQueueShutdown", () => Effect.void))
   const concurrency = Math.max(1, Math.floor(options.concurrency))
-  return Effect.forEach(Array.from({ length: concurrency }), () => worker, {
+  const stopping = Effect.catchTag(worker, "WorkQueueShutdown", () => Effect.void)
+  return Effect.forEach(Array.from({ length: concurrency }), () => stopping, {
     concurrency: "unbounded",
     discard: true
   })
 }
+
+/**
+ * A worker of a queue `make` built, in three Effect steps per key: one frame for the processing's
+ * outcome (the same `matchCauseEffect` effect for every key, whose handlers are the worker's),
+ * one to enter the interruptible region, one that takes a key from the state machine (or waits
+ * with the queue's `take` when none is ready) and starts its processing. A success without requeue
+ * is settled in the synchronous step that sees it; everything else goes through `settleSlowly`,
+ * as for any queue. The key is taken inside the interruptible region: an interruption pending
+ * there fails before a key is taken, so a stopped worker takes none.
+ */
+const fastWorker = <K, E, R>(
+  core: internal.Core<K>,
+  clock: Clock.Clock,
+  self: WorkQueue<K>,
+  process: (key: K) => Effect.Effect<Outcome, E, R>,
+  settleSlowly: (key: K, exit: Exit.Exit<Outcome, E>) => Effect.Effect<void>
+): Effect.Effect<never, WorkQueueShutdown, R> =>
+  Effect.uninterruptibleMask((restore) => {
+    // the key this worker holds (one at a time), and its slot when taken from the state machine
+    let held = false
+    let key: K
+    let slot: internal.Slot<K> | undefined
+    const taken = (k: K) => {
+      held = true
+      key = k
+      return process(k)
+    }
+    const takeAndProcess = Effect.suspend(() => {
+      slot = core.take(clock.currentTimeMillisUnsafe())
+      return slot === undefined ? Effect.flatMap(self.take, taken) : taken(slot.key)
+    })
+    const handlers = {
+      onSuccess: (outcome: Outcome): Effect.Effect<never, WorkQueueShutdown, R> => {
+        held = false
+        if (outcome?.requeueAfter === undefined && slot !== undefined) {
+          core.settled(slot, clock.currentTimeMillisUnsafe())
+          return loop
+        }
+        return Effect.andThen(settleSlowly(key, Exit.succeed(outcome)), loop)
+      },
+      onFailure: (cause: Cause.Cause<E | WorkQueueShutdown>): Effect.Effect<never, WorkQueueShutdown, R> => {
+        // no key taken: shut down, or interrupted while waiting for one
+        if (!held) return Effect.failCause(cause as Cause.Cause<WorkQueueShutdown>)
+        held = false
+        return Effect.andThen(settleSlowly(key, Exit.failCause(cause as Cause.Cause<E>)), loop)
+      }
+    }
+    const loop: Effect.Effect<never, WorkQueueShutdown, R> = Effect.matchCauseEffect(restore(takeAndProcess), handlers)
+    return loop
+  })
 
 /**
  * Runs `concurrency` workers that take keys and process them until the queue is shut down; then

@@ -25,8 +25,8 @@ export interface Settings {
   readonly liveRatio: number
 }
 
-/** Everything the queue knows about one key; removed again once the key is idle. */
-interface Slot<K> {
+/** Everything the queue knows about one key; removed again once the key is idle. @internal */
+export interface Slot<K> {
   readonly key: K
   /** Needs processing, in this lane (queued, or waiting for its current worker to call done). */
   dirty: Priority | undefined
@@ -323,7 +323,17 @@ export class Core<K> {
 
   done(key: K, now: number): void {
     const slot = this.slots.get(key)
-    if (slot === undefined || slot.startedAt < 0) return
+    if (slot !== undefined) this.finish(slot, now)
+  }
+
+  /** A taken slot processed with success and no requeue: `forget` and `done` without looking the key up. */
+  settled(slot: Slot<K>, now: number): void {
+    slot.failures = 0
+    this.finish(slot, now)
+  }
+
+  private finish(slot: Slot<K>, now: number): void {
+    if (slot.startedAt < 0) return
     this.processing.delete(slot)
     this.hooks.onWorkDuration?.((now - slot.startedAt) / 1000)
     slot.startedAt = -1
