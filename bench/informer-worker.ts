@@ -10,6 +10,8 @@
  * modules too (from before the implementation's first import).
  */
 import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
+import * as Inspector from "node:inspector/promises"
 import * as Path from "node:path"
 import * as V8 from "node:v8"
 // types only (erased): each implementation loads its own modules below
@@ -263,15 +265,32 @@ const { heapUsed: synced, rss: syncedRss } = process.memoryUsage()
 let events = 0
 let cpuFirst: NodeJS.CpuUsage | undefined
 let cpuLast: NodeJS.CpuUsage | undefined
+// monotonic microseconds of the first and last event, V8's profile clock (for profile-informer.ts)
+let firstMicros = 0
+let lastMicros = 0
 let allReceived: () => void = () => {}
 const received = new Promise<void>((resolve) => (allReceived = resolve))
 await subject.subscribe(() => {
-  if (++events === 1) cpuFirst = process.cpuUsage()
+  if (++events === 1) {
+    cpuFirst = process.cpuUsage()
+    firstMicros = Number(process.hrtime.bigint() / 1000n)
+  }
   if (events === N) {
     cpuLast = process.cpuUsage()
+    lastMicros = Number(process.hrtime.bigint() / 1000n)
     allReceived()
   }
 })
+// OPERATORKIT_BENCH_PROFILE=<file>: a CPU profile (100 µs sampling) over the events, written to <file>
+// with the events window; bench/profile-informer.ts sums it up
+const profileFile = process.env["OPERATORKIT_BENCH_PROFILE"]
+const session = profileFile !== undefined ? new Inspector.Session() : undefined
+if (session !== undefined) {
+  session.connect()
+  await session.post("Profiler.enable")
+  await session.post("Profiler.setSamplingInterval", { interval: 100 })
+  await session.post("Profiler.start")
+}
 const updater = ChildProcess.spawn(
   process.execPath,
   ["--conditions=@operatorkit/source", Path.join(import.meta.dirname, "informer-updater.ts"), kubeconfigPath, namespace, value],
@@ -290,6 +309,11 @@ await Promise.race([
   })
 ])
 clearTimeout(deadline)
+if (session !== undefined) {
+  const { profile } = await session.post("Profiler.stop")
+  session.disconnect()
+  Fs.writeFileSync(profileFile!, JSON.stringify({ window: { startMicros: firstMicros, endMicros: lastMicros, events: N - 1 }, profile }))
+}
 const cpuMicros = (cpuLast!.user + cpuLast!.system) - (cpuFirst!.user + cpuFirst!.system)
 const updateMs = (JSON.parse(updaterOut.trim().split("\n").at(-1)!) as { ms: number }).ms
 

@@ -73,32 +73,41 @@ const targets = (results: ReadonlyArray<Result>) => {
   ].join("\n")
 }
 
+/**
+ * A fresh Envtest control plane with the benchmark's N ConfigMaps in NAMESPACE (also used by
+ * profile-informer.ts); `objectBytes` is the size of one as the server sends it.
+ */
+export const seeded = Effect.gen(function*() {
+  log("informer: starting Envtest")
+  const env = yield* Envtest.make()
+  const client = yield* Client.make(yield* KubeConfig.fromString(env.kubeconfig))
+  yield* client.create(Kind.Namespace, { metadata: { name: NAMESPACE } })
+  log(`informer: seeding ${N} ConfigMaps of ~1.5 KB`)
+  const started = performance.now()
+  yield* Effect.forEach(
+    Array.from({ length: N }, (_, i) => i),
+    (i) =>
+      client.create(Kind.ConfigMap, {
+        metadata: { name: `cm-${i}`, namespace: NAMESPACE, labels: { app: "bench", shard: String(i % 16) } },
+        // random, so no two payloads share storage
+        data: { payload: Crypto.randomBytes(Math.ceil((PAYLOAD_CHARS * 3) / 4)).toString("base64").slice(0, PAYLOAD_CHARS), i: String(i), v: "0" }
+      }),
+    { concurrency: WRITE_CONCURRENCY, discard: true }
+  )
+  log(`informer: seeded in ${Math.round(performance.now() - started)} ms`)
+  // the size of an object as the server sends it in a list
+  const sample = yield* client.raw({ method: "GET", path: `/api/v1/namespaces/${NAMESPACE}/configmaps/cm-0` })
+  return { env, objectBytes: JSON.stringify(sample).length }
+})
+
 export const main = async (rounds = 5) => {
   // before the control plane starts: a first build of the Go programs takes the CPUs for a while
   const impls = await implementations()
   const measurements: Array<Measurement> = []
   let objectBytes = 0
   await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-    log("informer: starting Envtest")
-    const env = yield* Envtest.make()
-    const client = yield* Client.make(yield* KubeConfig.fromString(env.kubeconfig))
-    yield* client.create(Kind.Namespace, { metadata: { name: NAMESPACE } })
-    log(`informer: seeding ${N} ConfigMaps of ~1.5 KB`)
-    const started = performance.now()
-    yield* Effect.forEach(
-      Array.from({ length: N }, (_, i) => i),
-      (i) =>
-        client.create(Kind.ConfigMap, {
-          metadata: { name: `cm-${i}`, namespace: NAMESPACE, labels: { app: "bench", shard: String(i % 16) } },
-          // random, so no two payloads share storage
-          data: { payload: Crypto.randomBytes(Math.ceil((PAYLOAD_CHARS * 3) / 4)).toString("base64").slice(0, PAYLOAD_CHARS), i: String(i), v: "0" }
-        }),
-      { concurrency: WRITE_CONCURRENCY, discard: true }
-    )
-    log(`informer: seeded in ${Math.round(performance.now() - started)} ms`)
-    // the size of an object as the server sends it in a list
-    const sample = yield* client.raw({ method: "GET", path: `/api/v1/namespaces/${NAMESPACE}/configmaps/cm-0` })
-    objectBytes = JSON.stringify(sample).length
+    const { env, objectBytes: bytes } = yield* seeded
+    objectBytes = bytes
     for (let round = 0; round < rounds; round++) {
       // rotate the order so no implementation always runs first or last
       const order = impls.map((_, i) => impls[(i + round) % impls.length]!)
