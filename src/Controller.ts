@@ -396,6 +396,8 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
     // the finalizer writes of a reconcile, tracked under its key (see finalizerClient)
     const finalizers = (key: string) => finalizerClient(client, tracker, key, ours)
 
+    // the primary cache read at once, without an Effect step (a Store made by an informer always has one)
+    const readNow = Store.reader(informer.store)
     /** The object to reconcile: from the Store, once the caches show the key's own last writes. */
     const current = (key: string): Effect.Effect<Option.Option<A>> => {
       if (!tracker.waits(key)) return informer.store.get(key)
@@ -446,14 +448,10 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
 
     const reconcileObject = (key: string, traced: boolean): Effect.Effect<WorkQueue.Outcome, unknown, any> => {
       if (undecodables.has(key)) return probed(key, undecodables.reconcile(key, () => reconcileObject(key, traced)))
-      const main = Effect.flatMap(current(key), (found): Effect.Effect<WorkQueue.Outcome, unknown, any> => {
-        if (Option.isNone(found)) return Effect.succeed(undefined) // deleted, or never ours: nothing to do
-        const object = found.value
-        // the sharder asked for it: this reconcile is the last here; it lets the object go
-        if (sharded !== undefined && sharded.draining(object)) return letGo(sharded, object, key)
-        return probed(key, reconcileFound(object, key, traced))
-      })
       const debt = owed.get(key)
+      // the common case: no cleanup owed, no write of this key to wait for; the cache read now
+      if (debt === undefined && readNow !== undefined && !tracker.waits(key)) return reconcileCurrent(key, readNow(key), traced)
+      const main = Effect.flatMap(current(key), (found) => reconcileCurrent(key, Option.getOrUndefined(found), traced))
       if (debt === undefined) return main
       return Effect.gen(function*() {
         const retryIn = yield* settleOwed(key, debt)
@@ -462,6 +460,14 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
         const other = outcome?.requeueAfter
         return { requeueAfter: other === undefined || Duration.isLessThan(retryIn, Duration.fromInputUnsafe(other)) ? retryIn : other }
       })
+    }
+
+    /** Reconciles what the cache holds under the key, if anything. */
+    const reconcileCurrent = (key: string, object: A | undefined, traced: boolean): Effect.Effect<WorkQueue.Outcome, unknown, any> => {
+      if (object === undefined) return Effect.void // deleted, or never ours: nothing to do
+      // the sharder asked for it: this reconcile is the last here; it lets the object go
+      if (sharded !== undefined && sharded.draining(object)) return letGo(sharded, object, key)
+      return probed(key, reconcileFound(object, key, traced))
     }
 
     /** Reconciles an object the cache holds (a simulation's probe counts it). */

@@ -139,6 +139,7 @@ export class Cache<A extends KubeObject> {
   private readonly labelKeys: ReadonlySet<string>
 
   constructor(labels: ReadonlyArray<string>, indexers: Readonly<Record<string, IndexFunction<A>>>) {
+    caches.set(this.store, this)
     this.labelKeys = new Set(labels)
     if (labels.length > 0) {
       this.indexes.set("~labels", {
@@ -327,4 +328,19 @@ export class Cache<A extends KubeObject> {
     keys: Effect.sync(() => this.keys()),
     size: Effect.sync(() => this.count)
   }
+}
+
+/** The Cache behind each Store it made. */
+const caches = new WeakMap<Store<any>, Cache<any>>()
+
+/**
+ * A synchronous read of the cache behind a Store (undefined for a Store no Cache made): the
+ * Controller reads the key it reconciles without an Effect step.
+ *
+ * @since 0.1.0
+ * @internal
+ */
+export const reader = <A extends KubeObject>(store: Store<A>): ((k: string) => A | undefined) | undefined => {
+  const cache = caches.get(store) as Cache<A> | undefined
+  return cache === undefined ? undefined : (k) => cache.get(k)
 }
