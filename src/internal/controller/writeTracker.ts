@@ -308,6 +308,9 @@ export class WriteTracker {
    * write in flight come back when it answers.
    */
   observe(cache: Cache, change: Informer.Change<Kind.KubeObject>, keys: ReadonlyArray<string>): ReadonlyArray<string> {
+    // no write awaited, expected, echoing or in flight (a controller whose reconciles write
+    // nothing): nothing below applies, and no slot string is made
+    if (this.waiters.size === 0 && this.expecting.size === 0 && this.echoes.size === 0 && this.pending.size === 0) return keys
     const key = Store.keyOf(change.object)
     const slot = slotOf(cache, key)
     const waiting = this.waiters.get(slot)
