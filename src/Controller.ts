@@ -68,7 +68,7 @@ import * as Framework from "./Framework.ts"
 import * as Informer from "./Informer.ts"
 import { causeMessage, logFailure } from "./internal/causeMessage.ts"
 import { Probe } from "./internal/controller/probe.ts"
-import { makeReconciliation, runResources } from "./internal/controller/reconciliation.ts"
+import { makeReconciliation, resourceRunner } from "./internal/controller/reconciliation.ts"
 import { Undecodables } from "./internal/controller/undecodable.ts"
 import { refreshOnLead, Workers } from "./internal/controller/workers.ts"
 import { cacheOf, finalizerClient, trackedClient, WriteTracker } from "./internal/controller/writeTracker.ts"
@@ -392,6 +392,7 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
       failure: (fields) => new UndecodableObject(fields)
     })
     const ours = (object: Kind.KubeObject) => Finalizers.ours(names, object)
+    const runResources = resourceRunner(options.resources)
     const refOf = (object: Kind.KubeObject) => ({ name: object.metadata.name, namespace: object.metadata.namespace })
     // the finalizer writes of a reconcile, tracked under its key (see finalizerClient)
     const finalizers = (key: string) => finalizerClient(client, tracker, key, ours)
@@ -481,7 +482,7 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
       const done = (): WorkQueue.Outcome =>
         state.requeueAfter !== undefined ? { requeueAfter: state.requeueAfter } : undefined
       // the resources' Client (resourceClient) is the workers' (see Workers above)
-      const run = (object: A) => runResources(options.resources, object, state)
+      const run = (object: A) => runResources(object, state)
       // the common case, kept free of generators: a live object that already has our finalizer
       const steps = state.mode === "create" && Finalizers.has(names, object) && !Finalizers.hasLegacy(names, object)
         ? Effect.map(run(object), done)
@@ -552,7 +553,7 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
         }
         yield* Effect.logInfo(`controller ${name}: ${key} was deleted with our finalizer still on it; running its ensureDeleted`)
         const state = makeReconciliation({ controller: name, key, mode: "delete" })
-        yield* probed(key, Effect.provideService(runResources(options.resources, object, state), Client.Client, resourceClient))
+        yield* probed(key, Effect.provideService(runResources(object, state), Client.Client, resourceClient))
         if (state.reconciliationCanceled || state.finalizersKept) return state.requeueAfter ?? Duration.seconds(30)
         if (owed.get(key) === object) owed.delete(key)
         markCleanedUp(object.metadata.uid)

@@ -24,25 +24,41 @@ export const makeReconciliation = (options: {
 /**
  * Runs resources in order for one object: `ensureCreated` (mode "create") or `ensureDeleted` (mode
  * "delete"); a canceled reconciliation skips the rest, a canceled resource skips to the next; the
- * first error stops the run. Log annotations (`resource`) stay with their resource.
+ * first error stops the run. Log annotations (`resource`) stay with their resource. A runner per
+ * controller: for a lone resource it keeps the annotated context of the last context it ran in
+ * (a worker's context does not change from one reconcile to the next).
  */
+export const resourceRunner = <A extends KubeObject, E, R>(
+  resources: ReadonlyArray<Framework.Resource<A, E, R>>
+) => {
+  const only = resources.length === 1 ? resources[0]!.name : undefined
+  let lastContext: Context.Context<never> | undefined
+  let lastAnnotated: Context.Context<never> | undefined
+  const annotated = (context: Context.Context<never>): Context.Context<never> => {
+    if (only === undefined) return context
+    if (context !== lastContext) {
+      lastContext = context
+      lastAnnotated = withResourceAnnotation(context, only)
+    }
+    return lastAnnotated!
+  }
+  // a plain loop of flatMaps (this runs once per reconcile, so it stays cheap); each resource's
+  // operation is called when its turn comes, not when the program is built. The state is provided
+  // with one context update, which for a lone resource also carries its log annotation.
+  return (object: A, state: Framework.ReconciliationState): Effect.Effect<void, E, Exclude<R, Framework.Reconciliation>> =>
+    Effect.updateContext(
+      Effect.suspend(() => runFrom(resources, object, state, 0, only !== undefined)),
+      (context: Context.Context<Exclude<R, Framework.Reconciliation>>): Context.Context<R> =>
+        Context.add(annotated(context as Context.Context<never>), Framework.Reconciliation, state) as Context.Context<R>
+    ) as Effect.Effect<void, E, Exclude<R, Framework.Reconciliation>>
+}
+
+/** The resources run once for one object (see {@link resourceRunner}). */
 export const runResources = <A extends KubeObject, E, R>(
   resources: ReadonlyArray<Framework.Resource<A, E, R>>,
   object: A,
   state: Framework.ReconciliationState
-): Effect.Effect<void, E, Exclude<R, Framework.Reconciliation>> => {
-  // a plain loop of flatMaps (this runs once per reconcile, so it stays cheap); each resource's
-  // operation is called when its turn comes, not when the program is built. The state is provided
-  // with one context update, which for a lone resource also carries its log annotation.
-  const only = resources.length === 1 ? resources[0]!.name : undefined
-  return Effect.updateContext(
-    Effect.suspend(() => runFrom(resources, object, state, 0, only !== undefined)),
-    (context: Context.Context<Exclude<R, Framework.Reconciliation>>): Context.Context<R> => {
-      const provided = Context.add(context, Framework.Reconciliation, state) as Context.Context<R>
-      return only === undefined ? provided : withResourceAnnotation(provided, only)
-    }
-  ) as Effect.Effect<void, E, Exclude<R, Framework.Reconciliation>>
-}
+): Effect.Effect<void, E, Exclude<R, Framework.Reconciliation>> => resourceRunner(resources)(object, state)
 
 /** The context with the log annotation `resource`, as `Effect.annotateLogs` adds it. */
 const withResourceAnnotation = <R>(context: Context.Context<R>, resource: string): Context.Context<R> =>
