@@ -1,9 +1,14 @@
-/** Writes 200 merge patches a second (its Date.now() into data.stamp of a random object) for a while. */
+/**
+ * Writes 200 merge patches a second (its Date.now() into data.stamp of a random object) for a while.
+ * `BENCH_STAMP=hr`: the stamp is `performance.timeOrigin + performance.now()` with microseconds
+ * (bench/reconcile-latency.ts; client-go's program reads whole milliseconds only).
+ */
 import { Duration, Effect } from "effect"
 import { Client, Kind, KubeConfig, Patch } from "operatorkit"
 import { LATENCY_NAMESPACE, LATENCY_OBJECTS, LATENCY_SECONDS, WRITES_PER_SECOND } from "./reconcile-config.ts"
 
 const kubeconfigPath = process.argv[2]!
+const stamp = process.env["BENCH_STAMP"] === "hr" ? () => (performance.timeOrigin + performance.now()).toFixed(3) : () => String(Date.now())
 await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
   const client = yield* Client.make(yield* KubeConfig.fromFile(kubeconfigPath))
   const total = LATENCY_SECONDS * WRITES_PER_SECOND
@@ -15,7 +20,7 @@ await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
       const wait = due - performance.now()
       if (wait > 0) yield* Effect.sleep(Duration.millis(wait))
       const name = `cm-${Math.floor(Math.random() * LATENCY_OBJECTS)}`
-      yield* client.patch(Kind.ConfigMap, { namespace: LATENCY_NAMESPACE, name }, Patch.merge({ data: { stamp: String(Date.now()) } }))
+      yield* client.patch(Kind.ConfigMap, { namespace: LATENCY_NAMESPACE, name }, Patch.merge({ data: { stamp: stamp() } }))
     }), { concurrency: 16, discard: true })
 
 })))

@@ -6,10 +6,12 @@
 import * as Path from "node:path"
 
 const benches = ["client", "informer", "reconcile", "decode", "sharding", "webhooks", "metadata"] as const
+// diagnostics, run only by name
+const diagnostics = ["reconcile-latency"] as const
 const [name, roundsArg] = process.argv.slice(2)
-const selected = name === undefined ? benches : benches.filter((b) => b === name)
+const selected = name === undefined ? benches : [...benches, ...diagnostics].filter((b) => b === name)
 if (selected.length === 0) {
-  process.stderr.write(`unknown benchmark "${name}"; choose one of: ${benches.join(", ")}\n`)
+  process.stderr.write(`unknown benchmark "${name}"; choose one of: ${[...benches, ...diagnostics].join(", ")}\n`)
   process.exitCode = 2
 } else {
   for (const bench of selected) {
