@@ -386,14 +386,19 @@ export const make = <K = string>(options: Options = {}): Effect.Effect<WorkQueue
         return pipeArguments(this, arguments)
       }
     }
-    cores.set(queue, core)
-    clocks.set(queue, clock)
+    machines.set(queue, { core, clock, awaitReady, shutdownError })
     return queue
   })
 
-/** The state machine and clock behind each queue `make` built, for {@link run}'s synchronous settling. */
-const cores = new WeakMap<WorkQueue<any>, internal.Core<any>>()
-const clocks = new WeakMap<WorkQueue<any>, Clock.Clock>()
+/** What is behind each queue `make` built, for {@link run}'s workers: they take and settle keys on the state machine directly. */
+interface Machine<K> {
+  readonly core: internal.Core<K>
+  readonly clock: Clock.Clock
+  /** Waits until a key may be ready (then `core.take` again). */
+  readonly awaitReady: Effect.Effect<void>
+  readonly shutdownError: WorkQueueShutdown
+}
+const machines = new WeakMap<WorkQueue<any>, Machine<any>>()
 
 /**
  * What processing a key returns: nothing, or a request to see the key again after a delay
@@ -470,8 +475,8 @@ const runWorkers = <K, E, R>(
   // the key is handed over and settled uninterruptibly: once taken, `done` always runs (the
   // processing's exit, success, failure or interruption, always reaches the settling)
   const settleSlowly = (key: K, exit: Exit.Exit<Outcome, E>) => Effect.ensuring(settle(key, exit), self.done(key))
-  const core = cores.get(self) as internal.Core<K> | undefined
-  const worker = core === undefined
+  const machine = machines.get(self) as Machine<K> | undefined
+  const worker = machine === undefined
     ? Effect.forever(
       Effect.uninterruptibleMask((restore) =>
         Effect.flatMap(restore(self.take), (key) =>
@@ -479,7 +484,7 @@ const runWorkers = <K, E, R>(
       ),
       { disableYield: true }
     )
-    : fastWorker(core, clocks.get(self)!, self, process, settleSlowly)
+    : fastWorker(machine, process, settleSlowly)
   // the run loop yields to other fibers every few thousand steps by itself: no yield per key
   const concurrency = Math.max(1, Math.floor(options.concurrency))
   const stopping = Effect.catchTag(worker, "WorkQueueShutdown", () => Effect.void)
@@ -492,47 +497,43 @@ const runWorkers = <K, E, R>(
 /**
  * A worker of a queue `make` built, in three Effect steps per key: one frame for the processing's
  * outcome (the same `matchCauseEffect` effect for every key, whose handlers are the worker's),
- * one to enter the interruptible region, one that takes a key from the state machine (or waits
- * with the queue's `take` when none is ready) and starts its processing. A success without requeue
- * is settled in the synchronous step that sees it; everything else goes through `settleSlowly`,
+ * one to enter the interruptible region, one that takes a key from the state machine (waiting
+ * until one is ready when none is) and starts its processing. A success without requeue is settled
+ * on its slot in the synchronous step that sees it; everything else goes through `settleSlowly`,
  * as for any queue. The key is taken inside the interruptible region: an interruption pending
  * there fails before a key is taken, so a stopped worker takes none.
  */
 const fastWorker = <K, E, R>(
-  core: internal.Core<K>,
-  clock: Clock.Clock,
-  self: WorkQueue<K>,
+  { awaitReady, clock, core, shutdownError }: Machine<K>,
   process: (key: K) => Effect.Effect<Outcome, E, R>,
   settleSlowly: (key: K, exit: Exit.Exit<Outcome, E>) => Effect.Effect<void>
 ): Effect.Effect<never, WorkQueueShutdown, R> =>
   Effect.uninterruptibleMask((restore) => {
-    // the key this worker holds (one at a time), and its slot when taken from the state machine
+    // the key this worker holds (one at a time), and its slot in the state machine
     let held = false
-    let key: K
     let slot: internal.Slot<K> | undefined
-    const taken = (k: K) => {
-      held = true
-      key = k
-      return process(k)
-    }
-    const takeAndProcess = Effect.suspend(() => {
+    const takeAndProcess: Effect.Effect<Outcome, E | WorkQueueShutdown, R> = Effect.suspend(() => {
+      if (core.isShutdown) return Effect.fail(shutdownError)
       slot = core.take(clock.currentTimeMillisUnsafe())
-      return slot === undefined ? Effect.flatMap(self.take, taken) : taken(slot.key)
+      if (slot === undefined) return awaitThenTake
+      held = true
+      return process(slot.key)
     })
+    const awaitThenTake = Effect.andThen(awaitReady, takeAndProcess)
     const handlers = {
       onSuccess: (outcome: Outcome): Effect.Effect<never, WorkQueueShutdown, R> => {
         held = false
-        if (outcome?.requeueAfter === undefined && slot !== undefined) {
-          core.settled(slot, clock.currentTimeMillisUnsafe())
+        if (outcome?.requeueAfter === undefined) {
+          core.settled(slot!, clock.currentTimeMillisUnsafe())
           return loop
         }
-        return Effect.andThen(settleSlowly(key, Exit.succeed(outcome)), loop)
+        return Effect.andThen(settleSlowly(slot!.key, Exit.succeed(outcome)), loop)
       },
       onFailure: (cause: Cause.Cause<E | WorkQueueShutdown>): Effect.Effect<never, WorkQueueShutdown, R> => {
         // no key taken: shut down, or interrupted while waiting for one
         if (!held) return Effect.failCause(cause as Cause.Cause<WorkQueueShutdown>)
         held = false
-        return Effect.andThen(settleSlowly(key, Exit.failCause(cause as Cause.Cause<E>)), loop)
+        return Effect.andThen(settleSlowly(slot!.key, Exit.failCause(cause as Cause.Cause<E>)), loop)
       }
     }
     const loop: Effect.Effect<never, WorkQueueShutdown, R> = Effect.matchCauseEffect(restore(takeAndProcess), handlers)
