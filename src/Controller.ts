@@ -329,7 +329,7 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
     const queue = yield* WorkQueue.make<string>({
       name,
       ...options.workQueue,
-      metrics: Def.workQueueHooks(name, options.workQueue?.metrics, yield* Effect.context<never>())
+      metrics: Def.workQueueHooks(name, options.workQueue?.metrics, Def.metricContext(yield* Effect.context<never>()))
     })
 
     // Every write a reconcile makes through the Client to an object one of the controller's
@@ -561,7 +561,7 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
       })
 
     // the metrics with this controller's attributes, built once, updated synchronously
-    const metricContext = yield* Effect.context<never>()
+    const metricContext = Def.metricContext(yield* Effect.context<never>())
     const metrics = Def.reconcileSeries(name)
     // the clock of the controller's context (TestClock in tests), read without an Effect per reading
     const clock = yield* Clock.Clock
