@@ -54,7 +54,7 @@ const change = (name: string, stamp: string) => {
   return c
 }
 let recording = false
-const stampOf = (o: any): string | undefined => o?.data?.stamp
+const stampOf = (o: any): string | undefined => o?.data?.stampHr
 
 const stop = new Promise<void>((resolve) => {
   Readline.createInterface({ input: process.stdin }).on("line", (line) => line.trim() === "stop" && resolve())
@@ -203,6 +203,8 @@ globalThis.setTimeout = ((f: (...args: Array<any>) => void, ms?: number, ...args
   }, ms)
 }) as typeof setTimeout
 
+/** heapUsed (MB) as the window starts and ends. */
+const heap: Array<number> = []
 const profile = process.env["BENCH_CPU_PROF"]
 const session = profile !== undefined ? new Inspector.Session() : undefined
 
@@ -215,7 +217,7 @@ await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
       name: "probe",
       ensureCreated: (cm) =>
         Effect.sync(() => {
-          const stamp = cm.data?.["stamp"]
+          const stamp = cm.data?.["stampHr"]
           if (recording && stamp !== undefined) starts.push([cm.metadata.name, stamp, now()])
         }),
       ensureDeleted: () => Effect.void
@@ -231,11 +233,13 @@ await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
       yield* Effect.promise(() => session.post("Profiler.setSamplingInterval", { interval: 100 }))
       yield* Effect.promise(() => session.post("Profiler.start"))
     }
+    heap.push(process.memoryUsage().heapUsed / 2 ** 20)
     loop.enable()
     recording = true
     ready()
     yield* Effect.promise(() => stop)
     recording = false
+    heap.push(process.memoryUsage().heapUsed / 2 ** 20)
     loop.disable()
     if (session !== undefined) {
       const { profile: p } = yield* Effect.promise(() => session.post("Profiler.stop"))
@@ -250,5 +254,6 @@ process.stdout.write(JSON.stringify({
   starts,
   gcs,
   loop: { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6, max: loop.max / 1e6, mean: loop.mean / 1e6 },
-  rounds
+  rounds,
+  heap
 }) + "\n", () => process.exit(0))

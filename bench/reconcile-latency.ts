@@ -2,15 +2,20 @@
  * Where the change → reconcile-start latency goes (`npm run bench -- reconcile-latency [rounds]`):
  * the reconcile benchmark's latency run (200 merge patches a second for 10 s over 100 ConfigMaps,
  * a controller with concurrency 4 and a probe resource), with operatorkit instrumented from the
- * bench (bench/reconcile-latency-worker.ts: nothing in the library) and a raw watch running at the
- * same time in another process, so both see the same events. Each change is stamped with the
+ * bench (bench/reconcile-latency-worker.ts: nothing in the library), a raw watch and client-go's
+ * controller (bench/go/reconcile, when Go is available) running at the same time in other
+ * processes, so all see the same events. Each change is stamped with the
  * writer's clock in microseconds (`performance.timeOrigin + performance.now()`), then at each
  * stage: (a) bytes at the transport, (b) line parsed, (c) in the Store, (d) at the Controller's
  * subscriber, (e) key added to the WorkQueue, (f) taken by a worker, (g) ensureCreated started.
  * Prints each stage's delay (p50, p99, and its mean over the slowest 1 % of changes), the floor's
  * arrival of the same changes, the GC pauses, event-loop delay and timer rounds of the window, and
- * writes everything to bench/results/reconcile-latency.json. `BENCH_CPU_PROF=1` also writes a CPU
- * profile of each round's window (bench/results/reconcile-latency-<round>.cpuprofile).
+ * writes everything to bench/results/reconcile-latency.json.
+ *
+ * - `BENCH_CPU_PROF=1`: also a CPU profile of each round's window (bench/results/reconcile-latency-<round>.cpuprofile).
+ * - `BENCH_ALONE=1`: operatorkit's process alone, as the reconcile benchmark runs it.
+ * - `BENCH_NODE_FLAGS="--trace-gc …"`: flags for operatorkit's worker.
+ * - `BENCH_DEBUG=1`: the workers say where they are on stderr.
  */
 import * as ChildProcess from "node:child_process"
 import * as Path from "node:path"
@@ -19,7 +24,10 @@ import * as Client from "../src/Client.ts"
 import * as Envtest from "../src/testing/Envtest.ts"
 import * as Kind from "../src/Kind.ts"
 import * as KubeConfig from "../src/KubeConfig.ts"
-import { log, writeResults } from "./lib.ts"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import { prepareGo } from "./go.ts"
+import { log, runJson, writeResults } from "./lib.ts"
 import { FINALIZER, LATENCY_NAMESPACE, LATENCY_OBJECTS } from "./reconcile-config.ts"
 
 const worker = Path.join(import.meta.dirname, "reconcile-latency-worker.ts")
@@ -31,7 +39,8 @@ interface Worker {
 }
 
 const start = (impl: string, kubeconfigPath: string, env: Record<string, string>): Worker => {
-  const child = ChildProcess.spawn(process.execPath, ["--conditions=@operatorkit/source", "--expose-gc", worker, impl, kubeconfigPath], {
+  const flags = impl === "operatorkit" ? (process.env["BENCH_NODE_FLAGS"] ?? "").split(" ").filter((f) => f !== "") : []
+  const child = ChildProcess.spawn(process.execPath, ["--conditions=@operatorkit/source", "--expose-gc", ...flags, worker, impl, kubeconfigPath], {
     stdio: ["pipe", "pipe", "inherit"],
     env: { ...process.env, ...env }
   })
@@ -53,6 +62,41 @@ const start = (impl: string, kubeconfigPath: string, env: Record<string, string>
     stop: () => {
       child.stdin.end("stop\n")
       return exited
+    }
+  }
+}
+
+/**
+ * client-go's controller (bench/go/reconcile, protobuf) in the same window: its latency mode runs a
+ * driver command once synced; here that command is a gate that says it started (a file) and ends
+ * when the writer is done (another file), so the program measures the same writes.
+ */
+const startGo = (binary: string, kubeconfigPath: string): Worker => {
+  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "reconcile-latency-"))
+  const started = Path.join(dir, "started")
+  const done = Path.join(dir, "done")
+  const gate = `: > ${started}; while [ ! -e ${done} ]; do sleep 0.02; done`
+  const result = runJson(binary, [
+    "-mode", "latency", "-workers", "4", "-namespace", LATENCY_NAMESPACE, "-n", String(LATENCY_OBJECTS),
+    "-kubeconfig", kubeconfigPath, "-content-type", "protobuf", "--", "sh", "-c", gate
+  ])
+  const ready = new Promise<void>((resolve, reject) => {
+    const poll = setInterval(() => {
+      if (Fs.existsSync(started)) {
+        clearInterval(poll)
+        resolve()
+      }
+    }, 20)
+    result.catch((e) => {
+      clearInterval(poll)
+      reject(e)
+    })
+  })
+  return {
+    ready,
+    stop: () => {
+      Fs.writeFileSync(done, "")
+      return result.finally(() => Fs.rmSync(dir, { recursive: true, force: true }))
     }
   }
 }
@@ -82,6 +126,7 @@ const stages = [
   ["(d) → key added to the WorkQueue (e)", "enqueue"],
   ["(e) → taken by a worker (f)", "queued"],
   ["(f) → ensureCreated starts (g)", "start"],
+  ["(a) → (g): inside the process", "inside"],
   ["stamp → ensureCreated starts (total)", "total"]
 ] as const
 type Stage = (typeof stages)[number][1]
@@ -118,6 +163,7 @@ const analyse = (opk: any, floor: any) => {
       enqueue: add[0] - c.d,
       queued: take[0] - add[0],
       start: g - take[0],
+      inside: g - c.a,
       total: g - s,
       state: add[2],
       gc,
@@ -172,6 +218,7 @@ const runtime = (opk: any) => {
   return {
     gc: { count: gcs.length, totalMs: gcs.reduce((s, [, d]) => s + d, 0), maxMs: Math.max(0, ...gcs.map(([, d]) => d)), pauses: gcs.map(([, d, kind]) => `${d.toFixed(1)} ms (kind ${kind})`) },
     eventLoopDelayMs: opk.loop,
+    heapMb: opk.heap,
     setImmediate: { count: imm.length, waitP50: percentile(imm, 50), waitP99: percentile(imm, 99), waitMax: Math.max(0, ...imm) },
     setTimeout: { count: tim.length, lateP50: percentile(tim, 50), lateP99: percentile(tim, 99), lateMax: Math.max(0, ...tim) }
   }
@@ -180,6 +227,11 @@ const runtime = (opk: any) => {
 const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : "–")
 
 export const main = async (rounds = 3) => {
+  // BENCH_ALONE=1: operatorkit's process alone, as the reconcile benchmark runs it (no floor, no client-go)
+  const alone = process.env["BENCH_ALONE"] !== undefined
+  const go = alone ? { available: false as const, reason: "BENCH_ALONE" } : await prepareGo()
+  if (!go.available) log(`reconcile-latency: client-go left out: ${go.reason}`)
+  const goResults: Array<{ p50: number; p99: number; samples: number }> = []
   const all: Array<ReturnType<typeof analyse>["rows"][number]> = []
   const perRound: Array<unknown> = []
   await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
@@ -196,23 +248,29 @@ export const main = async (rounds = 3) => {
       const profile = process.env["BENCH_CPU_PROF"] !== undefined
         ? { BENCH_CPU_PROF: Path.resolve(import.meta.dirname, "results", `reconcile-latency-${round + 1}.cpuprofile`) }
         : {}
-      const [opk, floor] = yield* Effect.promise(async () => {
-        const workers = [start("operatorkit", env.kubeconfigPath, profile), start("floor", env.kubeconfigPath, {})]
+      const [opk, floor, clientGo] = yield* Effect.promise(async () => {
+        const workers = [
+          start("operatorkit", env.kubeconfigPath, profile),
+          ...(alone ? [] : [start("floor", env.kubeconfigPath, {})]),
+          ...(go.available && !alone ? [startGo(go.path("reconcile"), env.kubeconfigPath)] : [])
+        ]
         await Promise.all(workers.map((w) => w.ready))
-        log("reconcile-latency: both ready, writing")
+        log("reconcile-latency: all ready, writing")
         await runWriter(env.kubeconfigPath)
         await new Promise((r) => setTimeout(r, 300))
         return Promise.all(workers.map((w) => w.stop()))
       })
-      const { rows, unmatched } = analyse(opk, floor)
+      if (clientGo !== undefined) goResults.push(clientGo)
+      const { rows, unmatched } = analyse(opk, floor ?? { changes: {} })
       all.push(...rows)
       const r = { round: round + 1, reconciles: rows.length, unmatched, ...report(rows), runtime: runtime(opk) }
       perRound.push(r)
-      log(`reconcile-latency: round ${round + 1}/${rounds}: ${rows.length} reconcile starts (${unmatched} unmatched), total p50 ${fmt(r.table.at(-1)!.p50)} ms, p99 ${fmt(r.table.at(-1)!.p99)} ms; ${JSON.stringify(r.runtime)}`)
+      log(`reconcile-latency: round ${round + 1}/${rounds}: ${rows.length} reconcile starts (${unmatched} unmatched), total p50 ${fmt(r.table.at(-1)!.p50)} ms, p99 ${fmt(r.table.at(-1)!.p99)} ms` +
+        `${clientGo !== undefined ? `; client-go in the same window (ms resolution): ${JSON.stringify(clientGo)}` : ""}; ${JSON.stringify(r.runtime)}`)
     }
   })))
   const pooled = report(all)
-  const file = writeResults("reconcile-latency", rounds, [], { pooled, perRound })
+  const file = writeResults("reconcile-latency", rounds, [], { pooled, perRound, clientGo: goResults })
   const width = Math.max(...stages.map(([l]) => l.length))
   const lines = [
     `\nreconcile-latency (${rounds} rounds, ${all.length} reconcile starts; ms)`,
@@ -220,6 +278,9 @@ export const main = async (rounds = 3) => {
     ...pooled.table.map((t) => `${t.stage.padEnd(width)}  ${fmt(t.p50).padStart(7)}  ${fmt(t.p99).padStart(7)}  ${fmt(t.max).padStart(7)}  ${fmt(t.slowest1pct).padStart(7)}`),
     `key's state when added: ${JSON.stringify(pooled.addStates)}; GC inside the slowest 1 %'s windows: ${fmt(pooled.gcInWindowOfSlowest)} ms (mean); lines per chunk: ${JSON.stringify(pooled.linesPerChunk)}`,
     `arrivals over 5 ms after the floor's: ${JSON.stringify(pooled.late, (_, v) => (typeof v === "number" ? Math.round(v * 1000) / 1000 : v))}`,
+    ...(goResults.length > 0
+      ? [`client-go (protobuf) in the same windows, p50 / p99 per round (ms, whole-millisecond stamps): ${goResults.map((g) => `${g.p50} / ${g.p99}`).join(", ")}`]
+      : []),
     `results: ${file}`
   ]
   process.stdout.write(lines.join("\n") + "\n")

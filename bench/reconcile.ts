@@ -78,6 +78,8 @@ const rotate = <A>(xs: ReadonlyArray<A>, by: number) => xs.map((_, i) => xs[(i +
 export const main = async (rounds = 3) => {
   // before the control plane starts: a first build of the Go programs takes the CPUs for a while
   const impls = await implementations()
+  // BENCH_RECONCILE=latency (or startup) runs one part only
+  const part = process.env["BENCH_RECONCILE"]
   const measurements: Array<Measurement> = []
   await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     log("reconcile: starting Envtest")
@@ -91,11 +93,11 @@ export const main = async (rounds = 3) => {
         (i) => client.create(Kind.ConfigMap, { metadata: { name: `cm-${i}`, namespace: ns, finalizers: [FINALIZER] }, data: { v: "x".repeat(200), stamp: "0" } }),
         { concurrency: 16, discard: true }
       )
-    yield* seed(STARTUP_NAMESPACE, N)
+    if (part !== "latency") yield* seed(STARTUP_NAMESPACE, N)
     yield* seed(LATENCY_NAMESPACE, LATENCY_OBJECTS)
     const kubeconfigPath = env.kubeconfigPath
     for (let round = 0; round < rounds; round++) {
-      for (const concurrency of [1, 4, 16]) {
+      for (const concurrency of part === "latency" ? [] : [1, 4, 16]) {
         for (const impl of rotate(impls, round)) {
           if (impl.startup === undefined) continue
           const r = yield* Effect.promise(() => impl.startup!(kubeconfigPath, concurrency))
@@ -107,7 +109,7 @@ export const main = async (rounds = 3) => {
           measurements.push({ impl: impl.name, metric: `reconciled_cpu_ms_c${concurrency}`, value: r.reconciled_cpu_ms })
         }
       }
-      for (const impl of rotate(impls, round)) {
+      for (const impl of part === "startup" ? [] : rotate(impls, round)) {
         const r = yield* Effect.promise(() => impl.latency(kubeconfigPath))
         log(`reconcile: round ${round + 1}/${rounds} latency ${impl.name}: ${JSON.stringify(r)}`)
         measurements.push({ impl: impl.name, metric: "latency_p50_ms", value: r.p50 })
