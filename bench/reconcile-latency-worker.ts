@@ -18,6 +18,7 @@
  * - floor: a raw watch (`node:https`, `JSON.parse` per line), stamping each event's arrival.
  */
 import * as Fs from "node:fs"
+import * as Http2 from "node:http2"
 import * as Https from "node:https"
 import * as Inspector from "node:inspector/promises"
 import * as Readline from "node:readline"
@@ -62,18 +63,13 @@ const stop = new Promise<void>((resolve) => {
 const ready = () => process.stdout.write("ready\n")
 const debug = process.env["BENCH_DEBUG"] !== undefined ? (msg: string) => process.stderr.write(`[${impl}] ${msg}\n`) : () => {}
 
-if (impl === "floor") {
+if (impl === "floor" || impl === "floor-h2") {
   const text = Fs.readFileSync(kubeconfigPath, "utf8")
   const url = new URL(/server: (\S+)/.exec(text)![1]!)
   const token = /token: (\S+)/.exec(text)![1]!
   const ca = Buffer.from(/certificate-authority-data: (\S+)/.exec(text)![1]!, "base64")
-  const req = Https.request({
-    host: url.hostname,
-    port: url.port,
-    path: `/api/v1/namespaces/${LATENCY_NAMESPACE}/configmaps?watch=1&resourceVersion=0`,
-    headers: { authorization: `Bearer ${token}` },
-    ca
-  }, (res) => {
+  const path = `/api/v1/namespaces/${LATENCY_NAMESPACE}/configmaps?watch=1&resourceVersion=0`
+  const onBody = (res: NodeJS.ReadableStream) => {
     let buffer = ""
     res.setEncoding("utf8")
     res.on("data", (chunk: string) => {
@@ -92,13 +88,25 @@ if (impl === "floor") {
         }
       }
     })
-  })
-  req.end()
+  }
+  // floor-h2: the same watch over HTTP/2 (client-go's protocol to the API server), for comparison
+  const close = impl === "floor-h2"
+    ? (() => {
+      const session = Http2.connect(url.origin, { ca })
+      const stream = session.request({ ":path": path, authorization: `Bearer ${token}` })
+      onBody(stream)
+      return () => session.destroy()
+    })()
+    : (() => {
+      const req = Https.request({ host: url.hostname, port: url.port, path, headers: { authorization: `Bearer ${token}` }, ca }, onBody)
+      req.end()
+      return () => req.destroy()
+    })()
   await new Promise((r) => setTimeout(r, 1000))
   recording = true
   ready()
   await stop
-  req.destroy()
+  close()
   // a pipe is written asynchronously: exit once the line is out
   process.stdout.write(JSON.stringify({ changes: Object.fromEntries(changes) }) + "\n", () => process.exit(0))
   await new Promise(() => {})

@@ -14,6 +14,7 @@
  *
  * - `BENCH_CPU_PROF=1`: also a CPU profile of each round's window (bench/results/reconcile-latency-<round>.cpuprofile).
  * - `BENCH_ALONE=1`: operatorkit's process alone, as the reconcile benchmark runs it.
+ * - `BENCH_H2=1`: also a raw watch over HTTP/2 (client-go's protocol), compared with the floor's HTTP/1.1.
  * - `BENCH_NODE_FLAGS="--trace-gc …"`: flags for operatorkit's worker.
  * - `BENCH_DEBUG=1`: the workers say where they are on stderr.
  */
@@ -229,6 +230,9 @@ const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : "–")
 export const main = async (rounds = 3) => {
   // BENCH_ALONE=1: operatorkit's process alone, as the reconcile benchmark runs it (no floor, no client-go)
   const alone = process.env["BENCH_ALONE"] !== undefined
+  // BENCH_H2=1: also a raw watch over HTTP/2 in the same window
+  const h2 = process.env["BENCH_H2"] !== undefined && !alone
+  const h2Diffs: Array<number> = []
   const go = alone ? { available: false as const, reason: "BENCH_ALONE" } : await prepareGo()
   if (!go.available) log(`reconcile-latency: client-go left out: ${go.reason}`)
   const goResults: Array<{ p50: number; p99: number; samples: number }> = []
@@ -248,10 +252,11 @@ export const main = async (rounds = 3) => {
       const profile = process.env["BENCH_CPU_PROF"] !== undefined
         ? { BENCH_CPU_PROF: Path.resolve(import.meta.dirname, "results", `reconcile-latency-${round + 1}.cpuprofile`) }
         : {}
-      const [opk, floor, clientGo] = yield* Effect.promise(async () => {
+      const results = yield* Effect.promise(async () => {
         const workers = [
           start("operatorkit", env.kubeconfigPath, profile),
           ...(alone ? [] : [start("floor", env.kubeconfigPath, {})]),
+          ...(h2 ? [start("floor-h2", env.kubeconfigPath, {})] : []),
           ...(go.available && !alone ? [startGo(go.path("reconcile"), env.kubeconfigPath)] : [])
         ]
         await Promise.all(workers.map((w) => w.ready))
@@ -260,7 +265,20 @@ export const main = async (rounds = 3) => {
         await new Promise((r) => setTimeout(r, 300))
         return Promise.all(workers.map((w) => w.stop()))
       })
+      const [opk, floor] = results
+      const floorH2 = h2 ? results[2] : undefined
+      const clientGo = results[h2 ? 3 : 2]
       if (clientGo !== undefined) goResults.push(clientGo)
+      if (floorH2 !== undefined) {
+        // the same events over both protocols: how much later (+) HTTP/1.1's arrival was
+        const diff: Array<number> = []
+        for (const [id, c] of Object.entries(floor.changes as Record<string, { a: number }>)) {
+          const other = floorH2.changes[id] as { a: number } | undefined
+          if (other !== undefined) diff.push(c.a - other.a)
+        }
+        h2Diffs.push(...diff)
+        log(`reconcile-latency: floor over HTTP/1.1 − over HTTP/2, same events: p1 ${fmt(percentile(diff, 1))}, p50 ${fmt(percentile(diff, 50))}, p99 ${fmt(percentile(diff, 99))} ms (${diff.length})`)
+      }
       const { rows, unmatched } = analyse(opk, floor ?? { changes: {} })
       all.push(...rows)
       const r = { round: round + 1, reconciles: rows.length, unmatched, ...report(rows), runtime: runtime(opk) }
@@ -280,6 +298,9 @@ export const main = async (rounds = 3) => {
     `arrivals over 5 ms after the floor's: ${JSON.stringify(pooled.late, (_, v) => (typeof v === "number" ? Math.round(v * 1000) / 1000 : v))}`,
     ...(goResults.length > 0
       ? [`client-go (protobuf) in the same windows, p50 / p99 per round (ms, whole-millisecond stamps): ${goResults.map((g) => `${g.p50} / ${g.p99}`).join(", ")}`]
+      : []),
+    ...(h2Diffs.length > 0
+      ? [`floor over HTTP/1.1 − over HTTP/2, same events (ms): p1 ${fmt(percentile(h2Diffs, 1))}, p50 ${fmt(percentile(h2Diffs, 50))}, p99 ${fmt(percentile(h2Diffs, 99))}`]
       : []),
     `results: ${file}`
   ]
