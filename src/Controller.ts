@@ -569,7 +569,10 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
     const timed = <X, E, R>(effect: Effect.Effect<X, E, R>, traced: boolean) => {
       const start = clock.currentTimeMillisUnsafe()
       counters.active++
-      return Effect.onExit(effect, (exit) => {
+      // the bookkeeping is synchronous: untraced, the finalizer returns no effect to run after it;
+      // traced, the span's annotation follows it. Uninterruptibly either way (an interrupted
+      // reconcile is counted too)
+      return Effect.onExitPrimitive(effect, (exit) => {
         counters.active--
         counters.reconciles++
         const requeued = exit._tag === "Success" && exit.value !== undefined &&
@@ -583,7 +586,7 @@ export const make = <A extends Kind.KubeObject, const Rs extends ReadonlyArray<F
         } else {
           ;(requeued ? metrics.requeueAfter : metrics.success).updateUnsafe(1, metricContext)
         }
-        return traced ? Effect.annotateCurrentSpan("operatorkit.result", result) : Effect.void
+        return traced ? Effect.annotateCurrentSpan("operatorkit.result", result) : undefined
       })
     }
 

@@ -36,7 +36,7 @@ describe("Controller (in-memory server, TestClock)", () => {
       for (const [ms, outcome] of [[2_000, "end"], [20_000, "interrupted"]] as const) {
         log.length = 0
         const scope = yield* Scope.make()
-        yield* Controller.make({ finalizerPrefix: "operatorkit.test", name: `c${ms}`, kind: Kind.ConfigMap, namespace: ns, resources: [slow(ms)], concurrency: 1, shutdownTimeout: "5 seconds" })
+        const controller = yield* Controller.make({ finalizerPrefix: "operatorkit.test", name: `c${ms}`, kind: Kind.ConfigMap, namespace: ns, resources: [slow(ms)], concurrency: 1, shutdownTimeout: "5 seconds" })
           .pipe(Scope.provide(scope))
         yield* create(`x${ms}`)
         yield* create(`y${ms}`)
@@ -50,6 +50,9 @@ describe("Controller (in-memory server, TestClock)", () => {
         assert.deepStrictEqual(log, [`start ${name}`, `${outcome} ${name}`], `${ms} ms reconcile`)
         const closedAfter = (yield* Clock.currentTimeMillis) - at
         assert.isAtMost(closedAfter, 7_000)
+        // the interrupted reconcile is counted (as failed) and its worker is free again
+        const stats = yield* controller.stats
+        assert.deepStrictEqual([stats.reconciles, stats.errors, stats.activeWorkers], [1, outcome === "end" ? 0 : 1, 0], `${ms} ms reconcile's stats`)
       }
     }).pipe(withServer))
 
