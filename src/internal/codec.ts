@@ -313,25 +313,32 @@ export const rawMeta = (raw: unknown) => {
 }
 
 /**
- * Decodes a raw object of `kind` (filling `apiVersion` and `kind`, which list items lack).
- * Returns the decoded object or a DecodeError naming it.
+ * The decoder of raw objects of `kind` (filling `apiVersion` and `kind`, which list items lack):
+ * the decoded object or a DecodeError naming it. Resolved once, for a caller that decodes many
+ * (a watch: no schema lookup per event).
  */
-export const decodeObject = <A>(kind: AnyKind, raw: unknown): A | DecodeError => {
-  if (typeof raw === "object" && raw !== null) {
-    const o = raw as { apiVersion?: unknown; kind?: unknown }
-    if (o.apiVersion === undefined) o.apiVersion = kind.apiVersion
-    if (o.kind === undefined) o.kind = kind.kind
+export const objectDecoder = <A>(kind: AnyKind): (raw: unknown) => A | DecodeError => {
+  const parse = decoderOf(kind.schema)
+  return (raw) => {
+    if (typeof raw === "object" && raw !== null) {
+      const o = raw as { apiVersion?: unknown; kind?: unknown }
+      if (o.apiVersion === undefined) o.apiVersion = kind.apiVersion
+      if (o.kind === undefined) o.kind = kind.kind
+    }
+    const result = parse(raw)
+    if (Result.isSuccess(result)) return result.success as A
+    const meta = rawMeta(raw)
+    return new DecodeError({
+      kind: kind.kind,
+      ...(meta.namespace !== undefined ? { namespace: meta.namespace } : {}),
+      ...(meta.name !== undefined ? { name: meta.name } : {}),
+      issue: formatter(result.failure)
+    })
   }
-  const result = decoderOf(kind.schema)(raw)
-  if (Result.isSuccess(result)) return result.success as A
-  const meta = rawMeta(raw)
-  return new DecodeError({
-    kind: kind.kind,
-    ...(meta.namespace !== undefined ? { namespace: meta.namespace } : {}),
-    ...(meta.name !== undefined ? { name: meta.name } : {}),
-    issue: formatter(result.failure)
-  })
 }
+
+/** Decodes one raw object of `kind` (see {@link objectDecoder}). */
+export const decodeObject = <A>(kind: AnyKind, raw: unknown): A | DecodeError => objectDecoder<A>(kind)(raw)
 
 /** Encodes an object of `kind` for sending, or returns the formatted issue. */
 export const encodeObject = (kind: AnyKind, value: unknown): Result.Result<unknown, string> => {

@@ -65,8 +65,11 @@ export class Handoff<A, E = never> {
   /** The consumer's side: the next batch, waiting for one; for `Stream.fromPull`. */
   readonly pull: Effect.Effect<readonly [A, ...Array<A>], E | Cause.Done> = Effect.callback<ReadonlyArray<A>, E | Cause.Done>((resume) => {
     this.settle(resume)
-    return Effect.sync(() => {
-      this.waiting = undefined
-    })
+    return this.cancel
   }) as unknown as Effect.Effect<readonly [A, ...Array<A>], E | Cause.Done>
+
+  /** An interrupted consumer waits no more (one Effect for every pull, not one per pull). */
+  private readonly cancel = Effect.sync(() => {
+    this.waiting = undefined
+  })
 }

@@ -29,7 +29,7 @@ import * as Kind from "../../Kind.ts"
 import type { KubeConfigError } from "../../KubeConfig.ts"
 import * as KubeError from "../../KubeError.ts"
 import * as Patch from "../../Patch.ts"
-import { decodeObject, isDecodeError, rawMeta } from "../codec.ts"
+import { decodeObject, isDecodeError, objectDecoder, rawMeta } from "../codec.ts"
 import { millis } from "../options.ts"
 import { whenTraced } from "../tracing.ts"
 import { isListBody, shapeOf, toEvent } from "./events.ts"
@@ -203,9 +203,10 @@ export const make = (transport: Transport, options: ClientOptions = {}): ClientS
       Effect.map((list) => {
         const items: Array<A> = []
         const invalid: Array<{ error: KubeError.DecodeError; meta: RawMeta }> = []
+        const decode = objectDecoder<A>(kind)
         for (const raw of list.items ?? []) {
           if (skip !== undefined && skip(rawMeta(raw))) continue
-          const out = decodeObject<A>(kind, raw)
+          const out = decode(raw)
           if (isDecodeError(out)) invalid.push({ error: out, meta: rawMeta(raw) })
           else items.push(out)
         }
@@ -371,12 +372,13 @@ export const make = (transport: Transport, options: ClientOptions = {}): ClientS
       Effect.sync(() => {
         // an ERROR event fails the stream, but only after the events before it were emitted
         let pending: KubeError.KubeError | undefined
+        const decode = objectDecoder<A>(kind)
         const next: Pull.Pull<readonly [WatchEvent<A>, ...Array<WatchEvent<A>>], KubeError.KubeError> = Effect.suspend(() => {
           if (pending !== undefined) return Effect.fail(pending)
           return Effect.flatMap(pull, (chunk) => {
             const out: Array<WatchEvent<A>> = []
             for (const raw of chunk) {
-              const event = toEvent<A>(kind, raw, info)
+              const event = toEvent<A>(decode, raw, info)
               if (event instanceof Error) {
                 pending = event
                 break

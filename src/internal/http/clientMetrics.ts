@@ -16,6 +16,7 @@
  * `host` is the API server's `host:port`; the buckets are client-go's.
  * @internal
  */
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as Stream from "effect/Stream"
@@ -89,22 +90,28 @@ export const instrument = (transport: Transport, host: string, limit?: RateLimit
     })
   return {
     request: (req) => timed(req, throttled(req), (res) => res.status),
+    // Counted once, by the first pull: an event means the server answered 200, so does an end
+    // before any; a refusal comes as an HttpStatus error. The later pulls are the transport's own
+    // (a tap per event would cost an Effect step for each).
     watch: (req) =>
-      Stream.unwrap(Effect.sync(() => {
-        let recorded = false
-        const record = (status: number | undefined) =>
-          Effect.suspend(() => {
-            if (recorded) return Effect.void
-            recorded = true
+      Stream.transformPull(transport.watch(req), (pull) =>
+        Effect.sync(() => {
+          let counted = false
+          const count = (status: number | undefined) => {
+            counted = true
             return recorder.counted(req.method, codeOf(status))
+          }
+          const first = Effect.matchCauseEffect(pull, {
+            onSuccess: (batch) => Effect.as(count(200), batch),
+            onFailure: (cause) => {
+              const failure = cause.reasons.find(Cause.isFailReason)
+              // a defect or an interruption is no answer of the server's
+              if (failure === undefined) return Effect.failCause(cause)
+              return Effect.andThen(count(Cause.isDone(failure.error) ? 200 : statusOfError(failure.error)), Effect.failCause(cause))
+            }
           })
-        // the first event means the server answered 200; a refusal comes as an HttpStatus error
-        return transport.watch(req).pipe(
-          Stream.tap(() => record(200)),
-          Stream.tapError((e) => record(statusOfError(e))),
-          Stream.onEnd(record(200))
-        )
-      }))
+          return Effect.suspend(() => (counted ? pull : first))
+        }))
   }
 }
 

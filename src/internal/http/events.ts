@@ -4,9 +4,8 @@
  * @internal
  */
 import type { WatchEvent } from "../../Client.ts"
-import type * as Kind from "../../Kind.ts"
 import * as KubeError from "../../KubeError.ts"
-import { decodeObject, isDecodeError, rawMeta } from "../codec.ts"
+import { isDecodeError, rawMeta } from "../codec.ts"
 import { BAD_WATCH_EVENT } from "./transport.ts"
 
 export interface ListBody {
@@ -36,8 +35,13 @@ export const isStatus = (u: unknown): u is { readonly code?: unknown } =>
  * One parsed watch line as an event. A line that is no event at all (not an object, no or an
  * unknown `type`, an ERROR without a Status) is a typed error that ends the watch, so the caller
  * resumes from the last good resourceVersion; an event whose object does not decode is INVALID.
+ * `decode`: the kind's `objectDecoder`, resolved once per watch.
  */
-export const toEvent = <A>(kind: Kind.Any, raw: unknown, info: KubeError.RequestInfo): WatchEvent<A> | KubeError.KubeError => {
+export const toEvent = <A>(
+  decode: (raw: unknown) => A | KubeError.DecodeError,
+  raw: unknown,
+  info: KubeError.RequestInfo
+): WatchEvent<A> | KubeError.KubeError => {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     return badEvent(info, `a watch line that is not an event but ${shapeOf(raw)}`)
   }
@@ -46,7 +50,7 @@ export const toEvent = <A>(kind: Kind.Any, raw: unknown, info: KubeError.Request
     case "ADDED":
     case "MODIFIED":
     case "DELETED": {
-      const out = decodeObject<A>(kind, e.object)
+      const out = decode(e.object)
       return isDecodeError(out)
         ? { type: "INVALID", eventType: e.type, error: out, meta: rawMeta(e.object) }
         : { type: e.type, object: out }
