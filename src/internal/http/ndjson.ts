@@ -31,13 +31,13 @@ export class NdjsonDecoder {
       const line = Buffer.concat(this.partial)
       this.partial = []
       this.partialBytes = 0
-      this.emit(line, out)
+      this.emit(line, 0, line.length, out)
     } else {
-      this.emit(chunk.subarray(0, nl), out)
+      this.emit(chunk, 0, nl, out)
     }
     let start = nl + 1
     while ((nl = chunk.indexOf(10, start)) !== -1) {
-      this.emit(chunk.subarray(start, nl), out)
+      this.emit(chunk, start, nl, out)
       start = nl + 1
     }
     if (start < chunk.length) this.keep(chunk.subarray(start))
@@ -47,7 +47,10 @@ export class NdjsonDecoder {
     const rest = this.partial
     this.partial = []
     this.partialBytes = 0
-    if (rest.length > 0) this.emit(Buffer.concat(rest), out)
+    if (rest.length > 0) {
+      const line = Buffer.concat(rest)
+      this.emit(line, 0, line.length, out)
+    }
   }
 
   private keep(bytes: Buffer) {
@@ -58,16 +61,22 @@ export class NdjsonDecoder {
     this.partial.push(bytes)
   }
 
-  private emit(line: Buffer, out: Array<unknown>) {
-    let i = 0
-    while (i < line.length && (line[i] === 0x20 || line[i] === 0x09 || line[i] === 0x0d)) i++
-    if (i === line.length) return
-    if (!isUtf8(line)) throw new BadLine(`a line of ${line.length} bytes that is not valid UTF-8`)
+  /** Parses the line `bytes[start, end)` (no view of it is made for a line that is valid). */
+  private emit(bytes: Buffer, start: number, end: number, out: Array<unknown>) {
+    let i = start
+    while (i < end && (bytes[i] === 0x20 || bytes[i] === 0x09 || bytes[i] === 0x0d)) i++
+    if (i === end) return
+    const text = bytes.toString("utf8", start, end)
+    // Decoding replaces invalid UTF-8 with U+FFFD: only a text holding one (rare: a one-byte
+    // string cannot, and V8 says so at once) needs the bytes checked, not every line
+    if (text.includes("\uFFFD") && !isUtf8(bytes.subarray(start, end))) {
+      throw new BadLine(`a line of ${end - start} bytes that is not valid UTF-8`)
+    }
     let value: unknown
     try {
-      value = JSON.parse(line.toString("utf8"))
+      value = JSON.parse(text)
     } catch {
-      throw new BadLine(`a line of ${line.length} bytes that is not valid JSON (truncated?)`)
+      throw new BadLine(`a line of ${end - start} bytes that is not valid JSON (truncated?)`)
     }
     out.push(value)
   }
