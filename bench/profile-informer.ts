@@ -141,7 +141,7 @@ export const main = async (rounds = 1, specs: ReadonlyArray<string> = ["operator
       for (const { impl, label, worker } of impls.map((_, i) => impls[(i + round) % impls.length]!)) {
         const file = Path.join(dir, `profile-informer-${label.replace(/[^\w.-]+/g, "_")}-${round + 1}.json`)
         const r = yield* Effect.promise(() =>
-          runWorker(worker, [impl, env.kubeconfigPath, NAMESPACE, `${impl}-${round}`], profiling ? { OPERATORKIT_BENCH_PROFILE: file } : {})
+          runWorker(worker, [impl, env.kubeconfigPath, NAMESPACE, `${label}-${round}`], profiling ? { OPERATORKIT_BENCH_PROFILE: file } : {})
         )
         log(`profile-informer: round ${round + 1}/${rounds} ${label}: ${JSON.stringify(r)}${profiling ? ` → ${file}` : ""}`)
         if (r["events"] !== N) throw new Error(`${label} received ${r["events"]} of ${N} update events`)
