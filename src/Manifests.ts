@@ -20,7 +20,8 @@
  * webhooks layer calls, and a Service points at the container's webhook port.
  *
  * The container gets its settings as flags: `--health-port=<n>`, `--metrics-port=<n>`,
- * `--metrics-secure` (or `--metrics-insecure`), `--leader-elect` and `--webhook-port=<n>`;
+ * `--metrics-secure` (or `--metrics-insecure`), `--leader-elect`, `--webhook-port=<n>` and, with
+ * `apiRateLimit`, `--kube-api-qps=<n>` and `--kube-api-burst=<n>`;
  * {@link parseFlags} reads them back in the operator's main (a {@link FlagError} for a bad one).
  *
  * @since 0.1.0
@@ -106,6 +107,12 @@ export interface Options {
   readonly createNamespace?: boolean | undefined
   /** The webhooks it serves (`Webhooks.layer`), see {@link WebhookOptions}. */
   readonly webhooks?: WebhookOptions | undefined
+  /**
+   * The Client's rate limit towards the API server (client-go's QPS and Burst; `Client.make`'s
+   * `qps` and `burst`), passed as `--kube-api-qps` and `--kube-api-burst` (kube-controller-manager's
+   * names). Default: no flags, so the program's own choice applies.
+   */
+  readonly apiRateLimit?: { readonly qps: number; readonly burst?: number | undefined } | undefined
 }
 
 /**
@@ -314,7 +321,9 @@ export const flags = (operator: Operator): ReadonlyArray<string> => [
   ...(operator.secureMetrics ? [`--metrics-port=${operator.metricsPort}`] : []),
   operator.secureMetrics ? "--metrics-secure" : "--metrics-insecure",
   ...(operator.leaderElection ? ["--leader-elect"] : []),
-  ...(operator.webhookPort !== undefined ? [`--webhook-port=${operator.webhookPort}`] : [])
+  ...(operator.webhookPort !== undefined ? [`--webhook-port=${operator.webhookPort}`] : []),
+  ...(operator.options.apiRateLimit !== undefined ? [`--kube-api-qps=${operator.options.apiRateLimit.qps}`] : []),
+  ...(operator.options.apiRateLimit?.burst !== undefined ? [`--kube-api-burst=${operator.options.apiRateLimit.burst}`] : [])
 ]
 
 /**
@@ -334,6 +343,10 @@ export interface Flags {
   readonly leaderElection: boolean
   /** `--webhook-port=<n>`: the webhook server's HTTPS port (default 9443, controller-runtime's). */
   readonly webhookPort: number
+  /** `--kube-api-qps=<n>`: the Client's requests a second (`Client.make`'s `qps`), a number above 0; none by default. */
+  readonly qps: number | undefined
+  /** `--kube-api-burst=<n>`: requests at once before `qps` applies (`Client.make`'s `burst`), a whole number above 0. */
+  readonly burst: number | undefined
   /** The arguments that are none of these, in order, for the program's own use. */
   readonly rest: ReadonlyArray<string>
 }
@@ -359,7 +372,7 @@ export interface Flags {
 export class FlagError extends Schema.TaggedError<FlagError>()("FlagError", {
   flag: Schema.String,
   value: Schema.UndefinedOr(Schema.String),
-  reason: Schema.Literals(["NotAPort", "NotABoolean", "Unknown"])
+  reason: Schema.Literals(["NotAPort", "NotABoolean", "NotAPositiveNumber", "NotAPositiveInteger", "Unknown"])
 }) {
   override get message(): string {
     const given = this.value === undefined ? "nothing" : JSON.stringify(this.value)
@@ -368,6 +381,10 @@ export class FlagError extends Schema.TaggedError<FlagError>()("FlagError", {
         return `${this.flag} takes a port number from 0 to 65535 (${this.flag}=<n>), not ${given}`
       case "NotABoolean":
         return `${this.flag} takes no value, or true or false, not ${given}`
+      case "NotAPositiveNumber":
+        return `${this.flag} takes a number above 0 (${this.flag}=<n>), not ${given}`
+      case "NotAPositiveInteger":
+        return `${this.flag} takes a whole number above 0 (${this.flag}=<n>), not ${given}`
       case "Unknown":
         return `unknown flag ${this.flag}${this.value === undefined ? "" : `=${this.value}`}`
     }
@@ -378,8 +395,9 @@ export class FlagError extends Schema.TaggedError<FlagError>()("FlagError", {
  * Reads the settings of {@link flags} (as the generated Deployment passes them) from a program's
  * arguments; the others are returned in `rest` for the program's own use. `defaults` are the
  * settings of flags not given (the library's otherwise: probes on 8081, secure metrics on 8443, no
- * leader election, webhooks on 9443). A port that is not one, or a value for a switch that is not
- * `true` or `false`, fails with a {@link FlagError} naming the flag.
+ * leader election, webhooks on 9443, no client rate limit). A port that is not one, a rate that is
+ * not above 0, or a value for a switch that is not `true` or `false`, fails with a
+ * {@link FlagError} naming the flag.
  *
  * @example
  * ```ts
@@ -388,7 +406,7 @@ export class FlagError extends Schema.TaggedError<FlagError>()("FlagError", {
  *
  * const program = Effect.gen(function*() {
  *   const flags = yield* Manifests.parseFlags(["--health-port=9000", "--leader-elect", "--samples"])
- *   // => { healthPort: 9000, metricsPort: 8443, secureMetrics: true, leaderElection: true, webhookPort: 9443, rest: ["--samples"] }
+ *   // => { healthPort: 9000, metricsPort: 8443, secureMetrics: true, leaderElection: true, webhookPort: 9443, qps: undefined, burst: undefined, rest: ["--samples"] }
  *   return flags
  * })
  * ```
@@ -407,6 +425,8 @@ const readFlags = (argv: ReadonlyArray<string>, defaults: Partial<Omit<Flags, "r
   let secureMetrics = defaults.secureMetrics ?? true
   let leaderElection = defaults.leaderElection ?? false
   let webhookPort = defaults.webhookPort ?? 9443
+  let qps = defaults.qps
+  let burst = defaults.burst
   const rest: Array<string> = []
   for (const arg of argv) {
     const eq = arg.indexOf("=")
@@ -422,6 +442,11 @@ const readFlags = (argv: ReadonlyArray<string>, defaults: Partial<Omit<Flags, "r
         : value === "false"
         ? Result.succeed(false)
         : Result.fail(new FlagError({ flag, value, reason: "NotABoolean" }))
+    const positive = (reason: "NotAPositiveNumber" | "NotAPositiveInteger"): Result.Result<number, FlagError> =>
+      value !== undefined && (reason === "NotAPositiveInteger" ? /^[0-9]+$/ : /^[0-9]+(\.[0-9]+)?$/).test(value) &&
+        Number(value) > 0 && Number.isFinite(Number(value))
+        ? Result.succeed(Number(value))
+        : Result.fail(new FlagError({ flag, value, reason }))
     const read: Result.Result<unknown, FlagError> | undefined = flag === "--health-port"
       ? Result.map(port(), (n) => (healthPort = n))
       : flag === "--metrics-port"
@@ -434,6 +459,10 @@ const readFlags = (argv: ReadonlyArray<string>, defaults: Partial<Omit<Flags, "r
       ? Result.map(bool(), (b) => (secureMetrics = !b))
       : flag === "--leader-elect"
       ? Result.map(bool(), (b) => (leaderElection = b))
+      : flag === "--kube-api-qps"
+      ? Result.map(positive("NotAPositiveNumber"), (n) => (qps = n))
+      : flag === "--kube-api-burst"
+      ? Result.map(positive("NotAPositiveInteger"), (n) => (burst = n))
       : undefined
     if (read === undefined) rest.push(arg)
     else if (Result.isFailure(read)) return Result.fail(read.failure)
@@ -444,6 +473,8 @@ const readFlags = (argv: ReadonlyArray<string>, defaults: Partial<Omit<Flags, "r
     secureMetrics,
     leaderElection,
     webhookPort,
+    qps,
+    burst,
     rest
   })
 }

@@ -85,6 +85,8 @@ describe("deploy/ manifests", () => {
           secureMetrics: true,
           leaderElection: true,
           webhookPort: 9443,
+          qps: TenantDeployment.options.apiRateLimit?.qps,
+          burst: TenantDeployment.options.apiRateLimit?.burst,
           rest: []
         })
         assert.deepStrictEqual(container.ports.map((p: any) => [p.name, p.containerPort]), [["health", 8081], ["metrics", 8443], ["webhook", 9443]])

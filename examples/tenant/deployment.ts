@@ -23,5 +23,7 @@ export const TenantDeployment = Manifests.make({
   image: "tenant-operator:dev",
   crds: [TenantCrdV1beta1],
   permissions: [Controller.permissions(controllerOptions()), admissionPermissions],
-  webhooks: { definition: TenantWebhooks, certificates: certificates(namespace) }
+  webhooks: { definition: TenantWebhooks, certificates: certificates(namespace) },
+  // controller-runtime's defaults for its client
+  apiRateLimit: { qps: 20, burst: 30 }
 })

@@ -80,7 +80,7 @@ describe("npm start (examples/tenant/main.ts)", () => {
   it.effect("its arguments: Manifests.parseFlags' with this program's defaults, then its own; anything else a typed error naming it", () =>
     Effect.gen(function*() {
       const plain = yield* parseArgs([])
-      assert.deepStrictEqual(plain.flags, { healthPort: 8080, metricsPort: 8080, secureMetrics: false, leaderElection: true, webhookPort: 9443, rest: [] })
+      assert.deepStrictEqual(plain.flags, { healthPort: 8080, metricsPort: 8080, secureMetrics: false, leaderElection: true, webhookPort: 9443, qps: undefined, burst: undefined, rest: [] })
       const check = yield* parseArgs(["--check", "--health-port=0", "--webhook-port=0", "--exit-after=5"])
       assert.deepStrictEqual([check.check, check.flags.healthPort, check.flags.webhookPort, check.exitAfterSeconds], [true, 0, 0, 5])
       assert.deepStrictEqual(check.given, { healthPort: true, metricsPort: false, webhookPort: true })

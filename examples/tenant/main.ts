@@ -19,7 +19,8 @@
  *
  * Flags: those of `Manifests.parseFlags`, which the generated Deployment passes: `--health-port=<n>`
  * (default here 8080), `--metrics-port=<n>`, `--metrics-secure` / `--metrics-insecure` (default
- * here plain), `--leader-elect[=false]` (default here on), `--webhook-port=<n>` (default 9443); a
+ * here plain), `--leader-elect[=false]` (default here on), `--webhook-port=<n>` (default 9443),
+ * `--kube-api-qps=<n>` and `--kube-api-burst=<n>` (the Client's rate limit; none by default); a
  * default port that is taken is replaced by a free one. Its own: `--check` (converge the samples,
  * see the webhooks refuse a duplicate display name and convert to v1beta1 and back, delete a Tenant
  * and wait for its cleanup, then exit: non-zero if any of it did not happen within a minute),
@@ -44,7 +45,8 @@ import { certificates, TenantCrdV1beta1, TenantV1beta1, tenantWebhooks, TenantWe
 // Flags
 
 const usage = `usage: npm start -- [--check] [--exit-after=<seconds>] [--samples] [--no-crd] [--embedded]
-         [--health-port=<n>] [--metrics-port=<n>] [--metrics-secure | --metrics-insecure] [--leader-elect[=false]] [--webhook-port=<n>]`
+         [--health-port=<n>] [--metrics-port=<n>] [--metrics-secure | --metrics-insecure] [--leader-elect[=false]] [--webhook-port=<n>]
+         [--kube-api-qps=<n>] [--kube-api-burst=<n>]`
 
 /** A value of one of main.ts's own flags that it cannot take. */
 export class UsageError extends Schema.TaggedError<UsageError>()("UsageError", {
@@ -196,7 +198,8 @@ const program = Effect.gen(function*() {
     ? yield* KubeConfig.inCluster()
     : yield* KubeConfig.fromDefault()
   if (env === undefined) yield* step(`cluster: ${config.server}${target._tag === "KubeConfig" ? ` (KUBECONFIG=${target.files})` : " (in-cluster)"}`)
-  const client = yield* Client.make(config)
+  const { qps, burst } = options.flags
+  const client = yield* Client.make(config, { ...(qps !== undefined ? { qps } : {}), ...(burst !== undefined ? { burst } : {}) })
 
   const traced = process.env["OTEL_EXPORTER_OTLP_ENDPOINT"] ?? process.env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] ??
     process.env["OTEL_TRACES_EXPORTER"]

@@ -300,16 +300,16 @@ ${marker("permissions")}
 const mainFile = () => `/**
  * The operator's program: \`node dist/main.js\` in its image, \`npm start\` on your machine (the cluster
  * of KUBECONFIG, or the one it runs in). Flags (the generated Deployment passes them):
- * --health-port, --metrics-port, --metrics-secure / --metrics-insecure, --leader-elect.
+ * --health-port, --metrics-port, --metrics-secure / --metrics-insecure, --leader-elect, and the
+ * Client's rate limit --kube-api-qps / --kube-api-burst (Manifests.make's apiRateLimit).
  */
 import * as Os from "node:os"
 import { Cause, Effect, Exit, Layer, Runtime } from "effect"
 import { Client, Crd, Events, Health, Informer, KubeConfig, LeaderElection, Manifests, Metrics } from "operatorkit"
 import * as Operator from "./operator.ts"
 
-const program = (argv: ReadonlyArray<string>) =>
+const operator = (flags: Manifests.Flags) =>
   Effect.gen(function*() {
-    const flags = yield* Manifests.parseFlags(argv)
     const identity = process.env["POD_NAME"] ?? \`\${Os.hostname()}-\${process.pid}\`
     // installs or updates the CRDs (the Deployment's RBAC allows it); remove if you install them yourself
     const crds = yield* Crd.Crd
@@ -325,10 +325,17 @@ const program = (argv: ReadonlyArray<string>) =>
     const server = yield* Health.make({ port: flags.healthPort, secureMetrics: flags.secureMetrics ? { port: flags.metricsPort } : undefined })
     yield* Effect.logInfo(\`\${Operator.name} running as \${identity}: probes on \${server.url}, metrics on \${server.metricsUrl ?? server.url}\`)
     return yield* Effect.never
-  }).pipe(
-    Effect.scoped,
-    Effect.provide(Layer.mergeAll(Crd.layer, Informer.layer, Metrics.layer()).pipe(Layer.provideMerge(Client.layer()), Layer.provide(KubeConfig.layer())))
-  )
+  })
+
+const program = (argv: ReadonlyArray<string>) =>
+  Effect.flatMap(Manifests.parseFlags(argv), (flags) => {
+    const { qps, burst } = flags
+    const client = Client.layer({ ...(qps !== undefined ? { qps } : {}), ...(burst !== undefined ? { burst } : {}) })
+    return operator(flags).pipe(
+      Effect.scoped,
+      Effect.provide(Layer.mergeAll(Crd.layer, Informer.layer, Metrics.layer()).pipe(Layer.provideMerge(client), Layer.provide(KubeConfig.layer())))
+    )
+  })
 
 /** Runs the program until SIGINT or SIGTERM, then stops it gracefully (reconciles finish, the Lease is released). */
 const runMain = Runtime.makeRunMain(({ fiber, teardown }) => {

@@ -98,6 +98,8 @@ describe("Manifests", () => {
       secureMetrics: true,
       leaderElection: true,
       webhookPort: 9443,
+      qps: undefined,
+      burst: undefined,
       rest: []
     })
     assert.deepStrictEqual(c.ports.map((p: any) => [p.name, p.containerPort]), [["health", 8081], ["metrics", 8443]])
@@ -115,17 +117,43 @@ describe("Manifests", () => {
       Effect.runSync(Effect.result(Manifests.parseFlags(argv, defaults)))
     assert.deepStrictEqual(
       parse(["--check", "--health-port=0", "--metrics-insecure", "--webhook-port=10443", "--leader-elect=true", "--exit-after=3"]),
-      Result.succeed({ healthPort: 0, metricsPort: 0, secureMetrics: false, leaderElection: true, webhookPort: 10443, rest: ["--check", "--exit-after=3"] })
+      Result.succeed({ healthPort: 0, metricsPort: 0, secureMetrics: false, leaderElection: true, webhookPort: 10443, qps: undefined, burst: undefined, rest: ["--check", "--exit-after=3"] })
     )
     assert.deepStrictEqual(
       parse([]),
-      Result.succeed({ healthPort: 8081, metricsPort: 8443, secureMetrics: true, leaderElection: false, webhookPort: 9443, rest: [] })
+      Result.succeed({ healthPort: 8081, metricsPort: 8443, secureMetrics: true, leaderElection: false, webhookPort: 9443, qps: undefined, burst: undefined, rest: [] })
     )
     // the program's defaults for what is not given; a flag given wins
     assert.deepStrictEqual(
       parse(["--leader-elect=false", "--metrics-secure"], { healthPort: 8080, secureMetrics: false, leaderElection: true }),
-      Result.succeed({ healthPort: 8080, metricsPort: 8443, secureMetrics: true, leaderElection: false, webhookPort: 9443, rest: [] })
+      Result.succeed({ healthPort: 8080, metricsPort: 8443, secureMetrics: true, leaderElection: false, webhookPort: 9443, qps: undefined, burst: undefined, rest: [] })
     )
+  })
+
+  it("the Client's rate limit: Manifests.make's apiRateLimit as --kube-api-qps/--kube-api-burst, which parseFlags reads back", () => {
+    const limited = Manifests.make({ name: "a", namespace: "b", image: "a:1", permissions: [], apiRateLimit: { qps: 2.5, burst: 30 } })
+    const args = Manifests.flags(limited)
+    assert.deepStrictEqual(args.slice(-2), ["--kube-api-qps=2.5", "--kube-api-burst=30"])
+    const flags = Effect.runSync(Manifests.parseFlags(args))
+    assert.deepStrictEqual([flags.qps, flags.burst, flags.rest], [2.5, 30, []])
+    // qps alone: the Client's own burst applies
+    const qpsOnly = Manifests.flags(Manifests.make({ name: "a", namespace: "b", image: "a:1", permissions: [], apiRateLimit: { qps: 20 } }))
+    assert.deepStrictEqual(qpsOnly.filter((a) => a.startsWith("--kube-api")), ["--kube-api-qps=20"])
+    // the program's default, and a flag given wins
+    const parsed = Effect.runSync(Manifests.parseFlags(["--kube-api-burst=7"], { qps: 5, burst: 10 }))
+    assert.deepStrictEqual([parsed.qps, parsed.burst], [5, 7])
+    for (const [arg, flag, value, reason] of [
+      ["--kube-api-qps=0", "--kube-api-qps", "0", "NotAPositiveNumber"],
+      ["--kube-api-qps=fast", "--kube-api-qps", "fast", "NotAPositiveNumber"],
+      ["--kube-api-qps", "--kube-api-qps", undefined, "NotAPositiveNumber"],
+      ["--kube-api-burst=1.5", "--kube-api-burst", "1.5", "NotAPositiveInteger"],
+      ["--kube-api-burst=0", "--kube-api-burst", "0", "NotAPositiveInteger"]
+    ] as const) {
+      const result = Effect.runSync(Effect.result(Manifests.parseFlags([arg])))
+      if (Result.isSuccess(result)) return assert.fail(`${arg} was accepted`)
+      assert.deepStrictEqual([result.failure.flag, result.failure.value, result.failure.reason], [flag, value, reason])
+      assert.include(result.failure.message, `${flag} takes a ${reason === "NotAPositiveNumber" ? "number" : "whole number"} above 0`)
+    }
   })
 
   it("parseFlags refuses a bad value with a FlagError naming the flag, the value and what was wrong", () => {
